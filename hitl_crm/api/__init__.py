@@ -1,0 +1,1 @@
+"""Shared REST API pieces: permissions, pagination, error format and the root router."""

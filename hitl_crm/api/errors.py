@@ -1,0 +1,51 @@
+"""One error shape for every API response.
+
+A 400 names each field and the reason::
+
+    {"detail": "email: Enter a valid email address.",
+     "errors": [{"field": "email", "message": "Enter a valid email address.", "code": "invalid"}]}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import exceptions
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+def _flatten(detail: Any, prefix: str = "") -> list[dict[str, str]]:
+    if isinstance(detail, dict):
+        out = []
+        for key, value in detail.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            out.extend(_flatten(value, path))
+        return out
+    if isinstance(detail, list):
+        if all(isinstance(item, (str, exceptions.ErrorDetail)) for item in detail):
+            return [
+                {"field": prefix or "non_field_errors", "message": str(item), "code": getattr(item, "code", "invalid")}
+                for item in detail
+            ]
+        out = []
+        for index, item in enumerate(detail):
+            out.extend(_flatten(item, f"{prefix}[{index}]" if prefix else f"[{index}]"))
+        return out
+    return [{"field": prefix or "non_field_errors", "message": str(detail), "code": getattr(detail, "code", "invalid")}]
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, DjangoValidationError):
+        # Services raise Django's ValidationError; they speak for the API too.
+        exc = exceptions.ValidationError(detail=exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+    response = drf_exception_handler(exc, context)
+    if response is None or not isinstance(exc, exceptions.ValidationError):
+        return response
+    errors = _flatten(response.data)
+    response.data = {
+        "detail": "; ".join(f"{e['field']}: {e['message']}" for e in errors) or "Invalid input.",
+        "errors": errors,
+    }
+    return response

@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Lower
+from django.urls import reverse
+from django.utils import timezone
+
+
+class Account(models.Model):
+    class Tier(models.TextChoices):
+        STANDARD = "standard", "Standard"
+        PREMIUM = "premium", "Premium"
+        VIP = "vip", "VIP"
+
+    name = models.CharField(max_length=200)
+    domain = models.CharField(max_length=253, blank=True, help_text="Company web domain, e.g. acme.com")
+    industry = models.CharField(max_length=100, blank=True)
+    employees = models.PositiveIntegerField(null=True, blank=True)
+    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2 code, e.g. US")
+    tier = models.CharField(max_length=10, choices=Tier.choices, default=Tier.STANDARD)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="owned_accounts"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [models.Index(fields=["name"]), models.Index(fields=["tier"])]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("domain"), condition=~models.Q(domain=""), name="contacts_account_unique_domain"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_vip(self) -> bool:
+        return self.tier == self.Tier.VIP
+
+
+class Contact(models.Model):
+    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="contacts")
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100, blank=True)
+    email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=32, blank=True, help_text="Stored in E.164 form, e.g. +14155550123")
+    title = models.CharField(max_length=120, blank=True)
+    email_consent = models.BooleanField(default=False, help_text="Agreed to receive marketing email.")
+    consent_at = models.DateTimeField(null=True, blank=True)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="owned_contacts"
+    )
+    attributes = models.JSONField(default=dict, blank=True, help_text="Business-specific fields.")
+    last_activity_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["last_name", "first_name", "id"]
+        indexes = [
+            models.Index(fields=["last_name", "first_name", "id"]),
+            models.Index(Lower("email"), name="contacts_contact_email_lower"),
+            models.Index(fields=["-last_activity_at"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("email"), condition=~models.Q(email=""), name="contacts_contact_unique_email"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.full_name or self.email or f"Contact #{self.pk}"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def can_receive_marketing(self) -> bool:
+        return bool(self.email) and self.email_consent and self.unsubscribed_at is None
+
+    def get_absolute_url(self) -> str:
+        return reverse("web:contact_detail", args=[self.pk])
+
+
+class Activity(models.Model):
+    """One entry of a contact's timeline. Written only through ``activity_record``."""
+
+    class Kind(models.TextChoices):
+        NOTE = "note", "Note"
+        CALL = "call", "Call"
+        MEETING = "meeting", "Meeting"
+        EMAIL_IN = "email_in", "Email received"
+        EMAIL_OUT = "email_out", "Email sent"
+        FORM = "form", "Form submitted"
+        SITE_VISIT = "site_visit", "Site visit"
+        PURCHASE = "purchase", "Purchase"
+        CASE = "case", "Support case"
+        AI = "ai", "AI suggestion"
+        APPROVAL = "approval", "Approval"
+        SYSTEM = "system", "System"
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="activities")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    occurred_at = models.DateTimeField(default=timezone.now)
+    summary = models.CharField(max_length=300)
+    data = models.JSONField(default=dict, blank=True)
+    source = models.CharField(max_length=40, default="web", help_text="Where it came from: web, api, import, …")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        verbose_name_plural = "activities"
+        indexes = [
+            models.Index(fields=["contact", "-occurred_at", "-id"], name="contacts_activity_timeline"),
+            models.Index(fields=["kind", "-occurred_at"], name="contacts_activity_kind"),
+            models.Index(fields=["-occurred_at"], name="contacts_activity_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.summary}"

@@ -1,0 +1,63 @@
+"""Reads for contacts. Each selector takes the user and returns only what they may see."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from hitl_crm.contacts.models import Account, Activity, Contact
+
+
+def contact_list(*, user: AbstractBaseUser, search: str = "") -> QuerySet[Contact]:
+    """Contacts the user may view, optionally matching every word of ``search``."""
+    if not user.has_perm("contacts.view_contact"):
+        return Contact.objects.none()
+    qs = Contact.objects.select_related("account")
+    for word in search.split()[:5]:
+        qs = qs.filter(
+            Q(first_name__icontains=word)
+            | Q(last_name__icontains=word)
+            | Q(email__icontains=word)
+            | Q(account__name__icontains=word)
+            | Q(title__icontains=word)
+        )
+    return qs
+
+
+def account_list(*, user: AbstractBaseUser) -> QuerySet[Account]:
+    if not user.has_perm("contacts.view_account"):
+        return Account.objects.none()
+    return Account.objects.annotate(contact_count=Count("contacts"))
+
+
+def contact_timeline(*, contact: Contact) -> QuerySet[Activity]:
+    return contact.activities.select_related("actor")
+
+
+def activity_per_day(*, days: int = 30) -> list[tuple[str, int]]:
+    """Activity counts for each of the last ``days`` days (oldest first, zero-filled)."""
+    today = timezone.localdate()
+    start = today - timedelta(days=days - 1)
+    rows = (
+        Activity.objects.filter(occurred_at__date__gte=start)
+        .annotate(day=TruncDate("occurred_at"))
+        .values("day")
+        .annotate(n=Count("id"))
+    )
+    counts = {row["day"]: row["n"] for row in rows}
+    return [((start + timedelta(days=i)).isoformat(), counts.get(start + timedelta(days=i), 0)) for i in range(days)]
+
+
+def contact_stats() -> dict[str, int]:
+    since = timezone.now() - timedelta(days=30)
+    return {
+        "contacts": Contact.objects.count(),
+        "accounts": Account.objects.count(),
+        "vip_accounts": Account.objects.filter(tier=Account.Tier.VIP).count(),
+        "activities_30d": Activity.objects.filter(occurred_at__gte=since).count(),
+        "consented": Contact.objects.filter(email_consent=True, unsubscribed_at__isnull=True).count(),
+    }

@@ -1,0 +1,55 @@
+from django.apps import apps
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from hitl_crm.accounts.roles import ADMIN, MANAGER, MARKETER, SALES_REP, SUPPORT_AGENT, roles_ensure
+
+DEMO_PASSWORD = "demo-pass-2026"
+DEMO_USERS = [
+    # username, first, last, role
+    ("sam", "Sam", "Reyes", SALES_REP),
+    ("sue", "Sue", "Okafor", SUPPORT_AGENT),
+    ("mia", "Mia", "Lindqvist", MARKETER),
+    ("max", "Max", "Brandt", MANAGER),
+    ("ada", "Ada", "Nakamura", ADMIN),
+]
+
+
+class Command(BaseCommand):
+    help = (
+        "Build a believable small business (accounts, contacts, history and one user per role). "
+        "Running it again changes nothing."
+    )
+
+    def handle(self, *args, **options) -> None:
+        roles_ensure()
+        with transaction.atomic():
+            self._users()
+        # Each app that has demo data declares seed_demo(stdout=…) on its AppConfig.
+        for config in apps.get_app_configs():
+            seeder = getattr(config, "seed_demo", None)
+            if seeder is not None:
+                seeder(stdout=self.stdout)
+        self.stdout.write("\nDemo logins (password for all: %s)" % DEMO_PASSWORD)
+        for username, first, last, role in DEMO_USERS:
+            self.stdout.write(f"  {username:5} {first} {last:10} {role}")
+
+    def _users(self) -> None:
+        User = get_user_model()
+        for username, first, last, role in DEMO_USERS:
+            user, created = User.objects.get_or_create(
+                username=username,
+                defaults={
+                    "first_name": first,
+                    "last_name": last,
+                    "email": f"{username}@northwind.example",
+                    "is_staff": role in {MANAGER, ADMIN},
+                    "is_superuser": role == ADMIN,
+                },
+            )
+            if created:
+                user.set_password(DEMO_PASSWORD)
+                user.save(update_fields=["password"])
+            user.groups.add(Group.objects.get(name=role))

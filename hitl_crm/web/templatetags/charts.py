@@ -1,0 +1,76 @@
+"""Server-rendered SVG charts: no script, so they work under a strict CSP and in email.
+
+The one chart style used across the product. Values are escaped; labels come from our data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django import template
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+
+register = template.Library()
+
+WIDTH, HEIGHT, PAD_LEFT, PAD_BOTTOM, PAD_TOP = 640, 180, 34, 22, 8
+
+
+def _nice_max(value: float) -> float:
+    if value <= 0:
+        return 1
+    for step in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10_000, 100_000):
+        if value <= step * 4:
+            return step * 4 if value > step * 2 else step * 2 if value > step else step
+    return value
+
+
+@register.simple_tag
+def bar_chart(series: Sequence[tuple[str, float]], unit: str = "", css_class: str = "") -> SafeString:
+    """Vertical bars for ``[(label, value), …]`` with a y-axis, gridlines and hover titles."""
+    if not series:
+        return format_html('<p class="muted">No data yet.</p>')
+    top = _nice_max(max(v for _, v in series))
+    plot_w, plot_h = WIDTH - PAD_LEFT, HEIGHT - PAD_BOTTOM - PAD_TOP
+    slot = plot_w / len(series)
+    bar_w = max(2.0, slot * 0.72)
+    grid = format_html_join(
+        "",
+        '<line class="grid" x1="{}" x2="{}" y1="{}" y2="{}"/><text class="axis" x="{}" y="{}" text-anchor="end">{}</text>',
+        (
+            (PAD_LEFT, WIDTH, y, y, PAD_LEFT - 4, y + 4, f"{top * frac:g}")
+            for frac in (0, 0.5, 1)
+            for y in [round(PAD_TOP + plot_h * (1 - frac), 1)]
+        ),
+    )
+    bars = format_html_join(
+        "",
+        '<rect class="bar" x="{}" y="{}" width="{}" height="{}"><title>{}: {} {}</title></rect>',
+        (
+            (
+                round(PAD_LEFT + i * slot + (slot - bar_w) / 2, 1),
+                round(PAD_TOP + plot_h - plot_h * value / top, 1),
+                round(bar_w, 1),
+                round(plot_h * value / top, 1),
+                label,
+                f"{value:g}",
+                unit,
+            )
+            for i, (label, value) in enumerate(series)
+        ),
+    )
+    step = max(1, len(series) // 6)
+    ticks = format_html_join(
+        "",
+        '<text class="axis" x="{}" y="{}" text-anchor="middle">{}</text>',
+        (
+            (round(PAD_LEFT + i * slot + slot / 2, 1), HEIGHT - 6, label[5:] if len(label) == 10 else label)
+            for i, (label, _) in enumerate(series)
+            if i % step == 0
+        ),
+    )
+    total = sum(v for _, v in series)
+    return format_html(
+        '<svg class="chart {}" viewBox="0 0 {} {}" role="img" aria-label="{} {} in total">{}{}{}</svg>',
+        css_class, WIDTH, HEIGHT, f"{total:g}", unit, grid, bars, ticks,
+    )

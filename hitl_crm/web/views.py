@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required, permission_required
+from django.contrib.admin.views.decorators import staff_member_required
+from django.core.paginator import Paginator
+from django.db import connection
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET
+from django.views.decorators.vary import vary_on_headers
+
+from hitl_crm.contacts.selectors import activity_per_day, contact_list, contact_stats, contact_timeline
+from hitl_crm.web.selectors import worker_status
+
+CONTACTS_PER_PAGE = 25
+TIMELINE_PER_PAGE = 30
+
+
+@require_GET
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    from hitl_crm.contacts.models import Activity
+
+    context = {
+        "stats": contact_stats(),
+        "activity_series": activity_per_day(days=30),
+        "recent": Activity.objects.select_related("contact", "actor")[:8],
+        "workers": worker_status(),
+    }
+    return render(request, "web/dashboard.html", context)
+
+
+@require_GET
+@login_required
+@permission_required("contacts.view_contact", raise_exception=True)
+@vary_on_headers("HX-Request")
+def contact_list_view(request: HttpRequest) -> HttpResponse:
+    q = request.GET.get("q", "").strip()[:100]
+    paginator = Paginator(contact_list(user=request.user, search=q), CONTACTS_PER_PAGE)
+    page = paginator.get_page(request.GET.get("page"))
+    template = "web/contact_list.html#results" if request.htmx else "web/contact_list.html"
+    return render(request, template, {"page": page, "q": q})
+
+
+@require_GET
+@login_required
+@permission_required("contacts.view_contact", raise_exception=True)
+def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    contact = get_object_or_404(contact_list(user=request.user), pk=pk)
+    page = Paginator(contact_timeline(contact=contact), TIMELINE_PER_PAGE).get_page(request.GET.get("page"))
+    template = "web/contact_detail.html#timeline" if request.htmx else "web/contact_detail.html"
+    return render(request, template, {"contact": contact, "page": page})
+
+
+def _mail_dir() -> Path:
+    return Path(settings.EMAIL_FILE_PATH)
+
+
+def _read_eml(path: Path) -> dict:
+    message = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
+    body = message.get_body(preferencelist=("plain", "html"))
+    return {
+        "id": path.stem,
+        "subject": message.get("Subject", ""),
+        "to": message.get("To", ""),
+        "from": message.get("From", ""),
+        "date": message.get("Date", ""),
+        "headers": [(k, v) for k, v in message.items()],
+        "body": body.get_content() if body is not None else "",
+    }
+
+
+@require_GET
+@staff_member_required
+def outbox(request: HttpRequest) -> HttpResponse:
+    """Mail written by the file backend (the embedded default), newest first."""
+    file_backend = settings.EMAIL_BACKEND == "hitl_crm.delivery.EmlFileBackend"
+    files = sorted(_mail_dir().glob("*.eml"), reverse=True) if file_backend and _mail_dir().exists() else []
+    page = Paginator(files, 25).get_page(request.GET.get("page"))
+    messages = [_read_eml(p) for p in page.object_list]
+    return render(request, "web/outbox.html", {"page": page, "mails": messages, "file_backend": file_backend})
+
+
+@require_GET
+@staff_member_required
+def outbox_message(request: HttpRequest, name: str) -> HttpResponse:
+    path = _mail_dir() / f"{name}.eml"
+    # The name comes from the URL: only plain file names inside the mail folder are served.
+    if "/" in name or "\\" in name or name.startswith(".") or not path.is_file():
+        raise Http404("No such message")
+    return render(request, "web/outbox_message.html", {"mail": _read_eml(path)})
+
+
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"status": "ok"})
+
+
+_ERRORS = {
+    400: ("Bad request", "The request could not be understood. Go back and try again."),
+    403: ("You don't have access to this", "Ask a manager or an admin for the role that includes it."),
+    404: ("Page not found", "The page may have moved, or the item was removed or is not shared with you."),
+    500: ("Something went wrong on our side", "The error has been logged. Try again in a moment."),
+}
+
+
+def _error(request: HttpRequest, code: int) -> HttpResponse:
+    title, text = _ERRORS[code]
+    context = {"code": code, "title": title, "text": text}
+    if code == 500:
+        # Render without context processors: whatever failed may fail again inside them.
+        from django.template import loader
+
+        return HttpResponse(loader.get_template("web/error.html").render(context), status=500)
+    return render(request, "web/error.html", context, status=code)
+
+
+def error_400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error(request, 400)
+
+
+def error_403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error(request, 403)
+
+
+def error_404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error(request, 404)
+
+
+def error_500(request: HttpRequest) -> HttpResponse:
+    return _error(request, 500)
