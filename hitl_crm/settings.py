@@ -114,6 +114,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "hitl_crm.web.context_processors.navigation",
             ],
+            # {% partialdef %} everywhere: one template per page, HTMX renders "page.html#part".
+            "builtins": ["template_partials.templatetags.partials"],
         },
     }
 ]
@@ -227,8 +229,9 @@ CONTENT_SECURITY_POLICY = os.environ.get(
 # --- REST API --------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
+        # Token first: its WWW-Authenticate header makes an unauthenticated call a 401.
         "hitl_crm.accounts.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["hitl_crm.api.permissions.ModelPermissions"],
     "DEFAULT_FILTER_BACKENDS": [

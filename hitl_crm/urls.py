@@ -8,8 +8,11 @@ admin.site.site_header = "hitl-crm administration"
 admin.site.site_title = "hitl-crm admin"
 
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(template_name="registration/login.html",
-                                                redirect_authenticated_user=True), name="login"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(template_name="registration/login.html", redirect_authenticated_user=True),
+        name="login",
+    ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", web_views.healthz, name="healthz"),
     path("admin/", admin.site.urls),

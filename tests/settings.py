@@ -17,5 +17,8 @@ HITL_CRM_ALLOW_EAGER = True
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tests"}}
-LOGGING = {**LOGGING, "root": {"handlers": ["console"], "level": "WARNING"},
-           "loggers": {"hitl_crm": {"level": "WARNING"}}}
+LOGGING = {
+    **LOGGING,
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {"hitl_crm": {"level": "WARNING"}},
+}

@@ -46,8 +46,9 @@ def roles_ensure() -> dict[str, int]:
     changes nothing.
     """
     wanted = role_permission_codes()
-    all_permissions = {f"{p.content_type.app_label}.{p.codename}": p for p in
-                       Permission.objects.select_related("content_type")}
+    all_permissions = {
+        f"{p.content_type.app_label}.{p.codename}": p for p in Permission.objects.select_related("content_type")
+    }
     counts: dict[str, int] = {}
     for role in ROLES:
         group, _ = Group.objects.get_or_create(name=role)

@@ -13,8 +13,14 @@ class ContactsConfig(AppConfig):
         "Sales rep": [*_VIEW, *_EDIT, "contacts.add_account", "contacts.change_account"],
         "Support agent": [*_VIEW, *_EDIT],
         "Marketer": [*_VIEW, *_EDIT],
-        "Manager": [*_VIEW, *_EDIT, "contacts.add_account", "contacts.change_account",
-                    "contacts.delete_contact", "contacts.delete_account"],
+        "Manager": [
+            *_VIEW,
+            *_EDIT,
+            "contacts.add_account",
+            "contacts.change_account",
+            "contacts.delete_contact",
+            "contacts.delete_account",
+        ],
     }
 
     def seed_demo(self, *, stdout) -> None:

@@ -44,14 +44,82 @@ COMPANIES = [
     ("Basecamp Coworking", "basecampcowork.example", "Real estate", 28, "DE", "standard"),
     ("Coastal Parks Authority", "coastalparks.example", "Government", 650, "US", "vip"),
 ]
-FIRST = ["Olivia", "Liam", "Emma", "Noah", "Ava", "Mateo", "Sophia", "Lucas", "Amara", "Ethan", "Chloe", "Kenji",
-         "Isla", "Omar", "Freya", "Diego", "Hannah", "Ravi", "Zoe", "Tomasz", "Leah", "Samuel", "Nora", "Kwame",
-         "Ingrid", "Pablo", "Maya", "Felix", "Aisha", "Jonas"]
-LAST = ["Andersen", "Baker", "Castillo", "Dubois", "Eriksen", "Fischer", "Garcia", "Hughes", "Ibrahim", "Jensen",
-        "Kowalski", "Larsen", "Moreau", "Nguyen", "O'Brien", "Patel", "Quinn", "Rossi", "Schmidt", "Tanaka",
-        "Ueda", "Varga", "Walsh", "Xu", "Yilmaz", "Zimmermann", "Alvarez", "Bergstrom", "Chen", "Novak"]
-TITLES = ["Operations Manager", "Purchasing Lead", "Head of Programs", "Office Manager", "Director",
-          "Equipment Coordinator", "Owner", "Facilities Manager", "Program Assistant", "Finance Officer"]
+FIRST = [
+    "Olivia",
+    "Liam",
+    "Emma",
+    "Noah",
+    "Ava",
+    "Mateo",
+    "Sophia",
+    "Lucas",
+    "Amara",
+    "Ethan",
+    "Chloe",
+    "Kenji",
+    "Isla",
+    "Omar",
+    "Freya",
+    "Diego",
+    "Hannah",
+    "Ravi",
+    "Zoe",
+    "Tomasz",
+    "Leah",
+    "Samuel",
+    "Nora",
+    "Kwame",
+    "Ingrid",
+    "Pablo",
+    "Maya",
+    "Felix",
+    "Aisha",
+    "Jonas",
+]
+LAST = [
+    "Andersen",
+    "Baker",
+    "Castillo",
+    "Dubois",
+    "Eriksen",
+    "Fischer",
+    "Garcia",
+    "Hughes",
+    "Ibrahim",
+    "Jensen",
+    "Kowalski",
+    "Larsen",
+    "Moreau",
+    "Nguyen",
+    "O'Brien",
+    "Patel",
+    "Quinn",
+    "Rossi",
+    "Schmidt",
+    "Tanaka",
+    "Ueda",
+    "Varga",
+    "Walsh",
+    "Xu",
+    "Yilmaz",
+    "Zimmermann",
+    "Alvarez",
+    "Bergstrom",
+    "Chen",
+    "Novak",
+]
+TITLES = [
+    "Operations Manager",
+    "Purchasing Lead",
+    "Head of Programs",
+    "Office Manager",
+    "Director",
+    "Equipment Coordinator",
+    "Owner",
+    "Facilities Manager",
+    "Program Assistant",
+    "Finance Officer",
+]
 HISTORY = [
     ("email_in", "Asked about bulk pricing for {item}"),
     ("email_out", "Sent the {item} catalogue"),
@@ -63,8 +131,18 @@ HISTORY = [
     ("note", "Prefers delivery before the season starts"),
     ("case", "Support case: delayed delivery of {item}"),
 ]
-ITEMS = ["4-season tents", "insulated jackets", "trekking poles", "avalanche beacons", "dry bags",
-         "headlamps", "sleeping bags", "first-aid kits", "climbing harnesses", "rain shells"]
+ITEMS = [
+    "4-season tents",
+    "insulated jackets",
+    "trekking poles",
+    "avalanche beacons",
+    "dry bags",
+    "headlamps",
+    "sleeping bags",
+    "first-aid kits",
+    "climbing harnesses",
+    "rain shells",
+]
 
 
 @transaction.atomic
@@ -95,7 +173,9 @@ def seed(*, stdout) -> None:
                 "phone": f"+1415555{1000 + i:04d}",
                 "email_consent": consent,
                 "consent_at": now - timedelta(days=rng.randint(30, 400)) if consent else None,
-                "unsubscribed_at": now - timedelta(days=rng.randint(1, 60)) if not consent and rng.random() < 0.2 else None,
+                "unsubscribed_at": now - timedelta(days=rng.randint(1, 60))
+                if not consent and rng.random() < 0.2
+                else None,
                 "created_at": now - timedelta(days=rng.randint(60, 500)),
             },
         )
@@ -109,7 +189,10 @@ def seed(*, stdout) -> None:
             when = now - timedelta(days=rng.expovariate(1 / 25), minutes=rng.randint(0, 600))
             activities.append(
                 Activity(
-                    contact=contact, kind=kind, occurred_at=when, source="demo",
+                    contact=contact,
+                    kind=kind,
+                    occurred_at=when,
+                    source="demo",
                     summary=text.format(item=rng.choice(ITEMS), n=rng.randint(5, 120)),
                 )
             )
@@ -117,5 +200,6 @@ def seed(*, stdout) -> None:
     for contact in created_contacts:
         latest = max((a.occurred_at for a in activities if a.contact_id == contact.pk), default=None)
         Contact.objects.filter(pk=contact.pk).update(last_activity_at=latest)
-    stdout.write(f"contacts: {len(accounts)} accounts, {len(created_contacts)} new contacts, "
-                 f"{len(activities)} activities")
+    stdout.write(
+        f"contacts: {len(accounts)} accounts, {len(created_contacts)} new contacts, {len(activities)} activities"
+    )

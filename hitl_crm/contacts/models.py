@@ -68,9 +68,7 @@ class Contact(models.Model):
             models.Index(fields=["-last_activity_at"]),
         ]
         constraints = [
-            models.UniqueConstraint(
-                Lower("email"), condition=~models.Q(email=""), name="contacts_contact_unique_email"
-            )
+            models.UniqueConstraint(Lower("email"), condition=~models.Q(email=""), name="contacts_contact_unique_email")
         ]
 
     def __str__(self) -> str:

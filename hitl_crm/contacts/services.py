@@ -48,7 +48,7 @@ def _check_unique_email(email: str, *, exclude_pk: int | None = None) -> None:
 def _apply(instance: Any, data: dict[str, Any], allowed: frozenset[str]) -> list[str]:
     unknown = set(data) - allowed
     if unknown:
-        raise ValidationError({name: "This field cannot be set." for name in sorted(unknown)})
+        raise ValidationError(dict.fromkeys(sorted(unknown), "This field cannot be set."))
     changed = []
     for name, value in data.items():
         if getattr(instance, name) != value:
@@ -70,7 +70,7 @@ def _clean_contact_data(data: dict[str, Any]) -> dict[str, Any]:
 def account_create(*, name: str, **fields: Any) -> Account:
     """Create an account; ``domain`` must be unique (case-insensitive) when given."""
     account = Account(name=name.strip())
-    _apply(account, {k: v for k, v in fields.items()}, ACCOUNT_FIELDS)
+    _apply(account, dict(fields.items()), ACCOUNT_FIELDS)
     account.domain = account.domain.strip().lower()
     account.country = account.country.strip().upper()
     if account.domain and Account.objects.filter(domain__iexact=account.domain).exists():
@@ -93,9 +93,7 @@ def account_update(*, account: Account, data: dict[str, Any]) -> Account:
 
 
 @transaction.atomic
-def contact_create(
-    *, actor: AbstractBaseUser | None = None, source: str = "web", **fields: Any
-) -> Contact:
+def contact_create(*, actor: AbstractBaseUser | None = None, source: str = "web", **fields: Any) -> Contact:
     """Create a contact (email unique, phone normalised) and note it on the timeline."""
     data = _clean_contact_data(fields)
     contact = Contact()
@@ -105,9 +103,7 @@ def contact_create(
     _check_unique_email(contact.email)
     contact.full_clean()
     contact.save()
-    activity_record(
-        contact=contact, kind=Activity.Kind.SYSTEM, summary="Contact created", source=source, actor=actor
-    )
+    activity_record(contact=contact, kind=Activity.Kind.SYSTEM, summary="Contact created", source=source, actor=actor)
     return contact
 
 

@@ -17,7 +17,7 @@ class WebConfig(AppConfig):
     def ready(self) -> None:
         from hitl_crm.web import checks as web_checks
 
-        checks.register(web_checks.check_celery_mode)
+        checks.register(web_checks.check_celery_mode, deploy=True)
         global _announced
         if not _announced:
             _announced = True

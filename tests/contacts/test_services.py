@@ -17,8 +17,9 @@ pytestmark = pytest.mark.django_db
 
 def test_contact_create_normalises_email_and_phone_and_notes_the_timeline():
     # when
-    contact = contact_create(first_name="Ana", last_name="Lima", email="  Ana.Lima@Example.COM ",
-                             phone="(415) 555-0123", email_consent=True)
+    contact = contact_create(
+        first_name="Ana", last_name="Lima", email="  Ana.Lima@Example.COM ", phone="(415) 555-0123", email_consent=True
+    )
     # then
     assert contact.email == "ana.lima@example.com"
     assert contact.phone == "+14155550123"
@@ -81,7 +82,9 @@ def test_activity_record_moves_last_activity_forward_only():
     newer = activity_record(contact=contact, kind="call", summary="Called")
     from datetime import timedelta
 
-    activity_record(contact=contact, kind="note", summary="Back-dated", occurred_at=newer.occurred_at - timedelta(days=3))
+    activity_record(
+        contact=contact, kind="note", summary="Back-dated", occurred_at=newer.occurred_at - timedelta(days=3)
+    )
     contact.refresh_from_db()
     assert contact.last_activity_at == newer.occurred_at
 

@@ -8,8 +8,18 @@ class AccountSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Account
-        fields = ["id", "name", "domain", "industry", "employees", "country", "tier", "contact_count",
-                  "created_at", "updated_at"]
+        fields = [
+            "id",
+            "name",
+            "domain",
+            "industry",
+            "employees",
+            "country",
+            "tier",
+            "contact_count",
+            "created_at",
+            "updated_at",
+        ]
 
 
 class AccountInputSerializer(serializers.Serializer):
@@ -17,8 +27,12 @@ class AccountInputSerializer(serializers.Serializer):
     domain = serializers.CharField(max_length=253, required=False, allow_blank=True)
     industry = serializers.CharField(max_length=100, required=False, allow_blank=True)
     employees = serializers.IntegerField(min_value=0, max_value=10_000_000, required=False, allow_null=True)
-    country = serializers.RegexField(r"^[A-Za-z]{2}$", required=False, allow_blank=True,
-                                     error_messages={"invalid": "Use a two-letter ISO country code, e.g. US."})
+    country = serializers.RegexField(
+        r"^[A-Za-z]{2}$",
+        required=False,
+        allow_blank=True,
+        error_messages={"invalid": "Use a two-letter ISO country code, e.g. US."},
+    )
     tier = serializers.ChoiceField(choices=Account.Tier.choices, required=False)
 
 
@@ -34,9 +48,23 @@ class ContactSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Contact
-        fields = ["id", "full_name", "first_name", "last_name", "email", "phone", "title", "account",
-                  "email_consent", "consent_at", "unsubscribed_at", "attributes", "last_activity_at",
-                  "created_at", "updated_at"]
+        fields = [
+            "id",
+            "full_name",
+            "first_name",
+            "last_name",
+            "email",
+            "phone",
+            "title",
+            "account",
+            "email_consent",
+            "consent_at",
+            "unsubscribed_at",
+            "attributes",
+            "last_activity_at",
+            "created_at",
+            "updated_at",
+        ]
 
 
 class ContactInputSerializer(serializers.Serializer):

@@ -55,8 +55,9 @@ class _WriteThroughServices:
         return Response(self.serializer_class(instance, context=self.get_serializer_context()).data, status=code)
 
 
-class AccountViewSet(_WriteThroughServices, mixins.CreateModelMixin, mixins.UpdateModelMixin,
-                     viewsets.ReadOnlyModelViewSet):
+class AccountViewSet(
+    _WriteThroughServices, mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet
+):
     """Companies. VIP tier routes their requests to senior reviewers."""
 
     serializer_class = AccountSerializer
@@ -67,7 +68,9 @@ class AccountViewSet(_WriteThroughServices, mixins.CreateModelMixin, mixins.Upda
     queryset = Account.objects.annotate(contact_count=Count("contacts")).order_by("name", "id")
 
     def get_serializer_class(self):
-        return self.input_serializer_class if self.action in {"create", "update", "partial_update"} else AccountSerializer
+        return (
+            self.input_serializer_class if self.action in {"create", "update", "partial_update"} else AccountSerializer
+        )
 
     def create(self, request: Request, *args, **kwargs) -> Response:
         data = self._validated(request)
@@ -84,8 +87,9 @@ class AccountViewSet(_WriteThroughServices, mixins.CreateModelMixin, mixins.Upda
         return dict(serializer.validated_data)
 
 
-class ContactViewSet(_WriteThroughServices, mixins.CreateModelMixin, mixins.UpdateModelMixin,
-                     viewsets.ReadOnlyModelViewSet):
+class ContactViewSet(
+    _WriteThroughServices, mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet
+):
     """People at accounts, with consent state and a timeline of activities."""
 
     serializer_class = ContactSerializer
@@ -112,8 +116,9 @@ class ContactViewSet(_WriteThroughServices, mixins.CreateModelMixin, mixins.Upda
         contact = self.get_object()
         serializer = ContactInputSerializer(contact, data=request.data, partial=kwargs.get("partial", False))
         serializer.is_valid(raise_exception=True)
-        contact = contact_update(contact=contact, data=dict(serializer.validated_data), actor=request.user,
-                                 source="api")
+        contact = contact_update(
+            contact=contact, data=dict(serializer.validated_data), actor=request.user, source="api"
+        )
         return self._respond(contact, status.HTTP_200_OK)
 
     @extend_schema(responses=ActivitySerializer(many=True))

@@ -36,7 +36,8 @@ def bar_chart(series: Sequence[tuple[str, float]], unit: str = "", css_class: st
     bar_w = max(2.0, slot * 0.72)
     grid = format_html_join(
         "",
-        '<line class="grid" x1="{}" x2="{}" y1="{}" y2="{}"/><text class="axis" x="{}" y="{}" text-anchor="end">{}</text>',
+        '<line class="grid" x1="{}" x2="{}" y1="{}" y2="{}"/>'
+        '<text class="axis" x="{}" y="{}" text-anchor="end">{}</text>',
         (
             (PAD_LEFT, WIDTH, y, y, PAD_LEFT - 4, y + 4, f"{top * frac:g}")
             for frac in (0, 0.5, 1)
@@ -72,5 +73,12 @@ def bar_chart(series: Sequence[tuple[str, float]], unit: str = "", css_class: st
     total = sum(v for _, v in series)
     return format_html(
         '<svg class="chart {}" viewBox="0 0 {} {}" role="img" aria-label="{} {} in total">{}{}{}</svg>',
-        css_class, WIDTH, HEIGHT, f"{total:g}", unit, grid, bars, ticks,
+        css_class,
+        WIDTH,
+        HEIGHT,
+        f"{total:g}",
+        unit,
+        grid,
+        bars,
+        ticks,
     )

@@ -32,7 +32,7 @@ class Command(BaseCommand):
             seeder = getattr(config, "seed_demo", None)
             if seeder is not None:
                 seeder(stdout=self.stdout)
-        self.stdout.write("\nDemo logins (password for all: %s)" % DEMO_PASSWORD)
+        self.stdout.write(f"\nDemo logins (password for all: {DEMO_PASSWORD})")
         for username, first, last, role in DEMO_USERS:
             self.stdout.write(f"  {username:5} {first} {last:10} {role}")
 
