@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
@@ -289,6 +290,29 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBIL
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Periodic work for `celery beat` (stored in the database by django-celery-beat, where
+# admins can pause or reschedule each entry).
+CELERY_BEAT_SCHEDULE = {
+    **{
+        f"worker-heartbeat-{queue}": {
+            "task": "hitl_crm.web.tasks.worker_heartbeat_task",
+            "schedule": 60.0,
+            "args": [queue],
+            "options": {"queue": queue, "expires": 55},
+        }
+        for queue in ("ai", "default", "dispatch")
+    },
+    "approvals-escalate-overdue": {
+        "task": "approvals.tasks.approval_escalate_overdue_task",
+        "schedule": crontab(minute="*/5"),
+        "options": {"queue": "default"},
+    },
+    "approvals-reap-stuck": {
+        "task": "approvals.tasks.approval_reap_stuck_task",
+        "schedule": crontab(minute="*/5"),
+        "options": {"queue": "dispatch"},
+    },
+}
 
 # --- Logging (JSON lines in production, readable text with DEBUG) -----------------------
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")

@@ -43,7 +43,14 @@ def broker_url_for_this_process(base: str = "redis://127.0.0.1:6379") -> str:
 def celery_worker(
     *, broker_url: str, queues: str = "ai,default,dispatch", extra_env: dict | None = None, concurrency: int = 1
 ):
-    """Start ``celery worker``, wait until it is ready, and stop it with a warm shutdown."""
+    """Start ``celery worker``, wait until it is ready, and stop it with a warm shutdown.
+
+    The broker database is emptied first: it belongs to this test process alone, and a
+    message left by an earlier run must not be consumed by this one.
+    """
+    import redis
+
+    redis.Redis.from_url(broker_url).flushdb()
     env = {
         **{k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG"}},
         "DJANGO_SETTINGS_MODULE": "hitl_crm.settings",
@@ -113,9 +120,10 @@ def tasks_through_broker(broker_url: str):
     """Make this test process publish tasks to the real broker instead of running them eagerly."""
     from hitl_crm.celery import app
 
-    if app.conf.broker_url != broker_url:
-        # Connection pools are built lazily from broker_url; drop any built for another URL.
-        app.conf.broker_url = broker_url
+    if app.conf.broker_write_url != broker_url:
+        # broker_read/write_url are derived from broker_url when settings load, so all three
+        # are set; connection pools are built lazily, so drop any built for another URL.
+        app.conf.broker_url = app.conf.broker_write_url = app.conf.broker_read_url = broker_url
         app._pool = None
         app.amqp._producer_pool = None
     app.conf.task_always_eager = False
