@@ -29,7 +29,7 @@ def _nice_max(value: float) -> float:
 def bar_chart(series: Sequence[tuple[str, float]], unit: str = "", css_class: str = "") -> SafeString:
     """Vertical bars for ``[(label, value), …]`` with a y-axis, gridlines and hover titles."""
     if not series:
-        return format_html('<p class="muted">No data yet.</p>')
+        return format_html('<p class="muted">{}</p>', "No data yet.")
     top = _nice_max(max(v for _, v in series))
     plot_w, plot_h = WIDTH - PAD_LEFT, HEIGHT - PAD_BOTTOM - PAD_TOP
     slot = plot_w / len(series)
@@ -81,4 +81,78 @@ def bar_chart(series: Sequence[tuple[str, float]], unit: str = "", css_class: st
         grid,
         bars,
         ticks,
+    )
+
+
+@register.simple_tag
+def line_chart(series: dict[str, Sequence[tuple[str, float | None]]], unit: str = "", top: float | None = None,
+               percent: bool = False) -> SafeString:
+    """Lines for ``{"name": [(label, value|None), …], …}`` sharing one x-axis; a legend names each line.
+
+    ``None`` values leave a gap (a day with nothing decided has no acceptance rate).
+    """
+    names = list(series)
+    if not names or not any(v is not None for points in series.values() for _, v in points):
+        return format_html('<p class="muted">{}</p>', "No data yet.")
+    labels = [label for label, _ in series[names[0]]]
+    peak = max(v for points in series.values() for _, v in points if v is not None)
+    top = top or _nice_max(peak)
+    plot_w, plot_h = WIDTH - PAD_LEFT, HEIGHT - PAD_BOTTOM - PAD_TOP
+    step_x = plot_w / max(1, len(labels) - 1)
+
+    def fmt(value: float) -> str:
+        return f"{value * 100:.0f}%" if percent else f"{value:g}"
+
+    grid = format_html_join(
+        "",
+        '<line class="grid" x1="{}" x2="{}" y1="{}" y2="{}"/>'
+        '<text class="axis" x="{}" y="{}" text-anchor="end">{}</text>',
+        (
+            (PAD_LEFT, WIDTH, y, y, PAD_LEFT - 4, y + 4, fmt(top * frac))
+            for frac in (0, 0.5, 1)
+            for y in [round(PAD_TOP + plot_h * (1 - frac), 1)]
+        ),
+    )
+    lines = []
+    for index, name in enumerate(names):
+        segments, current = [], []
+        dots = []
+        for i, (label, value) in enumerate(series[name]):
+            if value is None:
+                if current:
+                    segments.append(current)
+                current = []
+                continue
+            x, y = round(PAD_LEFT + i * step_x, 1), round(PAD_TOP + plot_h - plot_h * min(value, top) / top, 1)
+            current.append(f"{x},{y}")
+            dots.append((x, y, index, name, label, fmt(value), unit))
+        if current:
+            segments.append(current)
+        lines.append(
+            format_html_join(
+                "", '<polyline class="line s{}" points="{}"/>', ((index, " ".join(seg)) for seg in segments)
+            )
+        )
+        lines.append(
+            format_html_join(
+                "",
+                '<circle class="dot s{}" cx="{}" cy="{}" r="2.5"><title>{} {}: {} {}</title></circle>',
+                ((i, x, y, n, lbl, v, u) for x, y, i, n, lbl, v, u in dots),
+            )
+        )
+    step = max(1, len(labels) // 6)
+    ticks = format_html_join(
+        "",
+        '<text class="axis" x="{}" y="{}" text-anchor="middle">{}</text>',
+        (
+            (round(PAD_LEFT + i * step_x, 1), HEIGHT - 6, label[5:] if len(label) == 10 else label)
+            for i, label in enumerate(labels)
+            if i % step == 0
+        ),
+    )
+    legend = format_html_join("", '<span class="key s{}">{}</span>', ((i, n) for i, n in enumerate(names)))
+    return format_html(
+        '<div class="chart-wrap"><svg class="chart" viewBox="0 0 {} {}" role="img" aria-label="{}">{}{}{}</svg>'
+        '<div class="legend">{}</div></div>',
+        WIDTH, HEIGHT, ", ".join(names), grid, format_html("".join(str(x) for x in lines)), ticks, legend,
     )
