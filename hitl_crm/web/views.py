@@ -4,6 +4,7 @@ from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 
+from django.apps import apps
 from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required, permission_required
@@ -26,7 +27,15 @@ TIMELINE_PER_PAGE = 30
 def dashboard(request: HttpRequest) -> HttpResponse:
     from hitl_crm.contacts.models import Activity
 
+    # Apps add their own figures: AppConfig.dashboard_stats(user) -> [{"label", "value", "url"}].
+    app_stats = [
+        stat
+        for config in apps.get_app_configs()
+        if hasattr(config, "dashboard_stats")
+        for stat in config.dashboard_stats(request.user)
+    ]
     context = {
+        "app_stats": app_stats,
         "stats": contact_stats(),
         "activity_series": activity_per_day(days=30),
         "recent": Activity.objects.select_related("contact", "actor")[:8],
