@@ -14,6 +14,12 @@ class AiRun(models.Model):
         FAILED = "failed", "Failed"
         INVALID = "invalid", "Invalid output"
 
+    class Risk(models.TextChoices):
+        LOW = "low", "Low"
+        MEDIUM = "medium", "Medium"
+        HIGH = "high", "High"
+        CRITICAL = "critical", "Critical"
+
     skill = models.CharField(max_length=50)
     backend = models.CharField(max_length=30)
     model_name = models.CharField(max_length=100, blank=True)
@@ -22,6 +28,10 @@ class AiRun(models.Model):
     output = models.JSONField(default=dict, blank=True)
     confidence = models.FloatField(null=True, blank=True)
     flags = models.JSONField(default=list, blank=True)
+    risk = models.CharField(
+        max_length=10, choices=Risk.choices, default=Risk.LOW, help_text="Risk after the guards looked at the output."
+    )
+    attempts = models.PositiveSmallIntegerField(default=1, help_text="Calls made to the backend, retries included.")
     latency_ms = models.FloatField(default=0)
     tokens_in = models.PositiveIntegerField(default=0)
     tokens_out = models.PositiveIntegerField(default=0)
@@ -42,3 +52,59 @@ class AiRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.skill} via {self.backend} ({self.status})"
+
+    @property
+    def ok(self) -> bool:
+        return self.status == self.Status.OK
+
+
+class IntentExample(models.Model):
+    """One human-labelled message: the training data of the offline intent classifier."""
+
+    class Source(models.TextChoices):
+        HUMAN = "human", "Labelled by a person"
+        CORRECTION = "correction", "A reviewer's correction of the AI"
+        IMPORT = "import", "Imported history"
+
+    text = models.TextField()
+    intent = models.CharField(max_length=80, db_index=True)
+    category = models.CharField(max_length=80, blank=True)
+    source = models.CharField(max_length=20, choices=Source.choices, default=Source.HUMAN)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.intent}: {self.text[:60]}"
+
+
+class TrainedModel(models.Model):
+    """A locally trained model, stored as JSON parameters (never a pickle), one active per kind."""
+
+    class Kind(models.TextChoices):
+        INTENT = "intent", "Intent classifier"
+
+    kind = models.CharField(max_length=30, choices=Kind.choices, default=Kind.INTENT)
+    version = models.PositiveIntegerField()
+    params = models.JSONField(help_text="Everything inference needs, as plain JSON numbers and strings.")
+    metrics = models.JSONField(default=dict, blank=True)
+    trained_on = models.PositiveIntegerField(default=0, help_text="Number of labelled examples.")
+    active = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["kind", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "version"], name="ai_trainedmodel_unique_version"),
+            models.UniqueConstraint(
+                fields=["kind"], condition=models.Q(active=True), name="ai_trainedmodel_one_active_per_kind"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} v{self.version}{' (active)' if self.active else ''}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind}-v{self.version}"

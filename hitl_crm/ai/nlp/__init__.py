@@ -1,0 +1,1 @@
+"""Small, dependency-light text methods behind the offline backend (no model downloads)."""

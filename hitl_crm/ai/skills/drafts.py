@@ -1,0 +1,470 @@
+"""``draft_reply`` and ``draft_followup``: grounded drafts composed from retrieved sources.
+
+Offline, a draft is assembled from parts a person would write — greeting, an
+acknowledgement matched to the customer's sentiment, the answer, a next step and a
+sign-off — where the answer is made only of sentences from the knowledge articles and
+previously approved replies that BM25 retrieved for this message. The draft cites what it
+used. Confidence combines how much of the question the best source covers with how much
+of the answer the cited sources support ("grounding"). With nothing relevant retrieved, the
+draft says a person will follow up, confidence is low and a ``no_grounding`` flag is raised.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from hitl_crm.ai.conf import app_settings
+from hitl_crm.ai.nlp import facts
+from hitl_crm.ai.nlp.bm25 import BM25
+from hitl_crm.ai.nlp.risk import flag, without_injection
+from hitl_crm.ai.nlp.sentiment import sentiment
+from hitl_crm.ai.nlp.text import clip, content_terms, first_name, sentences
+from hitl_crm.ai.prompts import defuse, fence, task_prompt
+from hitl_crm.ai.schema import FLAG, PROBABILITY, array, number, obj, string
+from hitl_crm.ai.skills.base import Skill
+from hitl_crm.ai.trust import EMAIL_RE
+
+ID = {"type": ["string", "integer"]}
+ARTICLE = obj({"id": ID, "title": string(), "body": string()}, ["id", "body"], extra=True)
+EXEMPLAR = obj({"id": ID, "question": string(), "reply": string()}, ["id", "reply"], extra=True)
+CITATION = obj(
+    {"id": string(), "title": string(), "kind": string(enum=["article", "exemplar"]), "score": number()},
+    ["id", "title", "kind", "score"],
+)
+REPLY_INPUT = obj(
+    {
+        "customer_text": string(minLength=1),
+        "customer_name": string(),
+        "agent_name": string(),
+        "sentiment": number(minimum=-1, maximum=1),
+        "intent": string(),
+        "knowledge": array(ARTICLE),
+        "exemplars": array(EXEMPLAR),
+        "policy": array(string()),
+    },
+    ["customer_text"],
+)
+FOLLOWUP_INPUT = obj(
+    {
+        "lead_name": string(minLength=1),
+        "company": string(),
+        "rep_name": string(minLength=1),
+        "history": array(string()),
+        "knowledge": array(ARTICLE),
+        "policy": array(string()),
+    },
+    ["lead_name", "rep_name", "history"],
+)
+LLM_SCHEMA = obj(
+    {"body": string(minLength=1), "sources": array(string()), "confidence": PROBABILITY},
+    ["body", "sources", "confidence"],
+    extra=True,
+)
+OUTPUT_SCHEMA = obj(
+    {
+        "body": string(minLength=1),
+        "sources": array(CITATION),
+        "confidence": PROBABILITY,
+        "grounding": PROBABILITY,
+        "method": string(),
+        "flags": array(FLAG),
+    },
+    ["body", "sources", "confidence", "grounding"],
+    extra=True,
+)
+
+_PHONE_LIKE = re.compile(r"\+?\d[\d ().-]{7,}\d")
+#: A source must hold at least this share of the question's information to be used.
+MIN_COVERAGE = 0.25
+#: A sentence counts as supported when this share of its content words is in one source sentence.
+SUPPORT_OVERLAP = 0.6
+#: An approved reply this close to the question is reused as the whole answer.
+EXEMPLAR_REUSE = 0.5
+
+_GREETING = re.compile(r"^(?:hi|hello|hey|dear|good (?:morning|afternoon|evening))\b", re.IGNORECASE)
+_CLOSING = re.compile(
+    r"^(?:best|kind|warm)?\s*(?:regards|wishes|cheers|sincerely|thanks|thank you|many thanks)\b[,!.]?\s*\S{0,30}$",
+    re.IGNORECASE,
+)
+
+# Courtesy, not content: apologies, thanks and offers of further help make no factual claim.
+_SOCIAL = re.compile(
+    r"^(?:i'?m|i am|we'?re|we are)?\s*(?:so |really |very )?(?:sorry|apologi[sz]e|thank|thanks|glad|happy to help)"
+    r"|^(?:i|we) (?:understand|apologi[sz]e|hope|appreciate)\b"
+    r"|^(?:please )?(?:let (?:me|us) know|feel free|if (?:you have|there is|this doesn'?t|anything))",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Source:
+    id: str
+    title: str
+    kind: str  # "article" | "exemplar"
+    text: str  # where answer sentences come from
+    index_text: str  # what retrieval matches against
+
+
+@dataclass(frozen=True)
+class Hit:
+    source: Source
+    score: float
+    coverage: float
+
+
+def collect_sources(inputs: dict[str, Any]) -> list[Source]:
+    found = [
+        Source(
+            str(a["id"]),
+            a.get("title") or clip(a["body"], 60),
+            "article",
+            a["body"],
+            f"{a.get('title', '')} {a.get('title', '')} {a['body']}",
+        )
+        for a in inputs.get("knowledge") or []
+    ]
+    found += [
+        Source(
+            str(e["id"]),
+            clip(e.get("question") or e["reply"], 80),
+            "exemplar",
+            e["reply"],
+            f"{e.get('question', '')} {e.get('question', '')} {e['reply']}",
+        )
+        for e in inputs.get("exemplars") or []
+    ]
+    return found
+
+
+class Retriever:
+    def __init__(self, sources: list[Source]) -> None:
+        self.sources = sources
+        self.bm25 = BM25([content_terms(s.index_text) for s in sources])
+
+    def search(self, query_terms: list[str], *, k: int = 3) -> list[Hit]:
+        if not self.sources or not query_terms:
+            return []
+        scores = self.bm25.scores(query_terms)
+        order = sorted(range(len(self.sources)), key=lambda i: (-scores[i], i))[:k]
+        return [
+            Hit(self.sources[i], round(float(scores[i]), 4), round(self.bm25.coverage(query_terms, i), 4))
+            for i in order
+            if scores[i] > 0
+        ]
+
+    def idf(self, term: str) -> float:
+        return self.bm25.idf.get(term, 0.0)
+
+
+def query_terms(text: str) -> list[str]:
+    """Content terms of the customer's question, minus identifiers (order numbers and the like):
+    no article mentions this customer's order number, so it must not count as "not covered"."""
+    return [t for t in content_terms(text) if sum(ch.isdigit() for ch in t) < 3]
+
+
+def is_answer_sentence(sentence: str) -> bool:
+    """Sentences worth quoting: not a greeting, not a sign-off, with some content."""
+    stripped = sentence.strip()
+    if _GREETING.match(stripped) or _CLOSING.match(stripped) or _SOCIAL.match(stripped):
+        return False
+    return len(content_terms(stripped)) >= 3
+
+
+def select_answer(
+    query_terms: list[str], hits: list[Hit], retriever: Retriever, *, limit: int = 3
+) -> list[tuple[str, Source]]:
+    """The sentences that answer the question, in source order, each with the source it came from."""
+    usable = [h for h in hits if h.coverage >= MIN_COVERAGE]
+    if not usable:
+        return []
+    best = usable[0]
+    if best.source.kind == "exemplar" and best.coverage >= EXEMPLAR_REUSE:
+        core = [s for s in sentences(best.source.text) if is_answer_sentence(s) and not _about_someone(s)]
+        if core:
+            return [(s, best.source) for s in core[:5]]
+    wanted = set(query_terms)
+    candidates: list[tuple[float, int, int, str, Source]] = []
+    for rank, hit in enumerate(usable[:2]):
+        quotable = [
+            s
+            for s in sentences(hit.source.text)
+            if is_answer_sentence(s) and not (hit.source.kind == "exemplar" and _about_someone(s))
+        ]
+        for position, sentence in enumerate(quotable):
+            overlap = sum(retriever.idf(t) for t in wanted & set(content_terms(sentence)))
+            if overlap <= 0 and not (rank == 0 and position == 0):
+                continue
+            score = overlap * (1.0 if rank == 0 else 0.6) + 0.5 / (1 + position)
+            candidates.append((score, rank, position, sentence, hit.source))
+    picked = sorted(candidates, key=lambda c: (-c[0], c[1], c[2]))[:limit]
+    return [(c[3], c[4]) for c in sorted(picked, key=lambda c: (c[1], c[2]))]
+
+
+def _about_someone(sentence: str) -> bool:
+    """An approved reply was written to someone else: skip sentences carrying their order
+    number, email or phone, so they never reach this customer."""
+    return bool(facts.order_ids(sentence) or EMAIL_RE.search(sentence) or _PHONE_LIKE.search(sentence))
+
+
+def grounding_score(answer: list[str], cited: list[Source]) -> float:
+    """Share of answer sentences whose content words sit (mostly) in one sentence of a cited source."""
+    if not answer:
+        return 0.0
+    source_sentences = [set(content_terms(s)) for src in cited for s in sentences(src.text)]
+    supported = 0
+    for sentence in answer:
+        terms = set(content_terms(sentence))
+        if not terms:
+            supported += 1
+            continue
+        best = max((len(terms & src) / len(terms) for src in source_sentences), default=0.0)
+        supported += best >= SUPPORT_OVERLAP
+    return round(supported / len(answer), 3)
+
+
+def citations(used: list[Source], hits: list[Hit]) -> list[dict[str, Any]]:
+    coverage = {(h.source.kind, h.source.id): h.coverage for h in hits}
+    seen: dict[tuple[str, str], dict[str, Any]] = {}
+    for src in used:
+        seen.setdefault(
+            (src.kind, src.id),
+            {
+                "id": src.id,
+                "title": src.title,
+                "kind": src.kind,
+                "score": coverage.get((src.kind, src.id), 0.0),
+            },
+        )
+    return list(seen.values())
+
+
+def acknowledgement(score: float) -> str:
+    if score <= -0.5:
+        return "I'm really sorry about this. I understand how frustrating it is, and I want to get it sorted for you."
+    if score < -0.05:
+        return "I'm sorry for the trouble, and thank you for letting us know."
+    if score >= 0.5:
+        return "Thank you for your kind message, I'm happy to help."
+    return "Thanks for reaching out."
+
+
+def greeting(name: str) -> str:
+    first = first_name(name)
+    return f"Hi {first}," if first else "Hello,"
+
+
+def sign_off(name: str, closing: str = "Best regards") -> str:
+    signer = name.strip() or app_settings.COMPANY_NAME or "The support team"
+    return f"{closing},\n{signer}"
+
+
+_SPEAKER_PREFIX = re.compile(r"^[\w .'-]{1,40}?(?: asked| wrote| said)?:\s+")
+
+NO_ANSWER = (
+    "I want to make sure you get an accurate answer, so a member of our team will look into this "
+    "and follow up with you personally."
+)
+NEXT_STEP = "If this doesn't fully solve it, just reply to this message and I'll take it from there."
+
+
+def _no_grounding_flag(who: str) -> dict[str, str]:
+    return flag(
+        "no_grounding",
+        f"{who} found no knowledge article or approved reply that answers this; a person should write the answer.",
+        "",
+        "medium",
+    )
+
+
+def reply_offline(inputs: dict[str, Any]) -> dict[str, Any]:
+    question = without_injection(inputs["customer_text"]) or inputs["customer_text"]
+    mood = inputs.get("sentiment")
+    if mood is None:
+        mood = sentiment(question).score
+    sources = collect_sources(inputs)
+    retriever = Retriever(sources)
+    query = query_terms(question)
+    hits = retriever.search(query)
+    answer = select_answer(query, hits, retriever)
+    parts = [greeting(inputs.get("customer_name", "")), acknowledgement(float(mood))]
+    if not answer:
+        parts += [NO_ANSWER, sign_off(inputs.get("agent_name", ""))]
+        return {
+            "body": "\n\n".join(parts),
+            "sources": [],
+            "confidence": 0.1,
+            "grounding": 0.0,
+            "method": "bm25-extractive",
+            "flags": [_no_grounding_flag("The drafting engine")],
+            "retrieval": [_hit_dict(h) for h in hits],
+        }
+    used = [src for _, src in answer]
+    ground = grounding_score([s for s, _ in answer], used)
+    top = max(h.coverage for h in hits if h.source in used)
+    parts += [" ".join(s for s, _ in answer), NEXT_STEP, sign_off(inputs.get("agent_name", ""))]
+    return {
+        "body": "\n\n".join(parts),
+        "sources": citations(used, hits),
+        "confidence": round(min(0.95, (0.25 + 0.7 * top) * ground), 3),
+        "grounding": ground,
+        "method": "bm25-extractive",
+        "flags": [],
+        "retrieval": [_hit_dict(h) for h in hits],
+    }
+
+
+def _hit_dict(hit: Hit) -> dict[str, Any]:
+    return {"id": hit.source.id, "kind": hit.source.kind, "score": hit.score, "coverage": hit.coverage}
+
+
+def followup_offline(inputs: dict[str, Any]) -> dict[str, Any]:
+    history = [h for h in inputs.get("history") or [] if h.strip()]
+    recent = " ".join(history[-2:])
+    questions = [s for h in reversed(history) for s in sentences(h) if s.rstrip().endswith("?")]
+    parts = [greeting(inputs["lead_name"]), "I wanted to follow up on our last conversation."]
+    sources = collect_sources(inputs)
+    retriever = Retriever(sources)
+    query = query_terms(questions[0] if questions else recent)
+    hits = retriever.search(query)
+    answer = select_answer(query, hits, retriever, limit=2)
+    flags: list[dict[str, str]] = []
+    if questions:
+        parts.append(f"Picking up the open question: “{clip(_SPEAKER_PREFIX.sub('', questions[0]), 160)}”")
+        if answer:
+            parts.append(" ".join(s for s, _ in answer))
+        else:
+            parts.append("I'm checking on that and will come back to you with a clear answer.")
+            flags.append(_no_grounding_flag("The follow-up"))
+    elif answer:
+        parts.append("In case it's useful: " + " ".join(s for s, _ in answer))
+    parts += ["Would a short call help? Just reply with a time that suits you.", sign_off(inputs["rep_name"], "Best")]
+    used = [src for _, src in answer]
+    ground = grounding_score([s for s, _ in answer], used) if answer else 0.0
+    if answer:
+        top = max(h.coverage for h in hits if h.source in used)
+        confidence = min(0.95, (0.3 + 0.6 * top) * ground)
+    else:
+        confidence = 0.5 if history and not questions else 0.3
+    return {
+        "body": "\n\n".join(parts),
+        "sources": citations(used, hits),
+        "confidence": round(confidence, 3),
+        "grounding": ground,
+        "method": "bm25-extractive",
+        "flags": flags,
+    }
+
+
+# --- LLM prompts ----------------------------------------------------------------------------------
+
+
+def _knowledge_parts(inputs: dict[str, Any]) -> list[str]:
+    parts = [fence("knowledge", a["body"], id=a["id"], title=a.get("title", "")) for a in inputs.get("knowledge") or []]
+    parts += [
+        fence("exemplar", f"Question: {e.get('question', '')}\nApproved reply: {e['reply']}", id=e["id"])
+        for e in inputs.get("exemplars") or []
+    ]
+    if inputs.get("policy"):
+        parts.append(fence("policy", "\n".join(f"- {p}" for p in inputs["policy"])))
+    return parts
+
+
+def reply_prompt(inputs: dict[str, Any]) -> str:
+    signer = inputs.get("agent_name") or app_settings.COMPANY_NAME or "The support team"
+    instructions = (
+        "Write the support agent's reply to the customer message: greeting"
+        f"{' using ' + inputs['customer_name'] if inputs.get('customer_name') else ''}, an acknowledgement that fits "
+        "the customer's mood, an answer built only from the knowledge articles, approved replies and policy below, "
+        f"a next step, and a sign-off as {signer}. List in `sources` the ids of the articles and approved replies "
+        "you used. If they do not answer the question, say a member of the team will follow up, cite nothing and "
+        "give a low confidence. Never promise a refund, discount, amount, date or link the policy does not give."
+    )
+    if inputs.get("intent"):
+        instructions += f" Triage classified the message as {defuse(inputs['intent'])[:80]!r}."
+    return task_prompt(
+        instructions, LLM_SCHEMA, fence("customer_message", inputs["customer_text"]), *_knowledge_parts(inputs)
+    )
+
+
+def followup_prompt(inputs: dict[str, Any]) -> str:
+    instructions = (
+        f"Write a short, friendly follow-up email from {inputs['rep_name']} to {inputs['lead_name']}"
+        f"{' at ' + inputs['company'] if inputs.get('company') else ''}, picking up from the history below. Answer "
+        "open questions only from the knowledge provided and cite the ids you used in `sources`. End with a "
+        "light next step. No invented prices, discounts, dates or links."
+    )
+    history = "\n".join(f"- {h}" for h in inputs.get("history") or [])
+    return task_prompt(instructions, LLM_SCHEMA, fence("history", history), *_knowledge_parts(inputs))
+
+
+def finalize(raw: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
+    """Map cited ids to sources, measure grounding ourselves, and cap the model's own confidence by it."""
+    by_id = {s.id: s for s in collect_sources(inputs)}
+    cited = [by_id[str(i)] for i in raw["sources"] if str(i) in by_id]
+    flags: list[dict[str, str]] = []
+    unknown = [str(i) for i in raw["sources"] if str(i) not in by_id]
+    if unknown:
+        flags.append(
+            flag("unknown_source", "The draft cites sources that were not provided.", ", ".join(unknown), "medium")
+        )
+    body_sentences = [s for s in sentences(raw["body"]) if is_answer_sentence(s)]
+    ground = grounding_score(body_sentences, cited) if cited else 0.0
+    if not cited:
+        flags.append(_no_grounding_flag("The draft"))
+    hits = [Hit(s, 0.0, 0.0) for s in cited]
+    return {
+        **raw,
+        "sources": citations(cited, hits),
+        "grounding": ground,
+        "confidence": round(min(float(raw["confidence"]), 0.2 + 0.75 * ground), 3),
+        "method": "llm",
+        "flags": flags,
+    }
+
+
+def _reply_sources(inputs: dict[str, Any]) -> list[str]:
+    return [f"{a.get('title', '')}\n{a['body']}" for a in inputs.get("knowledge") or []] + [
+        e["reply"] for e in inputs.get("exemplars") or []
+    ]
+
+
+def _followup_sources(inputs: dict[str, Any]) -> list[str]:
+    return _reply_sources(inputs) + list(inputs.get("history") or [])
+
+
+REPLY = Skill(
+    name="draft_reply",
+    description="A reply to a customer grounded in knowledge articles and approved replies, with citations.",
+    input_schema=REPLY_INPUT,
+    output_schema=OUTPUT_SCHEMA,
+    llm_output_schema=LLM_SCHEMA,
+    prompt_version="draft_reply@1",
+    offline_version="bm25-compose@1",
+    offline=reply_offline,
+    build_prompt=reply_prompt,
+    finalize=finalize,
+    generated_texts=lambda output: [output["body"]],
+    grounding_sources=_reply_sources,
+    policy=lambda inputs: list(inputs.get("policy") or []),
+    defaults={"knowledge": [], "exemplars": [], "policy": []},
+    noun="The draft",
+)
+FOLLOWUP = Skill(
+    name="draft_followup",
+    description="A follow-up to a lead from the conversation history, answering open questions from knowledge.",
+    input_schema=FOLLOWUP_INPUT,
+    output_schema=OUTPUT_SCHEMA,
+    llm_output_schema=LLM_SCHEMA,
+    prompt_version="draft_followup@1",
+    offline_version="followup-compose@1",
+    offline=followup_offline,
+    build_prompt=followup_prompt,
+    finalize=finalize,
+    generated_texts=lambda output: [output["body"]],
+    grounding_sources=_followup_sources,
+    policy=lambda inputs: list(inputs.get("policy") or []),
+    defaults={"knowledge": [], "policy": []},
+    noun="The follow-up",
+)
