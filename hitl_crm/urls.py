@@ -17,6 +17,7 @@ urlpatterns = [
     path("healthz", web_views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/", include(("hitl_crm.api.urls", "api"), namespace="api")),
+    path("approvals/", include("approvals.urls")),
     path("", include("hitl_crm.web.urls")),
 ]
 

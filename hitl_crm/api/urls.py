@@ -8,4 +8,5 @@ urlpatterns = [
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
     path("v1/", include("hitl_crm.contacts.api.urls")),
+    path("v1/", include("approvals.api.urls")),
 ]

@@ -1,0 +1,167 @@
+"""API shapes for approvals. Output serializers read annotated/prefetched rows (no per-row queries)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from approvals.models import ApprovalRequest, AuditEvent, Decision
+
+
+class SubjectRefSerializer(serializers.Serializer):
+    type = serializers.CharField(help_text="app_label.model, e.g. contacts.contact")
+    id = serializers.CharField()
+    label = serializers.CharField(allow_null=True)
+
+
+class AiRunSummarySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    skill = serializers.CharField()
+    backend = serializers.CharField()
+    model = serializers.CharField()
+    prompt_version = serializers.CharField()
+
+
+class CanDecideSerializer(serializers.Serializer):
+    allowed = serializers.BooleanField()
+    reason = serializers.CharField(help_text="Why not, when not allowed.")
+
+
+@extend_schema_field(SubjectRefSerializer)
+class SubjectField(serializers.Field):
+    def to_representation(self, req: ApprovalRequest) -> dict[str, Any]:
+        subject = req.subject
+        return {
+            "type": f"{req.content_type.app_label}.{req.content_type.model}",
+            "id": req.object_id,
+            "label": str(subject) if subject is not None else None,
+        }
+
+
+@extend_schema_field(AiRunSummarySerializer(allow_null=True))
+class AiRunSummaryField(serializers.Field):
+    def to_representation(self, req: ApprovalRequest) -> dict[str, Any] | None:
+        run = req.ai_run
+        if run is None:
+            return None
+        return {
+            "id": run.pk,
+            "skill": run.skill,
+            "backend": run.backend,
+            "model": run.model_name,
+            "prompt_version": run.prompt_version,
+        }
+
+
+class ApprovalRequestListSerializer(serializers.ModelSerializer):
+    action_label = serializers.SerializerMethodField()
+    subject = SubjectField(source="*", read_only=True)
+    ai_run = AiRunSummaryField(source="*", read_only=True)
+    policy = serializers.CharField(source="policy.name", default=None, read_only=True)
+    requested_by = serializers.CharField(source="requested_by.get_username", default=None, read_only=True)
+    approvals_count = serializers.IntegerField(read_only=True)
+    is_overdue = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = ApprovalRequest
+        fields = [
+            "id",
+            "action",
+            "action_label",
+            "status",
+            "risk",
+            "confidence",
+            "category",
+            "flags",
+            "subject",
+            "ai_run",
+            "policy",
+            "requested_by",
+            "required_approvals",
+            "approvals_count",
+            "escalation_level",
+            "due_at",
+            "is_overdue",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_action_label(self, req: ApprovalRequest) -> str:
+        return req.action_spec.label
+
+
+class ApprovalRequestDetailSerializer(ApprovalRequestListSerializer):
+    editable_fields = serializers.SerializerMethodField()
+    can_decide = serializers.SerializerMethodField()
+
+    class Meta(ApprovalRequestListSerializer.Meta):
+        fields = [
+            *ApprovalRequestListSerializer.Meta.fields,
+            "proposal",
+            "final",
+            "payload_hash",
+            "context",
+            "editable_fields",
+            "can_decide",
+            "decided_at",
+            "executed_at",
+            "attempts",
+            "result",
+            "error",
+        ]
+        read_only_fields = fields
+
+    def get_editable_fields(self, req: ApprovalRequest) -> list[str]:
+        return list(req.action_spec.editable_fields)
+
+    @extend_schema_field(CanDecideSerializer)
+    def get_can_decide(self, req: ApprovalRequest) -> dict[str, Any]:
+        from approvals.selectors import can_decide
+
+        allowed, reason = can_decide(request=req, user=self.context["request"].user)
+        return {"allowed": allowed, "reason": reason}
+
+
+class DecideInputSerializer(serializers.Serializer):
+    verdict = serializers.ChoiceField(choices=Decision.Verdict.choices)
+    edits = serializers.DictField(required=False, allow_empty=True)
+    reason = serializers.ChoiceField(choices=Decision.Reason.choices, required=False, allow_blank=True, default="")
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
+
+
+class DecisionSerializer(serializers.ModelSerializer):
+    reviewer = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Decision
+        fields = [
+            "id",
+            "reviewer",
+            "is_autopilot",
+            "verdict",
+            "reason",
+            "comment",
+            "diff",
+            "edit_ratio",
+            "stats",
+            "payload_after",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_reviewer(self, decision: Decision) -> str | None:
+        return "autopilot" if decision.is_autopilot else decision.reviewer.get_username()
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AuditEvent
+        fields = ["id", "created_at", "actor_type", "actor_label", "verb", "data", "hash"]
+        read_only_fields = fields
+
+
+class HistorySerializer(serializers.Serializer):
+    decisions = DecisionSerializer(many=True)
+    audit = AuditEventSerializer(many=True)

@@ -1,0 +1,96 @@
+"""Partner API for the review queue: list, retrieve, decide, history.
+
+Visibility comes from the per-object review permission (selectors), not from model
+permissions: a request the caller may not see answers 404, never 403, so ids cannot be
+probed. Decisions go through ``approval_decide`` — the same rules as the web UI.
+"""
+
+from __future__ import annotations
+
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from approvals.api.serializers import (
+    ApprovalRequestDetailSerializer,
+    ApprovalRequestListSerializer,
+    DecideInputSerializer,
+    HistorySerializer,
+)
+from approvals.exceptions import ApprovalError, InvalidInput, NotAllowed
+from approvals.models import ApprovalRequest
+from approvals.selectors import approval_history, approval_queue_for, approval_visible_to
+from approvals.services import approval_decide
+from hitl_crm.api.pagination import CursorPagination
+
+
+class QueuePagination(CursorPagination):
+    ordering = "id"  # oldest first: the queue is worked in arrival order
+
+
+class ApprovalFilter(filters.FilterSet):
+    class Meta:
+        model = ApprovalRequest
+        fields = ["action", "risk", "category"]
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "This request can no longer be changed."
+    default_code = "conflict"
+
+
+class ApprovalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """The caller's review queue (pending requests routed to them) and the requests they may see."""
+
+    permission_classes = [IsAuthenticated]
+    pagination_class = QueuePagination
+    filter_backends = [filters.DjangoFilterBackend]
+    filterset_class = ApprovalFilter
+    serializer_class = ApprovalRequestDetailSerializer
+
+    # Only what a list row shows: no payloads, no AI input/output, no requester profile.
+    # Loading less halves the time of a 50-row page.
+    LIST_FIELDS = (
+        "id", "action", "status", "risk", "confidence", "category", "flags", "content_type", "object_id",
+        "required_approvals", "escalation_level", "due_at", "created_at", "policy__name",
+        "requested_by__username", "ai_run__skill", "ai_run__backend", "ai_run__model_name",
+        "ai_run__prompt_version", "content_type__app_label", "content_type__model",
+    )  # fmt: skip
+
+    def get_queryset(self):
+        if self.action == "list":
+            return approval_queue_for(user=self.request.user).only(*self.LIST_FIELDS)
+        return approval_visible_to(user=self.request.user).prefetch_related("subject")
+
+    def get_serializer_class(self):
+        return ApprovalRequestListSerializer if self.action == "list" else ApprovalRequestDetailSerializer
+
+    @extend_schema(request=DecideInputSerializer, responses=ApprovalRequestDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def decide(self, request: Request, pk: str | None = None) -> Response:
+        """Approve (optionally with edits of the editable fields), reject (reason required) or request changes."""
+        req = self.get_object()  # 404 unless the caller may see it
+        data = DecideInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            approval_decide(request_id=req.pk, reviewer=request.user, **data.validated_data)
+        except InvalidInput as exc:
+            raise exceptions.ValidationError(exc.errors) from exc
+        except NotAllowed as exc:
+            raise exceptions.PermissionDenied(str(exc)) from exc
+        except ApprovalError as exc:
+            raise Conflict(str(exc)) from exc
+        fresh = self.get_queryset().get(pk=req.pk)
+        return Response(self.get_serializer(fresh).data)
+
+    @extend_schema(responses=HistorySerializer)
+    @action(detail=True, methods=["get"])
+    def history(self, request: Request, pk: str | None = None) -> Response:
+        """Every decision (with what the reviewer changed) and the audit trail of the request."""
+        req = self.get_object()
+        return Response(HistorySerializer(approval_history(request=req)).data)

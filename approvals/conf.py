@@ -1,0 +1,83 @@
+"""Lazy app settings for approvals (read on access, so ``override_settings`` works).
+
+Every setting is optional; ``approvals.checks`` validates the values at start-up.
+"""
+
+from __future__ import annotations
+
+from celery.schedules import crontab
+from django.conf import settings
+
+
+class _Settings:
+    @property
+    def SITE_URL(self) -> str:
+        """Absolute base URL used in links sent by email, e.g. ``https://crm.example.com``."""
+        return getattr(settings, "HITL_CRM_SITE_URL", "http://127.0.0.1:8000")
+
+    @property
+    def DEFAULT_REVIEWER_GROUP(self) -> str:
+        """Group that reviews requests no policy matches (fail closed: never unrouted, never automatic)."""
+        return getattr(settings, "HITL_CRM_APPROVALS_DEFAULT_REVIEWER_GROUP", "Manager")
+
+    @property
+    def DEFAULT_SLA_MINUTES(self) -> int:
+        """Time to decision for requests no policy matches."""
+        return getattr(settings, "HITL_CRM_APPROVALS_DEFAULT_SLA_MINUTES", 240)
+
+    @property
+    def MAX_ESCALATIONS(self) -> int:
+        """Escalations of an overdue request before it expires (it never approves itself)."""
+        return getattr(settings, "HITL_CRM_APPROVALS_MAX_ESCALATIONS", 2)
+
+    @property
+    def MAX_ATTEMPTS(self) -> int:
+        """Execution attempts (transient errors, lost workers) before a request is marked failed."""
+        return getattr(settings, "HITL_CRM_APPROVALS_MAX_ATTEMPTS", 5)
+
+    @property
+    def EXECUTION_LEASE_SECONDS(self) -> int:
+        """How long a claim in ``executing`` is trusted before another worker may take it over.
+
+        Must exceed Celery's hard task time limit: a live worker is killed by then, so a
+        take-over never races a handler that is still running.
+        """
+        return getattr(settings, "HITL_CRM_APPROVALS_EXECUTION_LEASE_SECONDS", 600)
+
+    @property
+    def LINK_MAX_AGE_SECONDS(self) -> int:
+        """Lifetime of the signed review links in notification emails."""
+        return getattr(settings, "HITL_CRM_APPROVALS_LINK_MAX_AGE_SECONDS", 3 * 24 * 3600)
+
+    @property
+    def AUTOPILOT(self) -> bool:
+        """Global switch: False stops every policy's autopilot at once (policies default to off anyway)."""
+        return getattr(settings, "HITL_CRM_APPROVALS_AUTOPILOT", True)
+
+    @property
+    def NOTIFY_REVIEWERS(self) -> bool:
+        """Email routed reviewers when a request reaches them."""
+        return getattr(settings, "HITL_CRM_APPROVALS_NOTIFY_REVIEWERS", True)
+
+    @property
+    def NEGATIVE_SENTIMENT_BELOW(self) -> float:
+        """A numeric ``context["sentiment"]`` below this counts as negative (VADER's convention)."""
+        return getattr(settings, "HITL_CRM_APPROVALS_NEGATIVE_SENTIMENT_BELOW", -0.05)
+
+
+app_settings = _Settings()
+
+# Periodic tasks. The lead merges this into CELERY_BEAT_SCHEDULE (or creates the same
+# entries as django-celery-beat PeriodicTasks).
+BEAT_SCHEDULE = {
+    "approvals-escalate-overdue": {
+        "task": "approvals.tasks.approval_escalate_overdue_task",
+        "schedule": crontab(minute="*/5"),
+        "options": {"queue": "default"},
+    },
+    "approvals-reap-stuck": {
+        "task": "approvals.tasks.approval_reap_stuck_task",
+        "schedule": crontab(minute="*/5"),
+        "options": {"queue": "dispatch"},
+    },
+}

@@ -1,0 +1,75 @@
+"""Forms for the review UI. Rules live in the services; these only shape the input."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from approvals.models import ApprovalRequest, Decision
+
+LONG_TEXT = 120  # strings longer than this (or with line breaks) get a textarea
+
+
+class QueueFilterForm(forms.Form):
+    AGE_CHOICES = [("", "Any age"), ("1h", "Older than 1 hour"), ("1d", "Older than 1 day"), ("overdue", "Overdue")]
+
+    action = forms.ChoiceField(required=False)
+    risk = forms.ChoiceField(required=False, choices=[("", "Any risk"), *ApprovalRequest.Risk.choices])
+    age = forms.ChoiceField(required=False, choices=AGE_CHOICES)
+    sort = forms.ChoiceField(required=False, choices=[("", "Due first"), ("risk", "Riskiest first")])
+
+    def __init__(self, *args: Any, actions: list, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["action"].choices = [("", "All actions"), *[(a.key, a.label) for a in actions]]
+
+
+class DecisionForm(forms.Form):
+    """One reviewer's verdict plus an input per editable payload field (``edit_<name>``)."""
+
+    verdict = forms.ChoiceField(
+        choices=[
+            (Decision.Verdict.APPROVE, "Approve"),
+            (Decision.Verdict.REJECT, "Reject"),
+            (Decision.Verdict.REQUEST_CHANGES, "Request changes"),
+        ]
+    )
+    reason = forms.ChoiceField(required=False, choices=[("", "Why? (required to reject)"), *Decision.Reason.choices])
+    comment = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args: Any, req: ApprovalRequest, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.req = req
+        for name in req.action_spec.editable_fields:
+            value = (req.final or {}).get(name, "")
+            long = isinstance(value, str) and (len(value) > LONG_TEXT or "\n" in value)
+            widget = forms.Textarea(attrs={"rows": 10 if long else 3}) if long else forms.TextInput()
+            self.fields[f"edit_{name}"] = forms.CharField(
+                label=name.replace("_", " ").capitalize(), required=False, initial=value, widget=widget, strip=False
+            )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("verdict") == Decision.Verdict.REJECT and not data.get("reason"):
+            self.add_error("reason", "Pick a reason: it tells the AI what went wrong.")
+        if data.get("verdict") == Decision.Verdict.REQUEST_CHANGES and not data.get("comment"):
+            self.add_error("comment", "Say what should change.")
+        return data
+
+    def edits(self) -> dict[str, Any]:
+        """The editable fields whose value differs from the current payload (typed like the original)."""
+        changed = {}
+        for name in self.req.action_spec.editable_fields:
+            raw = self.cleaned_data.get(f"edit_{name}")
+            original = (self.req.final or {}).get(name)
+            if raw is None:
+                continue
+            value: Any = raw
+            if isinstance(original, str):
+                value = raw.replace("\r\n", "\n")
+            if value != ("" if original is None else str(original) if not isinstance(original, str) else original):
+                changed[name] = value
+        return changed
+
+    def field_pairs(self) -> list[tuple[str, forms.BoundField]]:
+        return [(name, self[f"edit_{name}"]) for name in self.req.action_spec.editable_fields]

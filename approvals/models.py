@@ -1,0 +1,428 @@
+"""The approval gate: requests, decisions, routing policies, audit.
+
+State changes happen only in ``approvals.services``; nothing here changes state in
+``save()``. The one exception is the audit trail, which refuses to be rewritten.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
+
+if TYPE_CHECKING:
+    from approvals.registry import Action
+
+REVIEW_PERMISSION = "review_approvalrequest"
+REVIEW_PERMISSION_FULL = f"approvals.{REVIEW_PERMISSION}"
+
+
+class Risk(models.TextChoices):
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+    CRITICAL = "critical", "Critical"
+
+
+RISK_ORDER = {Risk.LOW: 0, Risk.MEDIUM: 1, Risk.HIGH: 2, Risk.CRITICAL: 3}
+
+
+class ApprovalPolicy(models.Model):
+    """Who must approve what. Admin-edited; the most specific active match wins.
+
+    Specificity is the number of conditions set; ``priority`` breaks ties (higher wins),
+    then the older policy.
+    """
+
+    name = models.CharField(max_length=120, unique=True)
+    action = models.CharField(max_length=100, db_index=True, help_text="Registry key, e.g. service.send_reply.")
+    is_active = models.BooleanField(default=True)
+    priority = models.IntegerField(default=0, help_text="Breaks ties between equally specific policies.")
+    description = models.TextField(blank=True)
+    # conditions (empty = any)
+    min_amount = models.DecimalField(
+        max_digits=14, decimal_places=2, null=True, blank=True, help_text="Applies when the amount is at least this."
+    )
+    max_amount = models.DecimalField(
+        max_digits=14, decimal_places=2, null=True, blank=True, help_text="Applies when the amount is at most this."
+    )
+    min_risk = models.CharField(
+        max_length=10, choices=Risk.choices, blank=True, help_text="Applies when the request's risk is at least this."
+    )
+    category = models.CharField(max_length=60, blank=True, help_text="Applies to this category / intent only.")
+    vip = models.BooleanField(null=True, blank=True, help_text="Yes: VIP only. No: non-VIP only. Empty: any.")
+    negative_sentiment = models.BooleanField(
+        null=True, blank=True, help_text="Yes: negative sentiment only. No: all but negative. Empty: any."
+    )
+    # routing
+    reviewer_groups = models.ManyToManyField(Group, blank=True, related_name="approval_policies")
+    reviewer_users = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="approval_policies")
+    required_approvals = models.PositiveSmallIntegerField(
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(10)],
+        help_text="Distinct reviewers who must approve the same payload (four-eyes = 2).",
+    )
+    sla_minutes = models.PositiveIntegerField(
+        default=240, validators=[MinValueValidator(1)], help_text="Time to decision before the request escalates."
+    )
+    escalation_group = models.ForeignKey(
+        Group,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Gets the request when it is overdue.",
+    )
+    # autopilot ("earned autonomy"): off by default
+    autopilot_enabled = models.BooleanField(default=False)
+    autopilot_confidence = models.FloatField(
+        default=0.9,
+        validators=[MinValueValidator(0), MaxValueValidator(1)],
+        help_text="Only requests with at least this AI confidence may be auto-approved.",
+    )
+    autopilot_target = models.FloatField(
+        default=0.95,
+        validators=[MinValueValidator(0), MaxValueValidator(1)],
+        help_text="Wilson 95% lower bound of 'approved without edits' the action must reach.",
+    )
+    autopilot_min_samples = models.PositiveIntegerField(default=50, validators=[MinValueValidator(1)])
+    autopilot_window_days = models.PositiveIntegerField(default=30, validators=[MinValueValidator(1)])
+    autopilot_spot_check = models.FloatField(
+        default=0.1,
+        validators=[MinValueValidator(0), MaxValueValidator(1)],
+        help_text="Share of qualifying requests still sent to a human.",
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["action", "-priority", "name"]
+        verbose_name_plural = "approval policies"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(min_amount__isnull=True)
+                | Q(max_amount__isnull=True)
+                | Q(min_amount__lte=models.F("max_amount")),
+                name="approvals_policy_amount_range",
+            ),
+            models.CheckConstraint(condition=Q(required_approvals__gte=1), name="approvals_policy_required_gte_1"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def specificity(self) -> int:
+        return sum(
+            value not in (None, "")
+            for value in (
+                self.min_amount,
+                self.max_amount,
+                self.min_risk,
+                self.category,
+                self.vip,
+                self.negative_sentiment,
+            )
+        )
+
+
+class AuthorityLimit(models.Model):
+    """The largest amount members of ``group`` may approve under ``policy`` (empty = no limit).
+
+    When a policy has limits, a reviewer in none of the listed groups may not approve an
+    amount at all.
+    """
+
+    policy = models.ForeignKey(ApprovalPolicy, on_delete=models.CASCADE, related_name="authority_limits")
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="+")
+    max_amount = models.DecimalField(
+        max_digits=14, decimal_places=2, null=True, blank=True, help_text="Empty: no limit."
+    )
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["policy", "group"], name="approvals_authority_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.group} ≤ {self.max_amount if self.max_amount is not None else '∞'}"
+
+
+class AutopilotState(models.Model):
+    """Whether autopilot currently holds for a policy and category, and the numbers behind it."""
+
+    policy = models.ForeignKey(ApprovalPolicy, on_delete=models.CASCADE, related_name="autopilot_states")
+    category = models.CharField(max_length=60, blank=True)
+    active = models.BooleanField(default=False)
+    stats = models.JSONField(default=dict, blank=True)
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["policy", "category"], name="approvals_autopilot_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.policy} [{self.category or 'any'}]: {'on' if self.active else 'off'}"
+
+
+class ApprovalRequest(models.Model):
+    """A proposal waiting for (or past) human sign-off.
+
+    ``pending → approved | rejected | expired | cancelled``;
+    ``approved → executing → executed | failed``; ``failed → approved`` (re-queued by a human).
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        EXPIRED = "expired", "Expired"
+        CANCELLED = "cancelled", "Cancelled"
+        EXECUTING = "executing", "Executing"
+        EXECUTED = "executed", "Executed"
+        FAILED = "failed", "Failed"
+
+    Risk = Risk
+    OPEN_STATUSES = (Status.PENDING, Status.APPROVED, Status.EXECUTING)
+
+    action = models.CharField(max_length=100)
+    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
+    object_id = models.CharField(max_length=64)
+    subject = GenericForeignKey("content_type", "object_id")
+    proposal = models.JSONField(help_text="The payload as proposed (by the AI). Never changed.")
+    final = models.JSONField(help_text="The payload as approved, with reviewers' edits.")
+    payload_hash = models.CharField(max_length=64, help_text="sha256 of the canonical JSON of final.")
+    subject_version = models.CharField(max_length=64, blank=True)
+    ai_run = models.ForeignKey("ai.AiRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    confidence = models.FloatField(null=True, blank=True, validators=[MinValueValidator(0), MaxValueValidator(1)])
+    risk = models.CharField(max_length=10, choices=Risk.choices, default=Risk.LOW)
+    flags = models.JSONField(default=list, blank=True, help_text="Why a human is needed.")
+    context = models.JSONField(default=dict, blank=True, help_text="What policy matching used.")
+    category = models.CharField(max_length=60, blank=True, db_index=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    required_approvals = models.PositiveSmallIntegerField(default=1)
+    policy = models.ForeignKey(ApprovalPolicy, null=True, blank=True, on_delete=models.PROTECT, related_name="requests")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="approval_requests"
+    )
+    due_at = models.DateTimeField(help_text="When it escalates next if nobody decides.")
+    sla_due_at = models.DateTimeField(help_text="The original due time (for SLA reporting).")
+    escalation_level = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    decided_at = models.DateTimeField(null=True, blank=True, help_text="When it left pending, for any reason.")
+    executed_at = models.DateTimeField(null=True, blank=True)
+    execution_key = models.CharField(
+        max_length=64, unique=True, null=True, blank=True, help_text="Idempotency key handed to the handler."
+    )
+    claim_token = models.CharField(max_length=32, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    result = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        permissions = [
+            (REVIEW_PERMISSION, "Can review approval request"),
+            ("cancel_approvalrequest", "Can cancel approval request"),
+            ("requeue_approvalrequest", "Can re-queue a failed approval request"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["action", "content_type", "object_id"],
+                condition=Q(status__in=["pending", "approved", "executing"]),
+                name="approvals_one_open_request_per_subject",
+            ),
+            models.CheckConstraint(
+                condition=Q(confidence__isnull=True) | (Q(confidence__gte=0) & Q(confidence__lte=1)),
+                name="approvals_request_confidence_0_1",
+            ),
+            models.CheckConstraint(condition=Q(required_approvals__gte=1), name="approvals_request_required_gte_1"),
+        ]
+        indexes = [
+            # queue pages walk these in order, probing permissions per row (see selectors)
+            models.Index(fields=["id"], condition=Q(status="pending"), name="approvals_pending_by_id"),
+            models.Index(fields=["due_at", "id"], condition=Q(status="pending"), name="approvals_pending_by_due"),
+            models.Index(fields=["status", "due_at"], name="approvals_status_due"),
+            models.Index(fields=["status", "claimed_at"], name="approvals_status_claimed"),
+            models.Index(fields=["content_type", "object_id"], name="approvals_subject"),
+            models.Index(fields=["action", "status"], name="approvals_action_status"),
+            models.Index(fields=["created_at"], name="approvals_created"),
+            models.Index(fields=["decided_at"], name="approvals_decided"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.action} ({self.status})"
+
+    @property
+    def action_spec(self) -> Action:
+        """The registered action; a read-only placeholder if its app is gone (never executable)."""
+        from approvals import registry
+
+        try:
+            return registry.get_action(self.action)
+        except LookupError:
+            return registry.placeholder_action(self.action)
+
+    @property
+    def approvals_count(self) -> int:
+        """Distinct reviewers who approved the current payload (annotated by the selectors)."""
+        annotated = getattr(self, "_approvals_count", None)
+        if annotated is not None:
+            return annotated
+        return self.decisions.filter(verdict__in=Decision.APPROVING, payload_hash=self.payload_hash).count()
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == self.Status.PENDING
+
+    @property
+    def is_overdue(self) -> bool:
+        return self.status == self.Status.PENDING and self.due_at is not None and self.due_at < timezone.now()
+
+    @property
+    def amount(self) -> Decimal | None:
+        raw = (self.context or {}).get("amount")
+        return Decimal(str(raw)) if raw not in (None, "") else None
+
+
+class Decision(models.Model):
+    """One reviewer's verdict on one version of the payload, with what they changed."""
+
+    class Verdict(models.TextChoices):
+        APPROVE = "approve", "Approve"
+        APPROVE_WITH_EDITS = "approve_with_edits", "Approve with edits"
+        REJECT = "reject", "Reject"
+        REQUEST_CHANGES = "request_changes", "Request changes"
+
+    class Reason(models.TextChoices):
+        WRONG_FACTS = "wrong_facts", "Wrong facts"
+        TONE = "tone", "Tone"
+        POLICY = "policy", "Against policy"
+        NOT_NEEDED = "not_needed", "Not needed"
+        OTHER = "other", "Other"
+
+    APPROVING = (Verdict.APPROVE, Verdict.APPROVE_WITH_EDITS)
+
+    request = models.ForeignKey(ApprovalRequest, on_delete=models.CASCADE, related_name="decisions")
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="approval_decisions",
+        help_text="Empty for autopilot.",
+    )
+    is_autopilot = models.BooleanField(default=False)
+    verdict = models.CharField(max_length=20, choices=Verdict.choices)
+    payload_before = models.JSONField(default=dict)
+    payload_after = models.JSONField(default=dict)
+    payload_hash = models.CharField(max_length=64, help_text="sha256 of payload_after.")
+    diff = models.JSONField(default=dict, blank=True)
+    edit_ratio = models.FloatField(default=0.0, validators=[MinValueValidator(0), MaxValueValidator(1)])
+    reason = models.CharField(max_length=20, choices=Reason.choices, blank=True)
+    comment = models.TextField(blank=True)
+    stats = models.JSONField(default=dict, blank=True, help_text="For autopilot: the numbers that justified it.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            # A reviewer decides once per version of the payload: an edit by a later
+            # reviewer of an M-of-N request lets earlier approvers approve the new text.
+            models.UniqueConstraint(
+                fields=["request", "reviewer", "payload_hash"],
+                condition=Q(reviewer__isnull=False),
+                name="approvals_one_decision_per_reviewer",
+            ),
+            models.CheckConstraint(
+                condition=~Q(verdict="reject") | ~Q(reason=""), name="approvals_reject_needs_reason"
+            ),
+            models.CheckConstraint(
+                condition=Q(is_autopilot=True, reviewer__isnull=True) | Q(is_autopilot=False, reviewer__isnull=False),
+                name="approvals_decision_has_one_author",
+            ),
+            models.CheckConstraint(
+                condition=Q(edit_ratio__gte=0) & Q(edit_ratio__lte=1), name="approvals_edit_ratio_0_1"
+            ),
+        ]
+        indexes = [models.Index(fields=["created_at"], name="approvals_decision_created")]
+
+    def __str__(self) -> str:
+        who = "autopilot" if self.is_autopilot else str(self.reviewer)
+        return f"{who}: {self.get_verdict_display()} #{self.request_id}"
+
+
+class AuditEvent(models.Model):
+    """Append-only, hash-chained record of everything that happened to approvals.
+
+    ``hash = sha256(prev_hash + canonical JSON of the row)``; ``manage.py verify_audit``
+    walks the chain. The hash covers ``actor_label`` (a snapshot), not the user FK, so
+    deactivating or renaming a user does not break the chain.
+    """
+
+    class ActorType(models.TextChoices):
+        USER = "user", "User"
+        SYSTEM = "system", "System"
+        AI = "ai", "AI run"
+        AUTOPILOT = "autopilot", "Autopilot"
+
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    actor_type = models.CharField(max_length=10, choices=ActorType.choices, editable=False)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    actor_label = models.CharField(max_length=200, editable=False)
+    ai_run = models.ForeignKey(
+        "ai.AiRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    verb = models.CharField(max_length=40, editable=False)
+    request = models.ForeignKey(
+        ApprovalRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="audit_events", editable=False
+    )
+    data = models.JSONField(default=dict, blank=True, editable=False)
+    prev_hash = models.CharField(max_length=64, editable=False)
+    hash = models.CharField(max_length=64, unique=True, editable=False)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["request", "id"], name="approvals_audit_request"),
+            models.Index(fields=["verb", "created_at"], name="approvals_audit_verb"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_label} {self.verb}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise ValueError("Audit events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("Audit events are append-only.")
+
+
+class ApprovalRequestUserObjectPermission(UserObjectPermissionBase):
+    """Direct-FK object permission (fast joins, real FK) — see guardian's performance guide."""
+
+    content_object = models.ForeignKey(ApprovalRequest, on_delete=models.CASCADE, related_name="user_permissions")
+
+    class Meta(UserObjectPermissionBase.Meta):
+        verbose_name = "reviewer (user)"
+        verbose_name_plural = "reviewers (users)"
+
+
+class ApprovalRequestGroupObjectPermission(GroupObjectPermissionBase):
+    content_object = models.ForeignKey(ApprovalRequest, on_delete=models.CASCADE, related_name="group_permissions")
+
+    class Meta(GroupObjectPermissionBase.Meta):
+        verbose_name = "reviewer (group)"
+        verbose_name_plural = "reviewers (groups)"
+        indexes = [models.Index(fields=["content_object", "group"], name="approvals_gperm_object_group")]

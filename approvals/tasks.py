@@ -1,0 +1,81 @@
+"""Celery tasks: thin wrappers that take ids and call one service."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from celery import shared_task
+
+from approvals.conf import app_settings
+from approvals.exceptions import ExecutionInProgress, TransientExecutionError
+from approvals.models import ApprovalRequest
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(
+    bind=True,
+    queue="dispatch",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(TransientExecutionError,),
+    retry_backoff=5,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=8,
+    ignore_result=True,
+)
+def approval_execute_task(self, request_id: int) -> None:
+    """Execute an approved request. Safe to deliver twice: the service claims it at most once."""
+    from approvals.services import approval_execute
+
+    eager = bool(self.request.is_eager)
+    # Eagerly (no broker) Celery cannot retry: its Retry would surface in the caller, after
+    # the decision has committed. Try again at once instead; the service fails the request
+    # after MAX_ATTEMPTS, and the beat sweeper re-enqueues anything left approved.
+    tries = max(1, app_settings.MAX_ATTEMPTS) if eager else 1
+    for attempt in range(1, tries + 1):
+        try:
+            approval_execute(request_id=request_id)
+            return
+        except ApprovalRequest.DoesNotExist:
+            logger.warning("Approval request %s does not exist; nothing to execute", request_id)
+            return
+        except TransientExecutionError:
+            if not eager:
+                raise  # autoretry_for: back off and try again
+            if attempt == tries:
+                logger.warning("Approval request %s: transient errors; left for the sweeper", request_id)
+        except ExecutionInProgress as exc:
+            if eager:
+                logger.warning("Approval request %s is being executed elsewhere", request_id)
+                return
+            # Another worker holds a live claim; look again later (it may die and leave it to us).
+            raise self.retry(exc=exc, countdown=min(60, app_settings.EXECUTION_LEASE_SECONDS), max_retries=30) from exc
+
+
+@shared_task(
+    ignore_result=True, autoretry_for=(ConnectionError, TimeoutError, OSError), retry_backoff=10, max_retries=5
+)
+def approval_notify_task(request_id: int, reason: str = "routed", group_ids: list[int] | None = None) -> None:
+    """Email the reviewers of a request (all of them, or those in ``group_ids`` after escalation)."""
+    from approvals.notifications import approval_notify_reviewers
+
+    approval_notify_reviewers(request_id=request_id, reason=reason, group_ids=group_ids)
+
+
+@shared_task(ignore_result=True)
+def approval_escalate_overdue_task() -> int:
+    from approvals.services import approval_escalate_overdue
+
+    return approval_escalate_overdue()
+
+
+@shared_task(ignore_result=True, queue="dispatch")
+def approval_reap_stuck_task() -> int:
+    from approvals.services import approval_reap_stuck
+
+    # On PostgreSQL a live handler holds its row lock, so two minutes is safe; elsewhere the
+    # service also waits for EXECUTION_LEASE_SECONDS.
+    return approval_reap_stuck(older_than=timedelta(minutes=2))

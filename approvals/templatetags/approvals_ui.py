@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import template
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+register = template.Library()
+
+
+@register.simple_tag
+def confidence_meter(value: float | None) -> SafeString:
+    """A small bar with the percentage; colour says whether to trust it."""
+    if value is None:
+        return format_html('<span class="muted">{}</span>', "—")
+    level = "high" if value >= 0.8 else "mid" if value >= 0.5 else "low"
+    return format_html(
+        '<span class="meter {}" title="AI confidence"><span style="width:{}%"></span></span>{}%',
+        level, round(value * 100), round(value * 100),
+    )
+
+
+@register.simple_tag
+def highlight(text: str, span: str | None) -> SafeString:
+    """``text`` with the first occurrence of ``span`` marked; both escaped."""
+    text = str(text or "")
+    if not span or span not in text:
+        return format_html("{}", text)
+    before, _, after = text.partition(span)
+    return format_html("{}<mark>{}</mark>{}", before, span, after)
+
+
+@register.filter
+def pretty_json(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)
+
+
+@register.simple_tag
+def due_label(due_at, now=None) -> SafeString:
+    if due_at is None:
+        return format_html('<span class="muted">{}</span>', "no deadline")
+    now = now or timezone.now()
+    delta = due_at - now
+    minutes = int(abs(delta.total_seconds()) // 60)
+    text = f"{minutes // 1440} d" if minutes >= 1440 else f"{minutes // 60} h" if minutes >= 60 else f"{minutes} min"
+    if delta.total_seconds() < 0:
+        return format_html('<span class="overdue" title="{}">overdue {}</span>', due_at, text)
+    return format_html('<span title="{}">in {}</span>', due_at, text)

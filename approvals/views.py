@@ -1,0 +1,250 @@
+"""The review UI: queue, detail with the inline editor and decision buttons, analytics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from approvals.exceptions import ApprovalError, InvalidInput, LinkExpired, LinkInvalid
+from approvals.forms import DecisionForm, QueueFilterForm
+from approvals.models import ApprovalRequest, Decision
+from approvals.notifications import review_link_resolve
+from approvals.registry import all_actions
+from approvals.selectors import (
+    PENDING_COUNT_CAP,
+    approval_daily_series,
+    approval_history,
+    approval_pending_count,
+    approval_queue_for,
+    approval_stats,
+    approval_visible_to,
+    can_decide,
+)
+from approvals.services import approval_decide, approval_requeue
+
+QUEUE_PER_PAGE = 25
+_RISK_RANK = Case(
+    When(risk=ApprovalRequest.Risk.CRITICAL, then=Value(0)),
+    When(risk=ApprovalRequest.Risk.HIGH, then=Value(1)),
+    When(risk=ApprovalRequest.Risk.MEDIUM, then=Value(2)),
+    default=Value(3),
+    output_field=IntegerField(),
+)
+
+
+SORTS = {
+    # Walks the partial index on pending (due_at, id): fast at 100,000 waiting items.
+    "due": ("due_at", "id"),
+    # Sorts every matching row; meant for a filtered queue.
+    "risk": ("risk_rank", "due_at", "id"),
+}
+
+
+def _filtered_queue(request: HttpRequest) -> tuple[QuerySet[ApprovalRequest], QueueFilterForm]:
+    form = QueueFilterForm(request.GET or None, actions=all_actions())
+    qs = approval_queue_for(user=request.user)
+    if form.is_valid():
+        now = timezone.now()
+        if action := form.cleaned_data["action"]:
+            qs = qs.filter(action=action)
+        if risk := form.cleaned_data["risk"]:
+            qs = qs.filter(risk=risk)
+        age = form.cleaned_data["age"]
+        if age == "1h":
+            qs = qs.filter(created_at__lte=now - timedelta(hours=1))
+        elif age == "1d":
+            qs = qs.filter(created_at__lte=now - timedelta(days=1))
+        elif age == "overdue":
+            qs = qs.filter(due_at__lt=now)
+    sort = form.cleaned_data.get("sort") if form.is_valid() else ""
+    if sort == "risk":
+        qs = qs.annotate(risk_rank=_RISK_RANK)
+    return qs.order_by(*SORTS.get(sort or "due", SORTS["due"])), form
+
+
+@dataclass
+class QueuePage:
+    """One page without counting the whole queue (a COUNT over 100,000 rows costs ~1 s)."""
+
+    object_list: list[ApprovalRequest]
+    number: int
+    has_next: bool
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+    def previous_page_number(self) -> int:
+        return self.number - 1
+
+
+def _page(qs: QuerySet[ApprovalRequest], raw: str | None) -> QueuePage:
+    try:
+        number = max(1, min(int(raw or 1), 10_000))
+    except ValueError:
+        number = 1
+    start = (number - 1) * QUEUE_PER_PAGE
+    rows = list(qs[start : start + QUEUE_PER_PAGE + 1])
+    return QueuePage(rows[:QUEUE_PER_PAGE], number, len(rows) > QUEUE_PER_PAGE)
+
+
+@require_GET
+@login_required
+@vary_on_headers("HX-Request")
+def queue(request: HttpRequest) -> HttpResponse:
+    qs, form = _filtered_queue(request)
+    page = _page(qs, request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    waiting = approval_pending_count(user=request.user)
+    context = {
+        "page": page,
+        "form": form,
+        "now": timezone.now(),
+        "query": query.urlencode(),
+        "waiting": f"{PENDING_COUNT_CAP}+" if waiting >= PENDING_COUNT_CAP else str(waiting),
+    }
+    template = "approvals/queue.html#results" if request.htmx else "approvals/queue.html"
+    return render(request, template, context)
+
+
+@require_GET
+@login_required
+def badge(request: HttpRequest) -> HttpResponse:
+    """The live count in the navigation (polled by HTMX)."""
+    count = approval_pending_count(user=request.user)
+    if count >= PENDING_COUNT_CAP:
+        return HttpResponse(f"{PENDING_COUNT_CAP - 1}+")
+    return HttpResponse(str(count) if count else "")
+
+
+def _detail_context(request: HttpRequest, req: ApprovalRequest, form: DecisionForm | None = None) -> dict:
+    allowed, why_not = can_decide(request=req, user=request.user)
+    history = approval_history(request=req)
+    return {
+        "req": req,
+        "spec": req.action_spec,
+        "payload": req.final,
+        "form": form or (DecisionForm(req=req) if allowed else None),
+        "can_decide": allowed,
+        "why_not": why_not,
+        "decisions": history["decisions"],
+        "audit": history["audit"],
+        "now": timezone.now(),
+        "can_requeue": req.status == ApprovalRequest.Status.FAILED
+        and request.user.has_perm("approvals.requeue_approvalrequest"),
+    }
+
+
+@require_GET
+@login_required
+def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    # A request the user may not see is a 404: they learn nothing about it.
+    req = get_object_or_404(approval_visible_to(user=request.user).select_related("ai_run", "policy"), pk=pk)
+    return render(request, "approvals/detail.html", _detail_context(request, req))
+
+
+@require_POST
+@login_required
+def decide(request: HttpRequest, pk: int) -> HttpResponse:
+    req = get_object_or_404(approval_visible_to(user=request.user), pk=pk)
+    form = DecisionForm(request.POST, req=req)
+    error = ""
+    if form.is_valid():
+        verdict = form.cleaned_data["verdict"]
+        edits = form.edits() if verdict == Decision.Verdict.APPROVE else {}
+        if edits:
+            verdict = Decision.Verdict.APPROVE_WITH_EDITS
+        try:
+            req = approval_decide(
+                request_id=req.pk,
+                reviewer=request.user,
+                verdict=verdict,
+                edits=edits or None,
+                reason=form.cleaned_data["reason"],
+                comment=form.cleaned_data["comment"],
+            )
+        except InvalidInput as exc:
+            for field, text in exc.errors.items():
+                name = f"edit_{field}" if f"edit_{field}" in form.fields else None
+                form.add_error(name, text)
+        except ApprovalError as exc:
+            error = str(exc)
+        else:
+            if not request.htmx:
+                messages.success(request, "Decision recorded.")
+                return redirect("approvals:detail", pk=req.pk)
+            req = approval_visible_to(user=request.user).select_related("ai_run", "policy").get(pk=req.pk)
+            return render(request, "approvals/detail.html#main", _detail_context(request, req))
+    req.refresh_from_db()
+    context = _detail_context(request, req)
+    if context["can_decide"]:
+        context["form"] = form  # keep what the reviewer typed, with the errors on it
+    context["error"] = error
+    template = "approvals/detail.html#main" if request.htmx else "approvals/detail.html"
+    return render(request, template, context, status=200 if request.htmx else 400)
+
+
+@require_POST
+@login_required
+@permission_required("approvals.requeue_approvalrequest", raise_exception=True)
+def requeue(request: HttpRequest, pk: int) -> HttpResponse:
+    req = get_object_or_404(approval_visible_to(user=request.user), pk=pk)
+    try:
+        approval_requeue(request_id=req.pk, actor=request.user)
+        messages.success(request, "Queued again for execution.")
+    except ApprovalError as exc:
+        messages.error(request, str(exc))
+    return redirect("approvals:detail", pk=req.pk)
+
+
+@require_GET
+@login_required
+def from_link(request: HttpRequest, token: str) -> HttpResponse:
+    """The signed link in a notification email. Login is still required, and so is permission."""
+    try:
+        request_id, _user_id = review_link_resolve(token)
+    except LinkExpired as exc:
+        messages.warning(request, str(exc))
+        return redirect("approvals:queue")
+    except LinkInvalid as exc:
+        messages.error(request, str(exc))
+        return redirect("approvals:queue")
+    return redirect("approvals:detail", pk=request_id)
+
+
+@require_GET
+@login_required
+@permission_required("approvals.view_approvalpolicy", raise_exception=True)
+def analytics(request: HttpRequest) -> HttpResponse:
+    days = 30
+    by = request.GET.get("by", "action")
+    if by not in {"action", "policy", "reviewer", "model"}:
+        by = "action"
+    since = timezone.now() - timedelta(days=days)
+    series = approval_daily_series(days=days)
+    context = {
+        "by": by,
+        "rows": approval_stats(since=since, by=by),
+        "quality": {
+            "Acceptance (approved as proposed)": [(d["date"], d["acceptance"]) for d in series],
+            "Edit ratio": [(d["date"], d["edit_ratio_avg"]) for d in series],
+        },
+        "backlog": [(d["date"], d["backlog_end_of_day"]) for d in series],
+        "decided": [(d["date"], d["decided"]) for d in series],
+        "breaches": [(d["date"], d["sla_breaches"]) for d in series],
+        "days": days,
+    }
+    return render(request, "approvals/analytics.html", context)

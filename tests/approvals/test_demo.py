@@ -1,0 +1,34 @@
+from io import StringIO
+
+import pytest
+
+from approvals.models import ApprovalPolicy, ApprovalRequest
+from approvals.services import approval_decide
+from tests.factories import ContactFactory
+
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.approvals.urls_for_tests")]
+
+
+def test_seed_demo_creates_policies_and_a_non_empty_queue_once(roles, make_user):
+    from django.apps import apps
+
+    ContactFactory.create_batch(5)
+    config = apps.get_app_config("approvals")
+    config.seed_demo(stdout=StringIO())
+    config.seed_demo(stdout=StringIO())
+    assert set(ApprovalPolicy.objects.values_list("name", flat=True)) == {
+        "Email to a contact",
+        "Email to a VIP contact",
+        "Refunds up to 20,000",
+        "Refunds over 20,000",
+    }
+    assert ApprovalRequest.objects.filter(status="pending").count() == 4
+    refunds = ApprovalPolicy.objects.get(name="Refunds up to 20,000")
+    assert {(lim.group.name, int(lim.max_amount)) for lim in refunds.authority_limits.all()} == {
+        ("Support agent", 500),
+        ("Manager", 20000),
+    }
+    # and a demo agent can work the queue
+    agent = make_user("Support agent", username="sue")
+    req = ApprovalRequest.objects.filter(policy__name="Email to a contact").first()
+    approval_decide(request_id=req.pk, reviewer=agent, verdict="approve")

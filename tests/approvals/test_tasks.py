@@ -1,0 +1,56 @@
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from approvals.conf import BEAT_SCHEDULE
+from approvals.models import ApprovalRequest
+from approvals.services import approval_decide
+from approvals.tasks import (
+    approval_escalate_overdue_task,
+    approval_execute_task,
+    approval_reap_stuck_task,
+)
+
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.approvals.urls_for_tests")]
+
+
+def test_execution_runs_on_the_dispatch_queue_and_survives_lost_workers():
+    assert approval_execute_task.queue == "dispatch"
+    assert approval_execute_task.acks_late is True
+    assert approval_execute_task.reject_on_worker_lost is True
+
+
+def test_beat_schedule_names_real_tasks():
+    names = {entry["task"] for entry in BEAT_SCHEDULE.values()}
+    assert names == {approval_escalate_overdue_task.name, approval_reap_stuck_task.name}
+
+
+def test_a_lost_execution_message_is_swept_up(make_refund, make_user, refund_action):
+    # given: approved, but the task message never arrived (e.g. the broker was down at commit)
+    agent = make_user("Support agent", username="agent1")
+    req = make_refund("50.00")
+    approval_decide(request_id=req.pk, reviewer=agent, verdict="approve")  # on-commit callbacks not run
+    assert refund_action.CALLS == []
+    # when: the beat's sweep runs a few minutes later
+    with time_machine.travel(timezone.now() + timedelta(minutes=3), tick=False):
+        assert approval_reap_stuck_task.apply().get() == 1
+    # then
+    assert ApprovalRequest.objects.get(pk=req.pk).status == "executed"
+    assert len(refund_action.CALLS) == 1
+    # and sweeping again does nothing
+    with time_machine.travel(timezone.now() + timedelta(minutes=6), tick=False):
+        assert approval_reap_stuck_task.apply().get() == 0
+    assert len(refund_action.CALLS) == 1
+
+
+def test_escalation_task_calls_the_service(make_email_request):
+    req = make_email_request()
+    with time_machine.travel(timezone.now() + timedelta(hours=2), tick=False):
+        assert approval_escalate_overdue_task.apply().get() == 1
+    assert ApprovalRequest.objects.get(pk=req.pk).escalation_level == 1
+
+
+def test_execute_task_for_a_missing_request_does_nothing():
+    approval_execute_task.apply(args=[424242]).get()
