@@ -6,20 +6,17 @@ is never duplicated.
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from django.contrib.auth.models import Group
 from django.db import transaction
 
 from approvals.exceptions import AlreadyOpen
 from approvals.handlers import NOTIFY_EMAIL
-from approvals.models import ApprovalPolicy, ApprovalRequest, AuthorityLimit
+from approvals.models import ApprovalPolicy, ApprovalRequest
 from approvals.services import approval_request_create
 from hitl_crm.accounts.roles import MANAGER, SUPPORT_AGENT
 
 # The shape feature apps copy for money: agents approve small refunds, managers large
 # ones, and above the managers' limit two managers must agree (four-eyes).
-REFUND_ACTION = "service.refund"
 
 DEMO_EMAILS = [
     (
@@ -79,30 +76,6 @@ def seed(*, stdout) -> None:
         description="VIP accounts: a manager signs off within 2 hours.",
     )
     created += new
-    if not ApprovalPolicy.objects.filter(action=REFUND_ACTION).exists():
-        small, _ = _policy(
-            "Refunds up to 20,000",
-            groups=[agents, managers],
-            action=REFUND_ACTION,
-            max_amount=Decimal("20000"),
-            required_approvals=1,
-            sla_minutes=480,
-            escalation_group=managers,
-            description="Agents approve up to 500, managers up to 20,000.",
-        )
-        AuthorityLimit.objects.get_or_create(policy=small, group=agents, defaults={"max_amount": Decimal("500")})
-        AuthorityLimit.objects.get_or_create(policy=small, group=managers, defaults={"max_amount": Decimal("20000")})
-        _policy(
-            "Refunds over 20,000",
-            groups=[managers],
-            action=REFUND_ACTION,
-            min_amount=Decimal("20000.01"),
-            required_approvals=2,
-            sla_minutes=1440,
-            escalation_group=managers,
-            description="Two managers must agree.",
-        )
-        created += 2
     requests = 0
     from hitl_crm.contacts.models import Contact
 

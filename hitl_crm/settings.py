@@ -307,6 +307,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute="*/5"),
         "options": {"queue": "default"},
     },
+    "service-pipeline-sweep": {
+        "task": "service.tasks.message_pipeline_sweep_task",
+        "schedule": 300.0,
+        "options": {"queue": "default", "expires": 290},
+    },
     "approvals-reap-stuck": {
         "task": "approvals.tasks.approval_reap_stuck_task",
         "schedule": crontab(minute="*/5"),

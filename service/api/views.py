@@ -1,0 +1,171 @@
+"""Thin viewsets: querysets come from the selectors (so what a user cannot see is a 404),
+writes go through the services."""
+
+from __future__ import annotations
+
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from hitl_crm.api.pagination import CursorPagination
+from service.api.serializers import (
+    ArticleInputSerializer,
+    ArticleSerializer,
+    CaseSerializer,
+    CaseUpdateSerializer,
+    InboundResultSerializer,
+    InboundSerializer,
+    MessageSerializer,
+    RefundInputSerializer,
+    RefundSerializer,
+    TriageCorrectionSerializer,
+)
+from service.models import Case, Message, RefundRequest
+from service.selectors import case_list, knowledge_list, message_list, refund_list
+from service.services import (
+    case_triage_correct,
+    case_update,
+    inbound_message_receive,
+    knowledge_article_create,
+    knowledge_article_update,
+    refund_request_create,
+)
+
+
+class CaseFilter(filters.FilterSet):
+    class Meta:
+        model = Case
+        fields = ["status", "risk", "intent", "needs_human", "contact", "priority"]
+
+
+class CaseViewSet(mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Support cases with triage, summary and the needs-a-person flag. Writes: status/priority, and
+    triage corrections (which become training data)."""
+
+    serializer_class = CaseSerializer
+    pagination_class = CursorPagination
+    filterset_class = CaseFilter
+    search_fields = ["subject", "contact__email"]
+    ordering_fields = ["id"]
+
+    def get_queryset(self):
+        return case_list(user=self.request.user).order_by("-id")
+
+    def get_serializer_class(self):
+        return CaseUpdateSerializer if self.action in {"update", "partial_update"} else CaseSerializer
+
+    @extend_schema(request=CaseUpdateSerializer, responses=CaseSerializer)
+    def update(self, request: Request, *args, **kwargs) -> Response:
+        case = self.get_object()
+        serializer = CaseUpdateSerializer(data=request.data, partial=kwargs.get("partial", False))
+        serializer.is_valid(raise_exception=True)
+        case = case_update(case=case, actor=request.user, data=dict(serializer.validated_data))
+        return Response(CaseSerializer(self.get_queryset().get(pk=case.pk)).data)
+
+    @extend_schema(request=TriageCorrectionSerializer, responses=CaseSerializer)
+    @action(detail=True, methods=["post"])
+    def triage(self, request: Request, pk: str | None = None) -> Response:
+        """Correct the AI's intent and/or sentiment; the intent becomes a training example."""
+        case = self.get_object()
+        serializer = TriageCorrectionSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        case_triage_correct(case=case, actor=request.user, **serializer.validated_data)
+        return Response(CaseSerializer(self.get_queryset().get(pk=case.pk)).data)
+
+
+class MessageViewSet(viewsets.ReadOnlyModelViewSet):
+    """Messages of the cases you may see, newest first."""
+
+    serializer_class = MessageSerializer
+    pagination_class = CursorPagination
+    filterset_fields = ["case", "direction"]
+    ordering_fields = ["id"]
+
+    def get_queryset(self):
+        return message_list(user=self.request.user).order_by("-id")
+
+
+class InboundViewSet(mixins.CreateModelMixin, viewsets.GenericViewSet):
+    """Deliver one inbound email (from a mail gateway or a web form). Needs ``service.add_message``.
+
+    201 with the case when stored (``created`` or ``threaded``); 200 with the stored message when
+    the Message-ID was already received (nothing changes); 400 naming the field otherwise.
+    """
+
+    serializer_class = InboundSerializer
+    queryset = Message.objects.none()  # for ModelPermissions: POST needs service.add_message
+
+    @extend_schema(request=InboundSerializer, responses={201: InboundResultSerializer, 200: InboundResultSerializer})
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        serializer = InboundSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        result = inbound_message_receive(mail=serializer.mail, channel=Case.Channel.API, source="api")
+        code = status.HTTP_200_OK if result.outcome == "duplicate" else status.HTTP_201_CREATED
+        return Response(InboundResultSerializer(result).data, status=code)
+
+
+class ArticleViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Knowledge articles. Editors see drafts too; everyone else sees published articles."""
+
+    serializer_class = ArticleSerializer
+    filterset_fields = ["published"]
+    search_fields = ["title", "body", "tags"]
+    ordering_fields = ["title", "updated_at"]
+
+    def get_queryset(self):
+        return knowledge_list(user=self.request.user).order_by("title", "id")
+
+    def get_serializer_class(self):
+        return ArticleInputSerializer if self.action in {"create", "update", "partial_update"} else ArticleSerializer
+
+    @extend_schema(request=ArticleInputSerializer, responses={201: ArticleSerializer})
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        serializer = ArticleInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        article = knowledge_article_create(actor=request.user, **serializer.validated_data)
+        return Response(ArticleSerializer(article).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=ArticleInputSerializer, responses=ArticleSerializer)
+    def update(self, request: Request, *args, **kwargs) -> Response:
+        article = self.get_object()
+        serializer = ArticleInputSerializer(data=request.data, partial=kwargs.get("partial", False))
+        serializer.is_valid(raise_exception=True)
+        article = knowledge_article_update(article=article, actor=request.user, data=dict(serializer.validated_data))
+        return Response(ArticleSerializer(article).data)
+
+
+class RefundViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Refund requests with the policy's recommendation. Creating one routes it for approval;
+    nothing is paid until the approvals gate says so."""
+
+    serializer_class = RefundSerializer
+    pagination_class = CursorPagination
+    filterset_fields = ["case", "status", "recommendation"]
+    ordering_fields = ["id"]
+
+    def get_queryset(self):
+        return refund_list(user=self.request.user).order_by("-id")
+
+    def get_serializer_class(self):
+        return RefundInputSerializer if self.action == "create" else RefundSerializer
+
+    @extend_schema(request=RefundInputSerializer, responses={201: RefundSerializer})
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        serializer = RefundInputSerializer(data=request.data, cases=case_list(user=request.user))
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        refund = refund_request_create(
+            case=data["case"],
+            actor=request.user,
+            amount=data["amount"],
+            currency=data.get("currency", ""),
+            order_ref=data.get("order_ref", ""),
+            reason=data.get("reason", ""),
+        )
+        return Response(RefundSerializer(RefundRequest.objects.get(pk=refund.pk)).data, status=status.HTTP_201_CREATED)
+
+
+__all__ = ["ArticleViewSet", "CaseViewSet", "InboundViewSet", "MessageViewSet", "RefundViewSet"]

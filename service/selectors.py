@@ -1,0 +1,183 @@
+"""Reads for the service desk. Each selector that takes a ``user`` returns only what they may see.
+
+Who sees which case: holders of ``service.view_all_cases`` (support agents, managers) see
+every case; anyone else with ``service.view_case`` (sales reps) sees the cases of contacts
+and accounts they own or cases assigned to them. The filter is a join on the case's own
+rows, never a list of ids.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import CharField, Count, Q, QuerySet, Value
+from django.db.models.functions import Coalesce, Concat
+
+from approvals.models import ApprovalRequest
+from approvals.selectors import approval_open_for_subject
+from hitl_crm.contacts.models import Contact
+from service.models import Case, KnowledgeArticle, Message, RefundRequest
+from service.routing import ISSUE_REFUND, SEND_REPLY
+
+
+def _signed_in(user: Any) -> bool:
+    return bool(user is not None and getattr(user, "is_authenticated", False) and getattr(user, "is_active", False))
+
+
+def _own_cases(user: AbstractBaseUser) -> Q:
+    return Q(owner=user) | Q(contact__owner=user) | Q(contact__account__owner=user)
+
+
+def sees_all_cases(user: AbstractBaseUser) -> bool:
+    return user.is_superuser or user.has_perm("service.view_all_cases")
+
+
+def case_list(*, user: AbstractBaseUser) -> QuerySet[Case]:
+    """Cases the user may view, with contact, account and owner joined (one query per page)."""
+    if not _signed_in(user) or not user.has_perm("service.view_case"):
+        return Case.objects.none()
+    qs = Case.objects.select_related("contact__account", "owner")
+    if not sees_all_cases(user):
+        qs = qs.filter(_own_cases(user))
+    return qs
+
+
+def case_filter(
+    qs: QuerySet[Case],
+    *,
+    status: str = "",
+    risk: str = "",
+    intent: str = "",
+    needs_human: bool | None = None,
+    q: str = "",
+) -> QuerySet[Case]:
+    if status == "active":
+        qs = qs.filter(status__in=Case.OPEN_STATUSES)
+    elif status:
+        qs = qs.filter(status=status)
+    if risk:
+        qs = qs.filter(risk=risk)
+    if intent:
+        qs = qs.filter(intent=intent)
+    if needs_human is not None:
+        qs = qs.filter(needs_human=needs_human)
+    for word in q.split()[:5]:
+        # Subject (trigram-indexed on PostgreSQL) or a matching contact (found in its own, much smaller
+        # table). A UNION lets each half use its index; an OR across them would scan every case.
+        contacts = (
+            Contact.objects.annotate(
+                _text=Concat(
+                    "email",
+                    Value(" "),
+                    "first_name",
+                    Value(" "),
+                    "last_name",
+                    Value(" "),
+                    Coalesce("account__name", Value("")),
+                    output_field=CharField(),
+                )
+            )
+            .filter(_text__icontains=word)  # one pattern match per contact instead of four
+            .values("pk")
+        )
+        matches = (
+            Case.objects.filter(subject__icontains=word)
+            .values("pk")
+            .order_by()
+            .union(Case.objects.filter(contact__in=contacts).values("pk").order_by())
+        )
+        qs = qs.filter(pk__in=matches)
+    return qs
+
+
+def case_counts(*, user: AbstractBaseUser) -> dict[str, int]:
+    """Open cases and open cases that need a person, in one query."""
+    qs = case_list(user=user).filter(status__in=Case.OPEN_STATUSES).order_by()
+    row = qs.aggregate(open=Count("id"), needs_human=Count("id", filter=Q(needs_human=True)))
+    return {"open": row["open"] or 0, "needs_human": row["needs_human"] or 0}
+
+
+def case_thread(*, case: Case) -> QuerySet[Message]:
+    return case.messages.select_related("author").order_by("occurred_at", "id")
+
+
+def case_suggested_articles(*, case: Case) -> list[KnowledgeArticle]:
+    """The articles the pipeline retrieved for the case, best first (published ones only)."""
+    ids = [int(i) for i in case.suggested_article_ids or [] if str(i).isdigit()]
+    found = KnowledgeArticle.objects.filter(pk__in=ids, published=True).in_bulk()
+    return [found[i] for i in ids if i in found]
+
+
+def case_pending_reply(*, case: Case) -> ApprovalRequest | None:
+    """The reply waiting for approval (or being sent) for this case, if any."""
+    return approval_open_for_subject(action=SEND_REPLY, subject=case)
+
+
+def case_refunds(*, case: Case) -> list[RefundRequest]:
+    """The case's refund requests, newest first, each with ``approval`` = its latest approval request."""
+    from django.contrib.contenttypes.models import ContentType
+
+    items = list(case.refunds.all())
+    if not items:
+        return items
+    requests = ApprovalRequest.objects.filter(
+        action=ISSUE_REFUND,
+        content_type=ContentType.objects.get_for_model(RefundRequest),
+        object_id__in=[str(r.pk) for r in items],
+    ).order_by("id")
+    latest = {req.object_id: req for req in requests}
+    for refund in items:
+        refund.approval = latest.get(str(refund.pk))
+    return items
+
+
+def case_intents(*, user: AbstractBaseUser) -> list[str]:
+    """Intent labels to offer: what triage can assign plus every label people have taught it.
+
+    Read from the (small) training examples, never by scanning the cases."""
+    from hitl_crm.ai.models import IntentExample
+    from hitl_crm.ai.selectors import intent_labels
+
+    taught = IntentExample.objects.order_by().values_list("intent", flat=True).distinct()[:500]
+    return sorted(set(intent_labels()) | set(taught))
+
+
+def message_list(*, user: AbstractBaseUser) -> QuerySet[Message]:
+    """Messages of the cases the user may view."""
+    if not _signed_in(user) or not user.has_perm("service.view_message"):
+        return Message.objects.none()
+    qs = Message.objects.select_related("case")
+    if not sees_all_cases(user):
+        qs = qs.filter(case__in=case_list(user=user).values("pk"))
+    return qs
+
+
+def refund_list(*, user: AbstractBaseUser) -> QuerySet[RefundRequest]:
+    if not _signed_in(user) or not user.has_perm("service.view_refundrequest"):
+        return RefundRequest.objects.none()
+    qs = RefundRequest.objects.select_related("case")
+    if not sees_all_cases(user):
+        qs = qs.filter(case__in=case_list(user=user).values("pk"))
+    return qs
+
+
+def knowledge_list(*, user: AbstractBaseUser | None, q: str = "", tag: str = "") -> QuerySet[KnowledgeArticle]:
+    """Articles the user may read: everything for editors, published ones for everyone else."""
+    if not _signed_in(user) or not user.has_perm("service.view_knowledgearticle"):
+        return KnowledgeArticle.objects.none()
+    qs = KnowledgeArticle.objects.all()
+    if not user.has_perm("service.change_knowledgearticle"):
+        qs = qs.filter(published=True)
+    for word in q.split()[:5]:
+        qs = qs.filter(Q(title__icontains=word) | Q(body__icontains=word) | Q(tags__icontains=word))
+    if tag:
+        qs = qs.filter(tags__icontains=tag.strip().lower())
+    return qs
+
+
+def knowledge_tags(*, user: AbstractBaseUser) -> list[str]:
+    tags: set[str] = set()
+    for value in knowledge_list(user=user).values_list("tags", flat=True):
+        tags.update(t.strip() for t in value.split(",") if t.strip())
+    return sorted(tags)

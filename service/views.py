@@ -1,0 +1,370 @@
+"""The service desk UI: inbox, needs-human view, case page, knowledge base.
+
+Views never send anything. "Approve and send" records the agent's decision on the reply's
+approval request through ``approval_decide`` (same rules as the review queue); the
+approvals executor then calls the handler that sends it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Page, Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from approvals.exceptions import ApprovalError, InvalidInput
+from approvals.models import ApprovalRequest, Decision
+from approvals.selectors import can_decide
+from approvals.services import approval_decide
+from service.forms import (
+    ArticleForm,
+    CaseStatusForm,
+    DraftDecisionForm,
+    InboxFilterForm,
+    ReplyForm,
+    TriageCorrectionForm,
+)
+from service.models import Case
+from service.selectors import (
+    case_filter,
+    case_intents,
+    case_list,
+    case_pending_reply,
+    case_refunds,
+    case_suggested_articles,
+    case_thread,
+    knowledge_list,
+    knowledge_tags,
+)
+from service.services import (
+    case_reply_submit,
+    case_triage_correct,
+    case_update,
+    knowledge_article_create,
+    knowledge_article_update,
+)
+
+CASES_PER_PAGE = 25
+ARTICLES_PER_PAGE = 30
+
+
+class DeferredJoinPaginator(Paginator):
+    """Finds a page's rows on the case table alone (an index walk), then joins contact, account and
+    owner for those rows only — a "deferred join", so page 200 costs about what page 1 costs."""
+
+    def page(self, number: Any) -> Page:
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = (
+            min(bottom + self.per_page, self.count)
+            if bottom + self.per_page + self.orphans >= self.count
+            else (bottom + self.per_page)
+        )
+        listed = self.object_list
+        keys = listed.values("pk")[bottom:top]  # filters and permission scoping apply here, once
+        rows = listed.model._default_manager.filter(pk__in=keys).order_by(*listed.query.order_by)
+        rows.query.select_related = listed.query.select_related
+        return self._get_page(rows, number, self)
+
+
+def _errors_of(exc: ValidationError) -> list[str]:
+    return [str(m) for m in exc.messages]
+
+
+# --- inbox -------------------------------------------------------------------------------------
+
+
+def _inbox(request: HttpRequest, *, needs_human_only: bool) -> HttpResponse:
+    form = InboxFilterForm(request.GET or None, intents=case_intents(user=request.user))
+    filters = form.filters()
+    if needs_human_only:
+        filters = {**filters, "needs_human": True, "status": filters.get("status") or "active"}
+    qs = case_filter(case_list(user=request.user), **filters)
+    page = DeferredJoinPaginator(qs.order_by("-last_message_at", "-id"), CASES_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "page": page,
+        "form": form,
+        "query": query.urlencode(),
+        "now": timezone.now(),
+        "needs_human_only": needs_human_only,
+        "here": request.path,
+    }
+    template = "service/inbox.html#results" if request.htmx else "service/inbox.html"
+    return render(request, template, context)
+
+
+@require_GET
+@login_required
+@permission_required("service.view_case", raise_exception=True)
+@vary_on_headers("HX-Request")
+def inbox(request: HttpRequest) -> HttpResponse:
+    return _inbox(request, needs_human_only=False)
+
+
+@require_GET
+@login_required
+@permission_required("service.view_case", raise_exception=True)
+@vary_on_headers("HX-Request")
+def needs_human(request: HttpRequest) -> HttpResponse:
+    return _inbox(request, needs_human_only=True)
+
+
+# --- case page ---------------------------------------------------------------------------------
+
+
+def _draft_context(request: HttpRequest, case: Case, *, form: DraftDecisionForm | None = None) -> dict[str, Any]:
+    pending = case_pending_reply(case=case)
+    allowed, why_not = (False, "")
+    if pending is not None:
+        allowed, why_not = can_decide(request=pending, user=request.user)
+    if pending is not None and allowed and form is None:
+        form = DraftDecisionForm(
+            initial={
+                "subject": pending.final.get("subject"),
+                "body": pending.final.get("body"),
+                "verdict": Decision.Verdict.APPROVE,
+            }
+        )
+    return {"pending": pending, "can_decide": allowed, "why_not": why_not, "draft_form": form if allowed else None}
+
+
+def _case_context(request: HttpRequest, case: Case, **extra: Any) -> dict[str, Any]:
+    intents = case_intents(user=request.user)
+    context = {
+        "case": case,
+        "thread": list(case_thread(case=case)),
+        "articles": case_suggested_articles(case=case),
+        "refunds": case_refunds(case=case),
+        "intents": intents,
+        "correction_form": TriageCorrectionForm(intents=intents),
+        "reply_form": ReplyForm(),
+        "status_form": CaseStatusForm(initial={"status": case.status}),
+        "can_change": request.user.has_perm("service.change_case"),
+        "now": timezone.now(),
+        **_draft_context(request, case, form=extra.pop("draft_form", None)),
+    }
+    context.update(extra)
+    return context
+
+
+def _case_or_404(request: HttpRequest, pk: int) -> Case:
+    return get_object_or_404(case_list(user=request.user), pk=pk)
+
+
+@require_GET
+@login_required
+@permission_required("service.view_case", raise_exception=True)
+def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    case = _case_or_404(request, pk)
+    return render(request, "service/case_detail.html", _case_context(request, case))
+
+
+@require_POST
+@login_required
+@permission_required("service.change_case", raise_exception=True)
+def case_triage(request: HttpRequest, pk: int) -> HttpResponse:
+    """An agent corrects intent and/or sentiment (training data for triage)."""
+    case = _case_or_404(request, pk)
+    form = TriageCorrectionForm(request.POST, intents=case_intents(user=request.user))
+    saved = False
+    if form.is_valid():
+        try:
+            case = case_triage_correct(case=case, actor=request.user, **form.values())
+            saved = True
+        except ValidationError as exc:
+            form.add_error(None, "; ".join(_errors_of(exc)))
+    case = _case_or_404(request, pk)
+    if not request.htmx:
+        if saved:
+            messages.success(request, "Thanks: triage will learn from your correction.")
+        return redirect(case.get_absolute_url())
+    context = _case_context(request, case, correction_form=form if not saved else None, triage_saved=saved)
+    if context["correction_form"] is None:
+        context["correction_form"] = TriageCorrectionForm(intents=context["intents"])
+    return render(request, "service/case_detail.html#triage", context)
+
+
+@require_POST
+@login_required
+@permission_required("service.view_case", raise_exception=True)
+def case_draft_decide(request: HttpRequest, pk: int) -> HttpResponse:
+    """Approve (and so send) or reject the reply waiting for approval — through approvals' own service."""
+    case = _case_or_404(request, pk)
+    pending = case_pending_reply(case=case)
+    form = DraftDecisionForm(request.POST)
+    error = ""
+    outcome = ""
+    if pending is None or pending.status != ApprovalRequest.Status.PENDING:
+        error = "There is no reply waiting for a decision any more."
+    elif form.is_valid():
+        verdict = form.cleaned_data["verdict"]
+        edits = form.edits(pending.final) if verdict == Decision.Verdict.APPROVE else {}
+        try:
+            decided = approval_decide(
+                request_id=pending.pk,
+                reviewer=request.user,
+                verdict=Decision.Verdict.APPROVE_WITH_EDITS if edits else verdict,
+                edits=edits or None,
+                reason=form.cleaned_data["reason"],
+            )
+        except InvalidInput as exc:
+            for field, text in exc.errors.items():
+                form.add_error(field if field in form.fields else None, text)
+        except ApprovalError as exc:
+            error = str(exc)
+        else:
+            decided.refresh_from_db()
+            outcome = decided.status
+            form = None
+    case = _case_or_404(request, pk)
+    if not request.htmx:
+        if error:
+            messages.error(request, error)
+        elif outcome:
+            messages.success(request, _OUTCOME.get(outcome, "Decision recorded."))
+        return redirect(case.get_absolute_url())
+    context = _case_context(
+        request,
+        case,
+        draft_form=form,
+        draft_error=error,
+        outcome=outcome,
+        outcome_text=_OUTCOME.get(outcome, "Decision recorded.") if outcome else "",
+    )
+    return render(request, "service/case_detail.html#conversation", context)
+
+
+_OUTCOME = {
+    "executed": "Approved and sent.",
+    "approved": "Approved — it is being sent now.",
+    "executing": "Approved — it is being sent now.",
+    "pending": "Approved. It needs another reviewer's approval before it is sent.",
+    "rejected": "Rejected. Nothing was sent.",
+    "failed": "Approved, but sending failed; see the review item.",
+}
+
+
+@require_POST
+@login_required
+@permission_required("service.change_case", raise_exception=True)
+def case_reply(request: HttpRequest, pk: int) -> HttpResponse:
+    """An agent's own reply: submitted for approval by someone else."""
+    case = _case_or_404(request, pk)
+    form = ReplyForm(request.POST)
+    submitted = None
+    if form.is_valid():
+        try:
+            submitted = case_reply_submit(
+                case=case, author=request.user, body=form.cleaned_data["body"], subject=form.cleaned_data["subject"]
+            )
+        except (ValidationError, ApprovalError) as exc:
+            form.add_error(None, "; ".join(_errors_of(exc)) if isinstance(exc, ValidationError) else str(exc))
+    case = _case_or_404(request, pk)
+    if not request.htmx:
+        if submitted is not None:
+            messages.success(request, "Your reply is waiting for another reviewer's approval.")
+        else:
+            messages.error(request, "; ".join(e for errs in form.errors.values() for e in errs))
+        return redirect(case.get_absolute_url())
+    context = _case_context(
+        request,
+        case,
+        reply_form=form if submitted is None else ReplyForm(),
+        outcome_text="Your reply is waiting for another reviewer's approval." if submitted else "",
+    )
+    return render(request, "service/case_detail.html#conversation", context)
+
+
+@require_POST
+@login_required
+@permission_required("service.change_case", raise_exception=True)
+def case_status(request: HttpRequest, pk: int) -> HttpResponse:
+    case = _case_or_404(request, pk)
+    form = CaseStatusForm(request.POST)
+    if form.is_valid():
+        case_update(case=case, actor=request.user, data={"status": form.cleaned_data["status"]})
+        messages.success(request, f"Case marked {dict(Case.Status.choices)[form.cleaned_data['status']].lower()}.")
+    return redirect(case.get_absolute_url())
+
+
+# --- knowledge base -------------------------------------------------------------------------------
+
+
+@require_GET
+@login_required
+@permission_required("service.view_knowledgearticle", raise_exception=True)
+@vary_on_headers("HX-Request")
+def kb_list(request: HttpRequest) -> HttpResponse:
+    q = request.GET.get("q", "").strip()[:100]
+    tag = request.GET.get("tag", "").strip()[:40]
+    page = Paginator(knowledge_list(user=request.user, q=q, tag=tag), ARTICLES_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    context = {
+        "page": page,
+        "q": q,
+        "tag": tag,
+        "tags": knowledge_tags(user=request.user),
+        "can_add": request.user.has_perm("service.add_knowledgearticle"),
+    }
+    template = "service/kb_list.html#results" if request.htmx else "service/kb_list.html"
+    return render(request, template, context)
+
+
+@require_GET
+@login_required
+@permission_required("service.view_knowledgearticle", raise_exception=True)
+def kb_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    article = get_object_or_404(knowledge_list(user=request.user), pk=pk)
+    return render(
+        request,
+        "service/kb_detail.html",
+        {
+            "article": article,
+            "can_edit": request.user.has_perm("service.change_knowledgearticle"),
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@permission_required("service.add_knowledgearticle", raise_exception=True)
+def kb_create(request: HttpRequest) -> HttpResponse:
+    form = ArticleForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            article = knowledge_article_create(actor=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, "Article saved.")
+            return redirect(article.get_absolute_url())
+    return render(request, "service/kb_form.html", {"form": form, "article": None})
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@permission_required("service.change_knowledgearticle", raise_exception=True)
+def kb_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    article = get_object_or_404(knowledge_list(user=request.user), pk=pk)
+    form = ArticleForm(request.POST or None, instance=article)
+    if request.method == "POST" and form.is_valid():
+        try:
+            article = knowledge_article_update(article=article, actor=request.user, data=form.cleaned_data)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, "Article saved.")
+            return redirect(article.get_absolute_url())
+    return render(request, "service/kb_form.html", {"form": form, "article": article})
