@@ -266,6 +266,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a "status"; give each choice set its own schema name.
+    "ENUM_NAME_OVERRIDES": {
+        "ApprovalStatusEnum": "approvals.models.ApprovalRequest.Status",
+        "CaseStatusEnum": "service.models.Case.Status",
+        "RefundStatusEnum": "service.models.RefundRequest.Status",
+        "LabelSourceEnum": "service.models.Case.Source",
+    },
 }
 
 # --- Celery ----------------------------------------------------------------------------
