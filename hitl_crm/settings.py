@@ -272,6 +272,9 @@ SPECTACULAR_SETTINGS = {
         "CaseStatusEnum": "service.models.Case.Status",
         "RefundStatusEnum": "service.models.RefundRequest.Status",
         "LabelSourceEnum": "service.models.Case.Source",
+        "CampaignStatusEnum": "marketing.models.Campaign.Status",
+        "VariantStatusEnum": "marketing.models.Variant.Status",
+        "SendStatusEnum": "marketing.models.Send.Status",
     },
 }
 
@@ -318,6 +321,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "service.tasks.message_pipeline_sweep_task",
         "schedule": 300.0,
         "options": {"queue": "default", "expires": 290},
+    },
+    "marketing-dispatch-due": {
+        "task": "marketing.tasks.campaign_dispatch_due_task",
+        "schedule": 60.0,
+        "options": {"queue": "dispatch", "expires": 55},
+    },
+    "marketing-retrain": {
+        "task": "marketing.tasks.predictive_retrain_task",
+        "schedule": crontab(hour=3, minute=15),
+        "options": {"queue": "default"},
     },
     "approvals-reap-stuck": {
         "task": "approvals.tasks.approval_reap_stuck_task",

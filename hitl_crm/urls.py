@@ -19,6 +19,7 @@ urlpatterns = [
     path("api/", include(("hitl_crm.api.urls", "api"), namespace="api")),
     path("approvals/", include("approvals.urls")),
     path("service/", include("service.urls")),
+    path("marketing/", include("marketing.urls")),
     path("", include("hitl_crm.web.urls")),
 ]
 

@@ -10,4 +10,5 @@ urlpatterns = [
     path("v1/", include("hitl_crm.contacts.api.urls")),
     path("v1/", include("approvals.api.urls")),
     path("v1/", include("service.api.urls")),
+    path("v1/", include("marketing.api.urls")),
 ]

@@ -1,0 +1,383 @@
+"""Campaign delivery: builds each email and hands approved sends to the mail backend.
+
+The only module of this app that touches ``django.core.mail``. It runs inside dispatch
+tasks that the approval handler (``marketing.handlers``) enqueued, and sends only:
+
+- rows in ``queued`` state, which only an executed ``marketing.send_campaign`` approval puts
+  there, rendered from the content frozen by that approval (``Campaign.approved_content``);
+- to contacts who still have consent and are not on the suppression list at send time.
+
+Exactly once per contact: ``Send`` is unique per (campaign, contact). A worker claims one row
+at a time (``queued → sending``, committed) before handing the message to the backend and
+marks it ``sent`` (committed) right after, so after a crash every row is either ``sent``,
+untouched, or — at most one per dead worker — ``sending``. That one may or may not have
+reached the mail server; it becomes ``interrupted`` and is never retried automatically (a
+missed email is recoverable, a duplicate is not). A dispatch task redelivered after a worker
+restart therefore skips everything already sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import logging
+import re
+import smtplib
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from email.utils import parseaddr
+from typing import Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import connection as db_connection
+from django.urls import reverse
+from django.utils import timezone
+
+from marketing import tokens
+from marketing.conf import app_settings
+from marketing.models import Campaign, Send, Suppression
+
+logger = logging.getLogger(__name__)
+
+URL_RE = re.compile(r"https?://[^\s<>\"'`]+", re.IGNORECASE)
+_TRAILING = ".,;:!?)]}'\""
+INTERRUPTED_ERROR = (
+    "The worker stopped while handing this message to the mail server, so it may or may not have been "
+    "delivered. It was not retried automatically, so that nobody gets it twice."
+)
+
+
+class TransientSendError(Exception):
+    """The mail server is unreachable or deferred us: nothing was delivered; try the batch later."""
+
+
+def extract_urls(text: str) -> list[str]:
+    """The http(s) links written in ``text``, in order, without trailing punctuation."""
+    found = []
+    for match in URL_RE.finditer(text or ""):
+        url = match.group(0).rstrip(_TRAILING)
+        if url not in found:
+            found.append(url)
+    return found
+
+
+def absolute(path: str) -> str:
+    return f"{app_settings.SITE_URL}{path}"
+
+
+def tracking_urls(send_id: int) -> dict[str, str]:
+    unsubscribe = absolute(reverse("marketing:unsubscribe", args=[tokens.make_token(tokens.UNSUBSCRIBE, send_id)]))
+    return {
+        "open": absolute(reverse("marketing:track_open", args=[tokens.make_token(tokens.OPEN, send_id)])),
+        "unsubscribe": unsubscribe,
+    }
+
+
+def click_url(send_id: int, url: str) -> str:
+    return absolute(reverse("marketing:track_click", args=[tokens.make_token(tokens.CLICK, send_id, url)]))
+
+
+def with_ref(url: str, send_id: int) -> str:
+    """The destination with the conversion token appended (when configured), for the partner to post back."""
+    param = app_settings.CLICK_REF_PARAM
+    if not param:
+        return url
+    parts = urlsplit(url)
+    query = f"{parts.query}&" if parts.query else ""
+    query += urlencode({param: tokens.make_token(tokens.CONVERSION, send_id)})
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+
+
+def personalise(text: str, contact: Any) -> str:
+    return text.replace("{first_name}", contact.first_name or "there")
+
+
+def _html_paragraphs(text: str, send_id: int) -> str:
+    """Escape the approved text and turn its links into tracked links (and nothing else)."""
+    out = []
+    for paragraph in re.split(r"\n\s*\n", text.strip()):
+        pieces, last = [], 0
+        for match in URL_RE.finditer(paragraph):
+            url = match.group(0).rstrip(_TRAILING)
+            start, end = match.start(), match.start() + len(url)
+            pieces.append(html.escape(paragraph[last:start]))
+            pieces.append(f'<a href="{html.escape(click_url(send_id, url))}">{html.escape(url)}</a>')
+            last = end
+        pieces.append(html.escape(paragraph[last:]))
+        out.append("<p>" + "".join(pieces).replace("\n", "<br>\n") + "</p>")
+    return "\n".join(out)
+
+
+def message_id(campaign_id: int, send_id: int) -> str:
+    domain = parseaddr(app_settings.FROM_EMAIL)[1].rpartition("@")[2] or "hitl-crm.invalid"
+    return f"<mkt-{campaign_id}-{send_id}@{domain}>"
+
+
+def build_message(*, send: Send, contact: Any, copy: dict[str, str], connection: Any = None) -> EmailMultiAlternatives:
+    """The email for one send: text and HTML parts, open pixel, tracked links, List-Unsubscribe.
+
+    The Message-ID is stable per send, so a receiving server or ESP can drop a duplicate.
+    """
+    company = getattr(settings, "HITL_CRM_COMPANY_NAME", "us")
+    links = tracking_urls(send.pk)
+    body = personalise(copy["body"], contact)
+    footer_text = (
+        f"\n\n--\nYou receive this because you agreed to hear from {company}.\nUnsubscribe: {links['unsubscribe']}\n"
+    )
+    preheader = html.escape(personalise(copy.get("preheader") or "", contact))
+    html_body = (
+        "<!doctype html><html><body>"
+        f'<div style="display:none;max-height:0;overflow:hidden">{preheader}</div>\n'
+        f"{_html_paragraphs(body, send.pk)}\n"
+        f'<p style="font-size:12px;color:#6b7280">You receive this because you agreed to hear from '
+        f'{html.escape(company)}. <a href="{html.escape(links["unsubscribe"])}">Unsubscribe</a></p>'
+        f'<img src="{html.escape(links["open"])}" width="1" height="1" alt="">'
+        "</body></html>"
+    )
+    mailto = f"mailto:{app_settings.UNSUBSCRIBE_MAILTO}?subject=unsubscribe-{send.pk}"
+    message = EmailMultiAlternatives(
+        subject=personalise(copy["subject"], contact),
+        body=body + footer_text,
+        from_email=app_settings.FROM_EMAIL,
+        to=[contact.email],
+        headers={
+            "Message-ID": message_id(send.campaign_id, send.pk),
+            "List-Unsubscribe": f"<{links['unsubscribe']}>, <{mailto}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            "X-HITL-Campaign": str(send.campaign_id),
+        },
+        connection=connection,
+    )
+    message.attach_alternative(html_body, "text/html")
+    return message
+
+
+def approved_copy(campaign: Campaign, phase: str) -> dict[str, dict[str, str]]:
+    """``{variant_id: {subject, preheader, body, style}}`` exactly as approved for ``phase``."""
+    return (campaign.approved_content.get(phase) or {}).get("variants") or {}
+
+
+def phase_is_approved(campaign: Campaign, phase: str) -> bool:
+    """True only if an executed ``marketing.send_campaign`` request froze this phase's content."""
+    from django.contrib.contenttypes.models import ContentType
+
+    from approvals.models import ApprovalRequest
+    from marketing.handlers import SEND_CAMPAIGN
+
+    key = (campaign.approved_content.get(phase) or {}).get("key")
+    if not key:
+        return False
+    return ApprovalRequest.objects.filter(
+        action=SEND_CAMPAIGN,
+        content_type=ContentType.objects.get_for_model(Campaign),
+        object_id=str(campaign.pk),
+        execution_key=key,
+        status=ApprovalRequest.Status.EXECUTED,
+    ).exists()
+
+
+@contextmanager
+def _range_lock(campaign_id: int, first_id: int) -> Iterator[bool | None]:
+    """A PostgreSQL session lock on one batch range: True (ours), False (a live worker has it).
+
+    It dies with the worker's connection, so holding it proves that any row of the range
+    still in ``sending`` belongs to a dead worker. Elsewhere: None (fall back to the lease).
+    """
+    if db_connection.vendor != "postgresql":
+        yield None
+        return
+    digest = hashlib.sha256(f"marketing-send:{campaign_id}:{first_id}".encode()).digest()
+    key = int.from_bytes(digest[:8], "big", signed=True)
+    with db_connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+        held = bool(cursor.fetchone()[0])
+    try:
+        yield held
+    finally:
+        if held:
+            with db_connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+
+
+def _resolve_dead_claims(rows: Any, *, lock_held: bool) -> int:
+    stale = rows.filter(status=Send.Status.SENDING)
+    if not lock_held:
+        stale = stale.filter(claimed_at__lt=timezone.now() - timedelta(seconds=app_settings.SEND_LEASE_SECONDS))
+    count = stale.update(status=Send.Status.INTERRUPTED, claim_token="", error=INTERRUPTED_ERROR)
+    if count:
+        logger.warning("Campaign send: %s message(s) interrupted by a dead worker were set aside", count)
+    return count
+
+
+class _Throttle:
+    def __init__(self, rate: float) -> None:
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self.next_at = 0.0
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        now = time.monotonic()
+        if self.next_at > now:
+            time.sleep(self.next_at - now)
+        self.next_at = max(now, self.next_at) + self.interval
+
+
+def _not_delivered(exc: Exception) -> bool:
+    """Errors that prove the server did not take the message (safe to try again later)."""
+    if isinstance(exc, smtplib.SMTPResponseException) and 400 <= exc.smtp_code < 500:
+        return True
+    return isinstance(exc, (smtplib.SMTPConnectError, ConnectionRefusedError, socket.gaierror))
+
+
+def _refused(exc: Exception) -> bool:
+    """Errors that prove the server refused the message for good."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return True
+    return isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500
+
+
+@dataclass
+class BatchResult:
+    sent: int = 0
+    skipped: int = 0
+    failed: int = 0
+    interrupted: int = 0
+    busy: bool = False
+    refused: str = ""
+    errors: list[str] = field(default_factory=list)
+
+
+def _reachable(contact: Any, suppressed: set[str]) -> str:
+    """Why this contact may not get marketing email now ("" if they may)."""
+    if not contact.email:
+        return "No email address."
+    if not contact.email_consent or contact.unsubscribed_at is not None:
+        return "No marketing consent at send time."
+    if contact.email.lower() in suppressed:
+        return "On the suppression list."
+    return ""
+
+
+def send_batch(*, campaign_id: int, phase: str, first_id: int, last_id: int) -> BatchResult:
+    """Send the queued rows of one range of one phase; safe to run twice or after a crash."""
+    from marketing.services import campaign_phase_check_finished
+
+    result = BatchResult()
+    campaign = Campaign.objects.filter(pk=campaign_id).first()
+    if campaign is None or campaign.status != Campaign.Status.SENDING:
+        result.refused = "The campaign is not sending."
+        return result
+    if not phase_is_approved(campaign, phase):
+        # Defence in depth: rows only become queued through the handler; refuse loudly if not.
+        logger.error("Campaign %s phase %s has no executed approval: nothing sent", campaign_id, phase)
+        result.refused = "No executed approval for this phase."
+        return result
+    copies = approved_copy(campaign, phase)
+    in_range = Send.objects.filter(campaign_id=campaign_id, phase=phase, id__gte=first_id, id__lte=last_id)
+    with _range_lock(campaign_id, first_id) as held:
+        if held is False:
+            result.busy = True  # a live worker has this range; its task will finish it
+            return result
+        result.interrupted = _resolve_dead_claims(in_range, lock_held=bool(held))
+        rows = list(in_range.filter(status=Send.Status.QUEUED).select_related("contact").order_by("id"))
+        emails = [r.contact.email.lower() for r in rows if r.contact.email]
+        suppressed = set(Suppression.objects.filter(email__in=emails).values_list("email", flat=True))
+        deliverable = []
+        for row in rows:
+            reason = _reachable(row.contact, suppressed)
+            if not reason and str(row.variant_id) not in copies:
+                reason = "Its variant was not part of the approved content."
+            if reason:
+                result.skipped += Send.objects.filter(pk=row.pk, status=Send.Status.QUEUED).update(
+                    status=Send.Status.SKIPPED, error=reason
+                )
+            else:
+                deliverable.append(row)
+        if deliverable:
+            _deliver(deliverable, copies, result)
+    campaign_phase_check_finished(campaign_id=campaign_id, phase=phase)
+    return result
+
+
+class _Rows:
+    """The two statements every message costs, as plain SQL on one cursor.
+
+    They run once or twice per message (50,000 times for a big campaign); the ORM's query
+    building roughly doubles their cost, which is most of the bookkeeping per message.
+    Each runs in autocommit: the claim must be durable before the message is handed over,
+    and the "sent" mark right after.
+    """
+
+    def __init__(self, cursor: Any) -> None:
+        self.cursor = cursor
+        table = db_connection.ops.quote_name(Send._meta.db_table)
+        self.claim_sql = (
+            f"UPDATE {table} SET status = %s, claim_token = %s, claimed_at = %s WHERE id = %s AND status = %s"
+        )
+        self.sent_sql = (
+            f"UPDATE {table} SET status = %s, sent_at = %s, claim_token = '', error = '' "
+            "WHERE id = %s AND (claim_token = %s OR status = %s)"
+        )
+
+    def claim(self, pk: int, token: str) -> bool:
+        self.cursor.execute(self.claim_sql, [Send.Status.SENDING, token, timezone.now(), pk, Send.Status.QUEUED])
+        return self.cursor.rowcount == 1
+
+    def mark_sent(self, pk: int, token: str) -> int:
+        self.cursor.execute(self.sent_sql, [Send.Status.SENT, timezone.now(), pk, token, Send.Status.INTERRUPTED])
+        return self.cursor.rowcount
+
+
+def _deliver(rows: list[Send], copies: dict[str, dict[str, str]], result: BatchResult) -> None:
+    token = uuid.uuid4().hex
+    throttle = _Throttle(app_settings.SEND_RATE)
+    mail = get_connection()
+    try:
+        mail.open()
+    except Exception as exc:
+        if _not_delivered(exc) or isinstance(exc, (ConnectionError, TimeoutError, OSError)):
+            raise TransientSendError(f"Mail server unavailable: {exc}") from exc
+        raise
+    cursor = db_connection.cursor()
+    sql = _Rows(cursor)
+    try:
+        for row in rows:
+            throttle.wait()
+            if not sql.claim(row.pk, token):
+                continue  # someone else took it, or it was cancelled meanwhile
+            message = build_message(send=row, contact=row.contact, copy=copies[str(row.variant_id)], connection=mail)
+            try:
+                accepted = mail.send_messages([message])
+            except Exception as exc:
+                mine = Send.objects.filter(pk=row.pk, claim_token=token)
+                if _not_delivered(exc):
+                    mine.update(status=Send.Status.QUEUED, claim_token="", claimed_at=None)
+                    raise TransientSendError(f"Mail server deferred the batch: {exc}") from exc
+                if _refused(exc):
+                    result.failed += mine.update(status=Send.Status.FAILED, claim_token="", error=str(exc)[:500])
+                    continue
+                result.interrupted += mine.update(
+                    status=Send.Status.INTERRUPTED, claim_token="", error=f"{INTERRUPTED_ERROR} ({exc})"[:500]
+                )
+                logger.exception("Campaign send %s: delivery outcome unknown", row.pk)
+                continue
+            if accepted:
+                result.sent += sql.mark_sent(row.pk, token)
+            else:
+                result.failed += Send.objects.filter(pk=row.pk, claim_token=token).update(
+                    status=Send.Status.FAILED, claim_token="", error="The mail backend did not accept the message."
+                )
+    finally:
+        cursor.close()
+        try:
+            mail.close()
+        except Exception:  # closing a broken SMTP connection must not hide the real outcome
+            logger.warning("Closing the mail connection failed", exc_info=True)

@@ -1,0 +1,141 @@
+"""A/B test statistics: pure functions, no Django, no numpy.
+
+- :func:`wilson_interval` — a confidence interval for a rate that behaves at 0 % and small n
+  (the normal "p ± 1.96·SE" interval does not);
+- :func:`two_proportion_z_test` — is the difference between two rates more than chance?
+- :func:`sample_size_per_arm` — how many recipients each variant needs to detect a difference;
+- :func:`compare_arms` / :func:`verdict_sentence` — the leader, the runner-up, the p-value and
+  one plain sentence a marketer can act on.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from statistics import NormalDist
+
+_NORMAL = NormalDist()
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval for ``successes`` out of ``n`` (default 95 %).
+
+    ``(p + z²/2n ± z·sqrt(p(1-p)/n + z²/4n²)) / (1 + z²/n)``; ``(0.0, 0.0)`` when ``n == 0``.
+    """
+    if n <= 0:
+        return (0.0, 0.0)
+    if not 0 <= successes <= n:
+        raise ValueError(f"successes must be between 0 and n ({successes} of {n})")
+    p = successes / n
+    z2 = z * z
+    denominator = 1 + z2 / n
+    centre = (p + z2 / (2 * n)) / denominator
+    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / denominator
+    # At 0 (or n) successes the bound is exactly 0 (or 1); rounding must not put it past the rate.
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == n else min(1.0, centre + half)
+    return (low, high)
+
+
+def two_proportion_z_test(x1: int, n1: int, x2: int, n2: int) -> tuple[float, float]:
+    """Pooled two-proportion z-test of ``x2/n2`` against ``x1/n1``; returns ``(z, two-sided p)``.
+
+    ``z = (p2 - p1) / sqrt(p̂(1-p̂)(1/n1 + 1/n2))`` with the pooled ``p̂ = (x1+x2)/(n1+n2)``, and
+    ``p = erfc(|z|/√2)``. With no data, or no variation at all (both 0 % or both 100 %), there is
+    no evidence of a difference: ``(0.0, 1.0)``.
+    """
+    if n1 <= 0 or n2 <= 0:
+        return (0.0, 1.0)
+    pooled = (x1 + x2) / (n1 + n2)
+    variance = pooled * (1 - pooled) * (1 / n1 + 1 / n2)
+    if variance <= 0:
+        return (0.0, 1.0)
+    z = (x2 / n2 - x1 / n1) / math.sqrt(variance)
+    return (z, math.erfc(abs(z) / math.sqrt(2)))
+
+
+def sample_size_per_arm(baseline: float, mde_abs: float, alpha: float = 0.05, power: float = 0.8) -> int:
+    """Recipients each arm needs to detect ``baseline → baseline + mde_abs`` (two-sided test).
+
+    ``n = (z₁₋α/₂·sqrt(2·p̄(1-p̄)) + z₁₋β·sqrt(p1(1-p1) + p2(1-p2)))² / mde²`` with
+    ``p̄ = (p1+p2)/2``, rounded up.
+    """
+    if not 0 < baseline < 1:
+        raise ValueError("baseline must be a rate between 0 and 1 (exclusive)")
+    if mde_abs <= 0 or baseline + mde_abs >= 1:
+        raise ValueError("the minimum detectable effect must be > 0 and keep baseline + effect below 1")
+    if not 0 < alpha < 1 or not 0 < power < 1:
+        raise ValueError("alpha and power must be between 0 and 1")
+    p1, p2 = baseline, baseline + mde_abs
+    p_bar = (p1 + p2) / 2
+    z_alpha = _NORMAL.inv_cdf(1 - alpha / 2)
+    z_beta = _NORMAL.inv_cdf(power)
+    root = z_alpha * math.sqrt(2 * p_bar * (1 - p_bar)) + z_beta * math.sqrt(p1 * (1 - p1) + p2 * (1 - p2))
+    return math.ceil(root * root / (mde_abs * mde_abs))
+
+
+@dataclass(frozen=True)
+class Arm:
+    label: str
+    successes: int
+    n: int
+
+    @property
+    def rate(self) -> float:
+        return self.successes / self.n if self.n else 0.0
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The leader against the runner-up. ``significant`` uses a Bonferroni-corrected level
+    (``alpha / (arms - 1)``), because the leader is compared with every other arm."""
+
+    leader: Arm | None
+    runner_up: Arm | None
+    z: float
+    p: float
+    threshold: float
+    significant: bool
+
+
+def compare_arms(arms: Sequence[Arm], alpha: float = 0.05) -> Comparison:
+    """Rank arms by rate (ties: more recipients first, then label) and test the top two."""
+    live = [arm for arm in arms if arm.n > 0]
+    ranked = sorted(live, key=lambda a: (-a.rate, -a.n, a.label))
+    threshold = alpha / max(1, len(live) - 1)
+    if len(ranked) < 2:
+        return Comparison(ranked[0] if ranked else None, None, 0.0, 1.0, threshold, False)
+    leader, runner = ranked[0], ranked[1]
+    z, p = two_proportion_z_test(runner.successes, runner.n, leader.successes, leader.n)
+    return Comparison(leader, runner, z, p, threshold, leader.rate > runner.rate and p < threshold)
+
+
+def _pct(rate: float) -> str:
+    return f"{rate * 100:.1f}%"
+
+
+def _p(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}" if p < 0.01 else f"p = {p:.2f}"
+
+
+def verdict_sentence(
+    arms: Sequence[Arm], *, metric: str = "clicks", alpha: float = 0.05, needed_per_arm: int | None = None
+) -> str:
+    """One plain sentence about the test, e.g. "B is ahead but not significant yet (4.1% vs 3.2% clicks, p = 0.21)."."""
+    result = compare_arms(arms, alpha)
+    if result.leader is None:
+        return "Nothing has been sent yet."
+    leader, runner = result.leader, result.runner_up
+    if runner is None:
+        return f"Only {leader.label} has recipients so far: {_pct(leader.rate)} {metric}. Nothing to compare yet."
+    if leader.rate == runner.rate:
+        return f"{leader.label} and {runner.label} are level so far ({_pct(leader.rate)} {metric} each)."
+    figures = f"{_pct(leader.rate)} vs {_pct(runner.rate)} {metric}, {_p(result.p)}"
+    if result.significant:
+        return f"{leader.label} is the winner: {figures}."
+    sentence = f"{leader.label} is ahead but not significant yet ({figures})."
+    smallest = min(arm.n for arm in arms if arm.n > 0)
+    if needed_per_arm and smallest < needed_per_arm:
+        sentence += f" The test needs about {needed_per_arm:,} recipients per variant; the smallest has {smallest:,}."
+    return sentence

@@ -1,0 +1,121 @@
+"""A real Celery worker is SIGKILLed in the middle of a campaign batch; every contact still gets one email.
+
+PostgreSQL + Redis + a worker subprocess writing each message as an .eml file (the file
+backend), so that the messages of the killed process and of its replacement are counted in the
+same place.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections import Counter
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
+
+import pytest
+
+from approvals.services import approval_decide
+from marketing.models import Campaign, Send
+from marketing.services import campaign_submit
+from tests.celery_worker import celery_worker, tasks_through_broker
+from tests.factories import ContactFactory
+from tests.integration.conftest import real_services  # noqa: F401 (fixture)
+
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("real_services")]
+BROKER = "redis://127.0.0.1:6379/8"  # marketing's own Redis database
+CONTACTS = 40
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(p) for p in (task / "children").read_text().split()]
+    return found
+
+
+def drain(process, lines: list[str]) -> threading.Thread:
+    """Keep reading the worker's output so that a full pipe never blocks it."""
+
+    def run() -> None:
+        try:
+            for line in process.stdout:
+                lines.append(line)
+        except (ValueError, OSError):  # the pipe was closed when the worker stopped
+            return
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def wait_for(predicate, *, timeout: float, interval: float = 0.05, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def recipients(folder: Path) -> Counter:
+    parse = BytesParser(policy=policy.default).parsebytes
+    return Counter(str(parse(path.read_bytes())["To"]) for path in folder.glob("*.eml"))
+
+
+def test_a_worker_killed_mid_batch_leaves_every_contact_with_exactly_one_email(
+    make_campaign,
+    marketer,
+    colleague,
+    campaign_policy,
+    everyone,
+    tmp_path,
+):
+    # given: 40 reachable contacts (10 from the fixture + 30) and an approved-to-be campaign
+    for i in range(CONTACTS - 10):
+        ContactFactory(email=f"more{i}@customer.example")
+    campaign = make_campaign(arms=2)
+    req = campaign_submit(campaign=campaign, actor=marketer)
+    assert req.final["audience_size"] == CONTACTS
+    mail_dir = tmp_path / "mail"
+    env = {
+        "DJANGO_SETTINGS_MODULE": "tests.marketing.worker_settings",
+        "EMAIL_FILE_PATH": str(mail_dir),
+        "PYTHONUNBUFFERED": "1",
+    }
+    lines: list[str] = []
+    with celery_worker(broker_url=BROKER, queues="dispatch", extra_env=env) as worker:
+        drain(worker, lines)
+        first_child = children(worker.pid)[0]
+        # when: a colleague approves; execution and 4 batches of 10 go through Redis to the worker
+        with tasks_through_broker(BROKER):
+            approval_decide(request_id=req.pk, reviewer=colleague, verdict="approve")
+        sent = Send.objects.filter(campaign=campaign, status=Send.Status.SENT)
+        # the worker sends 10 messages a second; the moment the 15th is marked sent (half-way
+        # through the second batch, while the worker waits for its next send slot) its child dies
+        wait_for(lambda: sent.count() >= 15, timeout=90, interval=0.002, what="15 messages to be sent")
+        worker_child = children(worker.pid)[0]
+        os.kill(worker_child, signal.SIGKILL)
+        killed_at = sent.count()
+        assert 10 < killed_at < 20, killed_at  # mid-batch
+        # then: the pool replaces the child, the unacknowledged batch is redelivered and resumes
+        wait_for(
+            lambda: Campaign.objects.get(pk=campaign.pk).status == Campaign.Status.SENT,
+            timeout=120,
+            what="the campaign to finish after the restart\n" + "".join(lines),
+        )
+        replacement = children(worker.pid)[0]
+    assert worker_child == first_child
+    assert replacement != worker_child
+    assert any("signal 9" in line or "WorkerLostError" in line for line in lines), "".join(lines)
+    # every contact got exactly one message, counted in the files both processes wrote
+    counts = recipients(mail_dir)
+    planned = set(Send.objects.filter(campaign=campaign).values_list("contact__email", flat=True))
+    assert set(counts) == planned
+    assert len(planned) == CONTACTS
+    assert set(counts.values()) == {1}
+    assert set(Send.objects.filter(campaign=campaign).values_list("status", flat=True)) == {Send.Status.SENT}
