@@ -62,8 +62,16 @@ def contact_list_view(request: HttpRequest) -> HttpResponse:
 def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
     contact = get_object_or_404(contact_list(user=request.user), pk=pk)
     page = Paginator(contact_timeline(contact=contact), TIMELINE_PER_PAGE).get_page(request.GET.get("page"))
-    template = "web/contact_detail.html#timeline" if request.htmx else "web/contact_detail.html"
-    return render(request, template, {"contact": contact, "page": page})
+    if request.htmx:
+        return render(request, "web/contact_detail.html#timeline", {"contact": contact, "page": page})
+    # Apps add badges: AppConfig.contact_badges(contact, user) -> [{"label", "value", "css", "title"}].
+    badges = [
+        badge
+        for config in apps.get_app_configs()
+        if hasattr(config, "contact_badges")
+        for badge in config.contact_badges(contact, request.user)
+    ]
+    return render(request, "web/contact_detail.html", {"contact": contact, "page": page, "badges": badges})
 
 
 def _mail_dir() -> Path:
