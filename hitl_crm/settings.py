@@ -275,6 +275,11 @@ SPECTACULAR_SETTINGS = {
         "CampaignStatusEnum": "marketing.models.Campaign.Status",
         "VariantStatusEnum": "marketing.models.Variant.Status",
         "SendStatusEnum": "marketing.models.Send.Status",
+        "LeadTierEnum": "leads.models.Lead.Tier",
+        "LeadStatusEnum": "leads.models.Lead.Status",
+        "LeadEventKindEnum": "leads.models.LeadEvent.Kind",
+        "AccountTierEnum": "hitl_crm.contacts.models.Account.Tier",
+        "ActivityKindEnum": "hitl_crm.contacts.models.Activity.Kind",
     },
 }
 
@@ -329,6 +334,22 @@ CELERY_BEAT_SCHEDULE = {
     },
     "marketing-retrain": {
         "task": "marketing.tasks.predictive_retrain_task",
+        "schedule": crontab(hour=3, minute=15),
+        "options": {"queue": "default"},
+    },
+    "leads-rescore-dirty": {
+        "task": "leads.tasks.lead_rescore_dirty_task",
+        "schedule": crontab(minute="*/5"),
+        "options": {"queue": "default"},
+    },
+    "leads-retrain-nightly": {
+        "task": "leads.tasks.scoring_model_train_task",
+        "schedule": crontab(hour=2, minute=30),
+        "options": {"queue": "default"},
+    },
+    "leads-rescore-all-nightly": {
+        # Recency features decay with time even when nothing happens to a lead.
+        "task": "leads.tasks.lead_rescore_all_task",
         "schedule": crontab(hour=3, minute=15),
         "options": {"queue": "default"},
     },

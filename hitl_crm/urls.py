@@ -18,6 +18,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(("hitl_crm.api.urls", "api"), namespace="api")),
     path("approvals/", include("approvals.urls")),
+    path("leads/", include("leads.urls")),
     path("service/", include("service.urls")),
     path("marketing/", include("marketing.urls")),
     path("", include("hitl_crm.web.urls")),

@@ -1,6 +1,67 @@
+from __future__ import annotations
+
 from django.apps import AppConfig
+from django.core import checks
+
+_LEAD_WORK = [
+    "leads.view_lead",
+    "leads.add_lead",
+    "leads.change_lead",
+    "leads.override_lead_score",
+    "leads.view_leadevent",
+    "leads.add_leadevent",
+    "leads.view_leadscorehistory",
+    "leads.view_scoringmodel",
+]
+_SCORING_ADMIN = [
+    "leads.view_scoringrule",
+    "leads.add_scoringrule",
+    "leads.change_scoringrule",
+    "leads.delete_scoringrule",
+    "leads.view_scoringmodel",
+    "leads.change_scoringmodel",
+    "leads.train_scoringmodel",
+]
+_IMPORTS = ["leads.view_leadimport", "leads.add_leadimport"]
 
 
 class LeadsConfig(AppConfig):
     name = "leads"
     verbose_name = "Leads"
+    default_auto_field = "django.db.models.BigAutoField"
+    nav = [{"label": "Leads", "url_name": "leads:prospects", "order": 30, "permission": "leads.view_lead"}]
+    role_permissions = {
+        "Sales rep": _LEAD_WORK,
+        "Manager": [*_LEAD_WORK, *_SCORING_ADMIN, *_IMPORTS, "leads.delete_lead"],
+        "Marketer": ["leads.view_lead"],
+    }
+
+    def ready(self) -> None:
+        from approvals.registry import register
+        from leads import checks as lead_checks
+        from leads.handlers import SEND_FOLLOWUP_ACTION
+
+        register(SEND_FOLLOWUP_ACTION)
+        checks.register(lead_checks.check_settings)
+
+    def seed_demo(self, *, stdout) -> None:
+        from leads.demo import seed
+
+        seed(stdout=stdout)
+
+    def dashboard_stats(self, user) -> list[dict]:
+        if not user.has_perm("leads.view_lead"):
+            return []
+        from django.urls import NoReverseMatch, reverse
+
+        from leads.selectors import lead_stats
+
+        stats = lead_stats(user=user)
+        try:
+            url = reverse("leads:prospects")
+        except NoReverseMatch:
+            url = ""
+        return [
+            {"label": "A-tier prospects", "value": stats["a_tier_open"], "url": f"{url}?tier=A" if url else ""},
+            {"label": "My open leads", "value": stats["mine_open"], "url": f"{url}?scope=mine" if url else ""},
+        ]

@@ -9,6 +9,7 @@ urlpatterns = [
     path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
     path("v1/", include("hitl_crm.contacts.api.urls")),
     path("v1/", include("approvals.api.urls")),
+    path("v1/", include("leads.api.urls")),
     path("v1/", include("service.api.urls")),
     path("v1/", include("marketing.api.urls")),
 ]

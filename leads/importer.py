@@ -1,0 +1,435 @@
+"""Reading lead CSV files: encodings, delimiters, mapping columns to fields, cleaning rows.
+
+Pure functions (no writes); ``leads.imports`` runs them chunk by chunk and stores the result.
+
+- Encodings: UTF-8 with or without a BOM, UTF-16 with a BOM, else Windows-1252 (Excel's
+  default on Western Windows), else Latin-1 (which never fails); the one used is reported.
+- CRLF, LF or CR line ends; a delimiter sniffed from the header (comma, semicolon, tab, pipe);
+  a trailing comma on every line (an empty last column) is ignored.
+- Each column maps to a lead field, to a custom attribute (kept under the column's name), or is
+  ignored. Every problem names the line, the column and the reason.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import itertools
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+
+from leads.models import Lead
+
+IGNORE = "ignore"
+DELIMITERS = [",", ";", "\t", "|"]
+csv.field_size_limit(1_000_000)
+
+
+class ImportFileError(Exception):
+    """The file cannot be read at all (not a CSV, no header, …)."""
+
+
+# --- decoding and parsing -----------------------------------------------------------------------
+
+
+def decode(data: bytes) -> tuple[str, str]:
+    """The text of an uploaded file and the name of the encoding it was read with."""
+    if data.startswith(codecs.BOM_UTF8):
+        try:
+            return data[len(codecs.BOM_UTF8) :].decode("utf-8"), "UTF-8 (with BOM)"
+        except UnicodeDecodeError:
+            data = data[len(codecs.BOM_UTF8) :]
+    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16"), "UTF-16"
+        except UnicodeDecodeError as exc:
+            raise ImportFileError("The file says it is UTF-16 but is not valid UTF-16.") from exc
+    if b"\x00" in data[:4096]:
+        raise ImportFileError("This looks like a binary file (a spreadsheet?). Save it as CSV and upload that.")
+    try:
+        return data.decode("utf-8"), "UTF-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252"), "Windows-1252"
+    except UnicodeDecodeError:
+        return data.decode("latin-1"), "Latin-1 (ISO-8859-1)"
+
+
+def sniff_delimiter(text: str) -> str:
+    """The delimiter that splits the header line into the most columns (outside quotes)."""
+    first = text.split("\n", 1)[0]
+    best, best_count = ",", 0
+    for delimiter in DELIMITERS:
+        try:
+            count = len(next(csv.reader([first], delimiter=delimiter), []))
+        except csv.Error:
+            continue
+        if count > best_count:
+            best, best_count = delimiter, count
+    return best
+
+
+def records(text: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    """``(line, values)`` for every non-blank record, the header first (line numbers are 1-based)."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    start = 1
+    try:
+        for values in reader:
+            end = reader.line_num
+            if values and any(v.strip() for v in values):
+                yield start, values
+            start = end + 1
+    except csv.Error as exc:
+        raise ImportFileError(f"Line {reader.line_num}: the file is not valid CSV ({exc}).") from exc
+
+
+def clean_headers(raw: list[str], rows: list[list[str]] | None = None) -> list[str]:
+    """Trimmed, unique column names; an unnamed column is "Column N" (empty if it holds nothing)."""
+    out: list[str] = []
+    seen: dict[str, int] = {}
+    for index, name in enumerate(raw):
+        name = " ".join(name.replace("\ufeff", "").split())
+        if not name:
+            has_data = rows is None or any(index < len(r) and r[index].strip() for r in rows)
+            name = f"Column {index + 1}" if has_data else ""
+        if name:
+            seen[name] = seen.get(name, 0) + 1
+            if seen[name] > 1:
+                name = f"{name} ({seen[name]})"
+        out.append(name)
+    return out
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    text: str
+    encoding: str
+    delimiter: str
+    headers: list[str]
+    total_rows: int
+
+
+def parse_upload(data: bytes) -> ParsedFile:
+    """Decode, sniff and count an upload; raise ImportFileError when it cannot be imported."""
+    text, encoding = decode(data)
+    if not text.strip():
+        raise ImportFileError("The file is empty.")
+    delimiter = sniff_delimiter(text)
+    it = records(text, delimiter)
+    try:
+        _, header = next(it)
+    except StopIteration:
+        raise ImportFileError("The file has no header line.") from None
+    sample: list[list[str]] = []
+    total = 0
+    for _, values in it:
+        total += 1
+        if len(sample) < 200:
+            sample.append(values)
+    headers = clean_headers(header, sample)
+    if not any(headers):
+        raise ImportFileError("The header line names no columns.")
+    return ParsedFile(text, encoding, delimiter, headers, total)
+
+
+def data_rows(text: str, delimiter: str, *, limit: int | None = None) -> list[tuple[int, list[str]]]:
+    """The data records (the header skipped), all or the first ``limit``."""
+    it = records(text, delimiter)
+    next(it, None)
+    return list(itertools.islice(it, limit))
+
+
+# --- fields -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    label: str
+    synonyms: tuple[str, ...] = ()
+
+
+FIELDS: dict[str, Target] = {
+    t.name: t
+    for t in [
+        Target("email", "Email", ("email", "e-mail", "email address", "mail")),
+        Target("first_name", "First name", ("first name", "firstname", "given name", "forename")),
+        Target("last_name", "Last name", ("last name", "lastname", "surname", "family name")),
+        Target("full_name", "Full name (split into first and last)", ("name", "full name", "contact name", "contact")),
+        Target("phone", "Phone", ("phone", "phone number", "mobile", "telephone", "tel")),
+        Target("title", "Job title", ("title", "job title", "position", "role")),
+        Target("company", "Company", ("company", "company name", "organization", "organisation", "account")),
+        Target(
+            "employees",
+            "Employees (company size)",
+            ("employees", "company size", "number of employees", "headcount", "staff"),
+        ),
+        Target("industry", "Industry", ("industry", "sector")),
+        Target("country", "Country", ("country",)),
+        Target("source", "Source", ("source", "lead source", "channel")),
+        Target("status", "Status (new, working, qualified, won, lost)", ("status", "lead status", "stage")),
+        Target("won", "Converted? (yes = won, no = lost)", ("converted", "won", "is won")),
+        Target("owner", "Owner (username or email)", ("owner", "lead owner", "sales rep", "rep", "assigned to")),
+        Target("estimated_value", "Estimated value", ("value", "estimated value", "deal value", "amount", "deal size")),
+        Target("do_not_email", "Do not email (yes/no)", ("do not email", "unsubscribed", "opt out", "email opt out")),
+        Target("external_id", "Id in your other system", ("id", "prospect id", "lead id", "external id", "record id")),
+    ]
+}
+_LENGTHS = {
+    "first_name": 100,
+    "last_name": 100,
+    "title": 120,
+    "company": 200,
+    "industry": 100,
+    "country": 60,
+    "source": 100,
+    "external_id": 100,
+}
+_TRUE = {"yes", "y", "true", "t", "1", "x"}
+_FALSE = {"no", "n", "false", "f", "0", ""}
+_STATUS = {
+    **{s.value: s.value for s in Lead.Status},
+    **{s.label.lower(): s.value for s in Lead.Status},
+    "closed won": "won",
+    "closed lost": "lost",
+    "open": "new",
+    "in progress": "working",
+}
+_NUMBER = re.compile(r"^-?(?:0|[1-9]\d*)(?:\.\d+)?$")
+
+
+def _key(header: str) -> str:
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", header.lower()).split())
+
+
+def suggest_mapping(headers: list[str]) -> dict[str, str]:
+    """A first guess: known names to fields, other named columns to attributes, unnamed ones ignored."""
+    by_synonym = {syn: target.name for target in FIELDS.values() for syn in target.synonyms}
+    mapping: dict[str, str] = {}
+    used: set[str] = set()
+    for index, header in enumerate(headers):
+        name = by_synonym.get(_key(header))
+        if not header:
+            mapping[str(index)] = IGNORE
+        elif name and name not in used:
+            mapping[str(index)] = f"field:{name}"
+            used.add(name)
+        else:
+            mapping[str(index)] = f"attribute:{header}"
+    return mapping
+
+
+def validate_mapping(mapping: dict[str, str], headers: list[str]) -> dict[str, str]:
+    """The mapping, complete (unmapped columns ignored); ValidationError naming each problem."""
+    errors: list[str] = []
+    clean: dict[str, str] = {}
+    fields_seen: dict[str, str] = {}
+    attributes_seen: dict[str, str] = {}
+    for index, header in enumerate(headers):
+        target = (mapping.get(str(index)) or IGNORE).strip()
+        column = header or f"column {index + 1}"
+        if target == IGNORE:
+            clean[str(index)] = IGNORE
+            continue
+        kind, _, name = target.partition(":")
+        if kind == "field":
+            if name not in FIELDS:
+                errors.append(f"{column}: '{name}' is not a lead field.")
+            elif name in fields_seen:
+                errors.append(f"{column}: {FIELDS[name].label} is already mapped from {fields_seen[name]}.")
+            fields_seen[name] = column
+        elif kind == "attribute":
+            name = " ".join(name.split())[:100]
+            if not name:
+                errors.append(f"{column}: an attribute needs a name.")
+            elif name in attributes_seen:
+                errors.append(f"{column}: attribute '{name}' is already filled from {attributes_seen[name]}.")
+            attributes_seen[name] = column
+            target = f"attribute:{name}"
+        else:
+            errors.append(f"{column}: choose a field, an attribute or ignore.")
+        clean[str(index)] = target
+    if "status" in fields_seen and "won" in fields_seen:
+        errors.append("Map either Status or Converted?, not both.")
+    if "full_name" in fields_seen and ({"first_name", "last_name"} & set(fields_seen)):
+        errors.append("Map either Full name or First/Last name, not both.")
+    if not fields_seen and not attributes_seen:
+        errors.append("Map at least one column.")
+    if errors:
+        raise ValidationError({"mapping": errors})
+    return clean
+
+
+# --- cleaning -----------------------------------------------------------------------------------
+
+
+@dataclass
+class CleanRow:
+    line: int
+    values: list[str]
+    fields: dict[str, Any] = field(default_factory=dict)
+    attributes: dict[str, Any] = field(default_factory=dict)
+    errors: list[tuple[str, str, str]] = field(default_factory=list)  # (column, value, message)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    @property
+    def email(self) -> str:
+        return self.fields.get("email", "")
+
+    @property
+    def external_id(self) -> str:
+        return self.fields.get("external_id", "")
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ValueError("Use yes or no.")
+
+
+def _decimal(value: str) -> Decimal:
+    text = value.strip().replace(",", "").replace(" ", "").lstrip("$€£")
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        raise ValueError(f"'{value}' is not an amount.") from None
+    if not number.is_finite() or number < 0:
+        raise ValueError("Use an amount of 0 or more.")
+    if number >= Decimal("10000000000"):
+        raise ValueError("The amount is too large.")
+    return number.quantize(Decimal("0.01"))
+
+
+def _int(value: str) -> int:
+    text = value.strip().replace(",", "").replace(" ", "")
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        raise ValueError(f"'{value}' is not a whole number.") from None
+    if not number.is_finite() or number != number.to_integral_value():
+        raise ValueError(f"'{value}' is not a whole number.")
+    if number < 0 or number > 100_000_000:
+        raise ValueError("Use a number between 0 and 100,000,000.")
+    return int(number)
+
+
+def attribute_value(value: str) -> Any:
+    """Numbers as numbers (so rules and the model can compare them); everything else as text."""
+    text = value.strip()
+    if _NUMBER.match(text):
+        number = float(text)
+        return int(number) if number.is_integer() and "." not in text else number
+    return text
+
+
+@dataclass
+class Plan:
+    """A compiled mapping: what to do with each column."""
+
+    headers: list[str]
+    columns: list[tuple[int, str, str, str]]  # (index, header, kind, name)
+    owners: dict[str, int]
+
+    @classmethod
+    def build(cls, headers: list[str], mapping: dict[str, str], *, owners: dict[str, int] | None = None) -> Plan:
+        columns = []
+        for index, header in enumerate(headers):
+            target = mapping.get(str(index), IGNORE)
+            if target == IGNORE:
+                continue
+            kind, _, name = target.partition(":")
+            columns.append((index, header or f"Column {index + 1}", kind, name))
+        return cls(headers, columns, owners or {})
+
+    @property
+    def fields(self) -> set[str]:
+        return {name for _, _, kind, name in self.columns if kind == "field"}
+
+
+def _clean_field(name: str, value: str, plan: Plan) -> dict[str, Any]:
+    """Field values from one cell (empty cells give nothing); ValueError with the reason."""
+    text = " ".join(value.split()) if name not in {"email"} else value.strip()
+    if not text:
+        return {}
+    if name == "email":
+        email = text.lower()
+        try:
+            validate_email(email)
+        except ValidationError:
+            raise ValueError(f"'{text}' is not an email address.") from None
+        return {"email": email}
+    if name == "full_name":
+        first, _, last = text.partition(" ")
+        if len(first) > 100 or len(last) > 100:
+            raise ValueError("The name is longer than 100 characters.")
+        return {"first_name": first, "last_name": last}
+    if name == "phone":
+        from hitl_crm.contacts.services import phone_normalize
+
+        try:
+            return {"phone": phone_normalize(text)}
+        except ValidationError as exc:
+            raise ValueError(exc.message_dict.get("phone", ["Not a phone number."])[0]) from None
+    if name == "employees":
+        return {"employees": _int(text)}
+    if name == "estimated_value":
+        return {"estimated_value": _decimal(text)}
+    if name == "status":
+        status = _STATUS.get(text.lower())
+        if status is None:
+            raise ValueError(f"'{text}' is not a status; use {', '.join(Lead.Status.values)}.")
+        return {"status": status}
+    if name == "won":
+        return {"status": Lead.Status.WON if _bool(text) else Lead.Status.LOST}
+    if name == "do_not_email":
+        return {"do_not_email": _bool(text)}
+    if name == "owner":
+        owner = plan.owners.get(text.lower())
+        if owner is None:
+            raise ValueError(f"No active user '{text}' (use a username or an email address).")
+        return {"owner_id": owner}
+    limit = _LENGTHS.get(name)
+    if limit and len(text) > limit:
+        raise ValueError(f"Longer than {limit} characters.")
+    return {name: text}
+
+
+def clean_row(line: int, values: list[str], plan: Plan) -> CleanRow:
+    row = CleanRow(line, values)
+    width = len(plan.headers)
+    if len(values) > width and any(v.strip() for v in values[width:]):
+        row.errors.append(("", "", f"This line has {len(values)} values but the header has {width} columns."))
+        return row
+    for index, header, kind, name in plan.columns:
+        value = values[index] if index < len(values) else ""
+        if kind == "attribute":
+            if value.strip():
+                row.attributes[name] = attribute_value(value)
+            continue
+        try:
+            row.fields.update(_clean_field(name, value, plan))
+        except ValueError as exc:
+            row.errors.append((header, value[:255], str(exc)))
+    if not row.errors and not (
+        row.fields.get("email")
+        or row.fields.get("first_name")
+        or row.fields.get("last_name")
+        or row.fields.get("company")
+        or row.fields.get("external_id")
+    ):
+        row.errors.append(("", "", "Nothing identifies this lead: give an email, a name, a company or an id."))
+    return row

@@ -1,0 +1,396 @@
+"""Writes for leads: leads, engagement events, score overrides and scoring rules.
+
+Scoring itself lives in ``leads.scoring`` (bulk recompute), training in ``leads.training``,
+imports in ``leads.imports`` and follow-ups in ``leads.followups``; all are re-exported here.
+Every change that can move a score marks the lead dirty; one debounced task rescores the
+burst.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from leads.followups import lead_followup_draft, lead_followup_request_draft, lead_followup_submit
+from leads.imports import (
+    lead_import_create,
+    lead_import_error_report,
+    lead_import_preview,
+    lead_import_run,
+    lead_import_start,
+)
+from leads.models import Lead, LeadEvent, LeadScoreHistory, ScoringRule
+from leads.rules import validate_rule
+from leads.scoring import leads_mark_dirty, leads_rescore, rescore_schedule, tier_of
+from leads.training import NotEnoughData, scoring_model_activate, scoring_model_deactivate, scoring_model_train
+
+LEAD_FIELDS = frozenset(
+    {
+        "contact",
+        "account",
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "title",
+        "company",
+        "employees",
+        "industry",
+        "country",
+        "source",
+        "status",
+        "owner",
+        "estimated_value",
+        "do_not_email",
+        "external_id",
+        "attributes",
+    }
+)
+# Changing these cannot move a score.
+_NOT_SCORED = frozenset({"first_name", "last_name", "phone", "owner", "contact"})
+MAX_EVENT_DATA_KEYS = 30
+
+
+def _clean(data: dict[str, Any]) -> dict[str, Any]:
+    data = dict(data)
+    unknown = set(data) - LEAD_FIELDS
+    if unknown:
+        raise ValidationError(dict.fromkeys(sorted(unknown), "This field cannot be set."))
+    if "email" in data:
+        data["email"] = (data["email"] or "").strip().lower()
+        if data["email"]:
+            try:
+                validate_email(data["email"])
+            except ValidationError:
+                raise ValidationError({"email": f"'{data['email']}' is not an email address."}) from None
+    if "phone" in data:
+        from hitl_crm.contacts.services import phone_normalize
+
+        data["phone"] = phone_normalize(data["phone"] or "")
+    if "attributes" in data and not isinstance(data["attributes"], dict):
+        raise ValidationError({"attributes": "Expected an object of name: value."})
+    if "status" in data and data["status"] not in Lead.Status.values:
+        raise ValidationError({"status": f"Use one of: {', '.join(Lead.Status.values)}."})
+    return data
+
+
+def _check_unique(lead: Lead) -> None:
+    others = Lead.objects.exclude(pk=lead.pk) if lead.pk else Lead.objects.all()
+    if lead.email and others.filter(email=lead.email).exists():
+        raise ValidationError({"email": f"A lead with the email {lead.email} already exists."})
+    if lead.external_id and others.filter(external_id=lead.external_id).exists():
+        raise ValidationError({"external_id": f"A lead with the id {lead.external_id} already exists."})
+
+
+def _set_closed(lead: Lead, old_status: str | None, now: datetime) -> None:
+    if lead.status in Lead.CLOSED and old_status not in Lead.CLOSED:
+        lead.closed_at = now
+    elif lead.status not in Lead.CLOSED:
+        lead.closed_at = None
+
+
+@transaction.atomic
+def lead_create(*, actor: AbstractBaseUser | None = None, **fields: Any) -> Lead:
+    """Create a lead (email and external id unique, phone normalised) and queue its score."""
+    data = _clean(fields)
+    now = timezone.now()
+    lead = Lead(**data, created_at=now, score_dirty_at=now)
+    _set_closed(lead, None, now)
+    _check_unique(lead)
+    lead.full_clean(exclude=["lead_import"])
+    try:
+        with transaction.atomic():
+            lead.save(force_insert=True)
+    except IntegrityError:
+        _check_unique(lead)
+        raise
+    rescore_schedule()
+    return lead
+
+
+@transaction.atomic
+def lead_update(*, lead: Lead, data: dict[str, Any], actor: AbstractBaseUser | None = None) -> Lead:
+    """Change a lead's fields; a change that can move its score queues a rescore."""
+    data = _clean(data)
+    lead = Lead.objects.select_for_update().get(pk=lead.pk)
+    old_status = lead.status
+    changed = []
+    for name, value in data.items():
+        if name == "attributes":
+            value = {**(lead.attributes or {}), **value}
+            value = {k: v for k, v in value.items() if v not in (None, "")}
+        if getattr(lead, name) != value:
+            setattr(lead, name, value)
+            changed.append(name)
+    if not changed:
+        return lead
+    now = timezone.now()
+    _set_closed(lead, old_status, now)
+    _check_unique(lead)
+    lead.full_clean(exclude=["lead_import"])
+    if set(changed) - _NOT_SCORED:
+        lead.score_dirty_at = now
+    lead.save()
+    if lead.score_dirty_at == now:
+        rescore_schedule()
+    return lead
+
+
+def _clean_event(kind: str, occurred_at: datetime | None, data: Any, amount: Any, now: datetime) -> dict[str, Any]:
+    if kind not in LeadEvent.Kind.values:
+        raise ValidationError({"kind": f"Use one of: {', '.join(LeadEvent.Kind.values)}."})
+    occurred_at = occurred_at or now
+    if occurred_at > now + timedelta(minutes=5):
+        raise ValidationError({"occurred_at": "Events cannot happen in the future."})
+    data = data or {}
+    if not isinstance(data, dict) or len(data) > MAX_EVENT_DATA_KEYS:
+        raise ValidationError({"data": f"Expected an object with at most {MAX_EVENT_DATA_KEYS} keys."})
+    if amount not in (None, ""):
+        try:
+            amount = Decimal(str(amount)).quantize(Decimal("0.01"))
+        except ArithmeticError:
+            raise ValidationError({"amount": "Not an amount."}) from None
+        if not amount.is_finite() or amount < 0 or amount >= Decimal("10000000000"):
+            raise ValidationError({"amount": "Use an amount between 0 and 10,000,000,000."})
+    else:
+        amount = None
+    return {"kind": kind, "occurred_at": occurred_at, "data": data, "amount": amount}
+
+
+@transaction.atomic
+def lead_events_record(*, items: list[dict[str, Any]], source: str = "web") -> list[tuple[LeadEvent, bool]]:
+    """Record engagement events (``{"lead", "kind", "occurred_at"?, "data"?, "amount"?, "external_id"?}``).
+
+    Idempotent per ``(source, external_id)``: a partner retrying a push gets the first event
+    back with ``created=False``. Queues one rescore for the whole batch.
+    """
+    now = timezone.now()
+    cleaned = []
+    for index, item in enumerate(items):
+        try:
+            fields = _clean_event(item["kind"], item.get("occurred_at"), item.get("data"), item.get("amount"), now)
+        except ValidationError as exc:
+            if len(items) == 1:
+                raise
+            raise ValidationError({f"[{index}].{k}": v for k, v in exc.message_dict.items()}) from None
+        cleaned.append((item["lead"], fields, str(item.get("external_id") or "")[:100]))
+    ext_ids = {ext for _, _, ext in cleaned if ext}
+    known = (
+        {e.external_id: e for e in LeadEvent.objects.filter(source=source, external_id__in=ext_ids)} if ext_ids else {}
+    )
+    out: list[tuple[LeadEvent, bool]] = []
+    new: list[LeadEvent] = []
+    for lead, fields, ext in cleaned:
+        if ext and ext in known:
+            out.append((known[ext], False))
+            continue
+        event = LeadEvent(lead=lead, source=source[:40], external_id=ext, created_at=now, **fields)
+        if ext:
+            known[ext] = event
+        new.append(event)
+        out.append((event, True))
+    try:
+        with transaction.atomic():
+            LeadEvent.objects.bulk_create(new)
+    except IntegrityError:
+        raise ValidationError(
+            {"external_id": "This event was recorded by a concurrent request; send it again."}
+        ) from None
+    engaged: dict[int, datetime] = {}
+    for event in new:
+        if event.kind in LeadEvent.ENGAGEMENT:
+            engaged[event.lead_id] = max(engaged.get(event.lead_id, event.occurred_at), event.occurred_at)
+    for lead_id, at in engaged.items():
+        Lead.objects.filter(pk=lead_id).filter(Q(last_engaged_at__isnull=True) | Q(last_engaged_at__lt=at)).update(
+            last_engaged_at=at
+        )
+    if engaged:
+        leads_mark_dirty(ids=engaged, now=now)
+    return out
+
+
+def lead_event_record(
+    *,
+    lead: Lead,
+    kind: str,
+    occurred_at: datetime | None = None,
+    data: dict[str, Any] | None = None,
+    amount: Any = None,
+    source: str = "web",
+    external_id: str = "",
+) -> tuple[LeadEvent, bool]:
+    """Record one event; see :func:`lead_events_record`."""
+    return lead_events_record(
+        items=[
+            {
+                "lead": lead,
+                "kind": kind,
+                "occurred_at": occurred_at,
+                "data": data,
+                "amount": amount,
+                "external_id": external_id,
+            }
+        ],
+        source=source,
+    )[0]
+
+
+# --- overrides -----------------------------------------------------------------------------------
+
+
+def _check_override_permission(actor: AbstractBaseUser | None) -> None:
+    if actor is not None and not (actor.is_active and actor.has_perm("leads.override_lead_score")):
+        raise PermissionDenied("You may not override lead scores.")
+
+
+@transaction.atomic
+def lead_score_override(*, lead: Lead, score: int, reason: str, actor: AbstractBaseUser | None) -> Lead:
+    """A person's correction: it replaces the score (and tier) shown and ranked, is kept in the
+    score history with the reason, and becomes a training label for the next model."""
+    _check_override_permission(actor)
+    reason = (reason or "").strip()
+    errors = {}
+    if not isinstance(score, int) or isinstance(score, bool) or not 0 <= score <= 100:
+        errors["score"] = "Give a score between 0 and 100."
+    if len(reason) < 3:
+        errors["reason"] = "Say why: the reason is kept and teaches the model."
+    if errors:
+        raise ValidationError(errors)
+    lead = Lead.objects.select_for_update().get(pk=lead.pk)
+    now = timezone.now()
+    tier = tier_of([score])[0]
+    Lead.objects.filter(pk=lead.pk).update(
+        override_score=score,
+        override_reason=reason[:2000],
+        override_by=actor,
+        override_at=now,
+        score=score,
+        tier=tier,
+    )
+    LeadScoreHistory.objects.create(
+        lead=lead,
+        score=score,
+        tier=tier,
+        model_version=lead.model_version,
+        source=LeadScoreHistory.Source.OVERRIDE,
+        reason=reason[:2000],
+        actor=actor,
+        created_at=now,
+    )
+    lead.refresh_from_db()
+    return lead
+
+
+@transaction.atomic
+def lead_score_override_clear(*, lead: Lead, actor: AbstractBaseUser | None, reason: str = "") -> Lead:
+    """Go back to the computed score."""
+    _check_override_permission(actor)
+    lead = Lead.objects.select_for_update().get(pk=lead.pk)
+    if lead.override_score is None:
+        return lead
+    now = timezone.now()
+    score = lead.computed_score
+    tier = tier_of([score])[0] if score is not None else ""
+    Lead.objects.filter(pk=lead.pk).update(
+        override_score=None,
+        override_reason="",
+        override_by=None,
+        override_at=None,
+        score=score,
+        tier=tier,
+        score_dirty_at=now,
+    )
+    if score is not None:
+        LeadScoreHistory.objects.create(
+            lead=lead,
+            score=score,
+            tier=tier,
+            model_version=lead.model_version,
+            source=LeadScoreHistory.Source.CLEARED,
+            reason=reason[:2000],
+            actor=actor,
+            created_at=now,
+        )
+    rescore_schedule()
+    lead.refresh_from_db()
+    return lead
+
+
+# --- rules ---------------------------------------------------------------------------------------
+
+RULE_FIELDS = (
+    "name",
+    "target",
+    "path",
+    "operator",
+    "value",
+    "aggregate",
+    "within_days",
+    "event_match",
+    "points",
+    "active",
+)
+
+
+@transaction.atomic
+def scoring_rule_save(*, data: dict[str, Any], rule: ScoringRule | None = None) -> ScoringRule:
+    """Create or change a rule (validated so it can always be evaluated); every lead is rescored."""
+    unknown = set(data) - set(RULE_FIELDS)
+    if unknown:
+        raise ValidationError(dict.fromkeys(sorted(unknown), "This field cannot be set."))
+    rule = rule or ScoringRule()
+    for name, value in data.items():
+        setattr(rule, name, value)
+    if rule.target != ScoringRule.Target.ENGAGEMENT:
+        rule.aggregate, rule.within_days, rule.event_match = ScoringRule.Aggregate.COUNT, None, {}
+    rule.full_clean()
+    validate_rule(rule)
+    rule.save()
+    _rescore_all()
+    return rule
+
+
+@transaction.atomic
+def scoring_rule_delete(*, rule: ScoringRule) -> None:
+    rule.delete()
+    _rescore_all()
+
+
+def _rescore_all() -> None:
+    from leads.tasks import lead_rescore_all_task
+
+    lead_rescore_all_task.delay_on_commit()
+
+
+__all__ = [
+    "NotEnoughData",
+    "lead_create",
+    "lead_event_record",
+    "lead_events_record",
+    "lead_followup_draft",
+    "lead_followup_request_draft",
+    "lead_followup_submit",
+    "lead_import_create",
+    "lead_import_error_report",
+    "lead_import_preview",
+    "lead_import_run",
+    "lead_import_start",
+    "lead_score_override",
+    "lead_score_override_clear",
+    "lead_update",
+    "leads_mark_dirty",
+    "leads_rescore",
+    "scoring_model_activate",
+    "scoring_model_deactivate",
+    "scoring_model_train",
+    "scoring_rule_delete",
+    "scoring_rule_save",
+]

@@ -1,0 +1,173 @@
+"""Training and activating the learned scoring model.
+
+Labels: won leads are 1, lost leads are 0 (their features as of the day they closed), and
+every open lead a person overrode is a label too — an override at or above the B threshold
+says "this one is hot" (1), below it "this one is not" (0) — weighted by ``OVERRIDE_WEIGHT``.
+Below ``MIN_TRAINING_LEADS`` (or ``MIN_PER_CLASS`` of either label) no model is trained and
+scores come from the rules alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import Max, QuerySet
+from django.utils import timezone
+
+from leads import features as feats
+from leads import learning
+from leads.conf import app_settings
+from leads.models import Lead, ScoringModel
+
+
+class NotEnoughData(Exception):
+    """Too few closed or overridden leads to learn from; the message says how many are needed."""
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    ids: list[int]
+    y: np.ndarray
+    weights: np.ndarray
+    n_won: int
+    n_lost: int
+    n_overrides: int
+
+
+def training_set(*, leads: QuerySet[Lead] | None = None) -> TrainingSet:
+    """Closed leads (their outcome) and overridden open leads (the person's verdict), by id."""
+    threshold = app_settings.TIER_THRESHOLDS["B"]
+    qs = Lead.objects.all() if leads is None else leads
+    closed = list(qs.filter(status__in=Lead.CLOSED).order_by("id").values_list("id", "status"))
+    overridden = list(
+        qs.exclude(status__in=Lead.CLOSED)
+        .filter(override_score__isnull=False)
+        .order_by("id")
+        .values_list("id", "override_score")
+    )
+    labels = {i: (1 if status == Lead.Status.WON else 0, 1.0) for i, status in closed}
+    labels.update({i: (1 if score >= threshold else 0, app_settings.OVERRIDE_WEIGHT) for i, score in overridden})
+    ids = sorted(labels)
+    n_won = sum(1 for _, s in closed if s == Lead.Status.WON)
+    return TrainingSet(
+        ids=ids,
+        y=np.array([labels[i][0] for i in ids], dtype=int),
+        weights=np.array([labels[i][1] for i in ids], dtype=float),
+        n_won=n_won,
+        n_lost=len(closed) - n_won,
+        n_overrides=len(overridden),
+    )
+
+
+def load_features(features: Sequence[feats.Feature], ids: Sequence[int], *, now) -> list[list[Any]]:
+    """Raw feature columns for ``ids`` (sorted), read in batches."""
+    fields, attributes, events = feats.needs(features)
+    columns: list[list[Any]] = [[] for _ in features]
+    size = app_settings.SCORE_BATCH_SIZE
+    for start in range(0, len(ids), size):
+        batch = feats.load_batch(
+            ids[start : start + size], fields=fields, attributes=attributes, events=events, now=now
+        )
+        for column, feature in zip(columns, features, strict=True):
+            column.extend(list(batch.values(feature)))
+    return columns
+
+
+def _next_version() -> int:
+    return (ScoringModel.objects.aggregate(v=Max("version"))["v"] or 0) + 1
+
+
+def scoring_model_train(
+    *,
+    features: Sequence[feats.Feature] | None = None,
+    actor: AbstractBaseUser | None = None,
+    leads: QuerySet[Lead] | None = None,
+    activate: bool = True,
+    note: str = "",
+    seed: int | None = None,
+    holdout: float | None = None,
+) -> ScoringModel:
+    """Train a new model version on closed and overridden leads; store it as JSON with its hold-out metrics.
+
+    ``features`` defaults to the active model's (or ``leads.features.default_features()``);
+    ``leads`` limits the candidates (the evaluation command trains on one import only).
+    With ``activate`` the new version replaces the active one and every lead is rescored after
+    commit. Raises :class:`NotEnoughData` below the minimums.
+    """
+    if features is None:
+        active = ScoringModel.objects.filter(active=True).first()
+        features = learning.features_of(active.params) if active else feats.default_features()
+    features = list(features)
+    if not features:
+        raise NotEnoughData("Choose at least one field for the model to learn from.")
+    data = training_set(leads=leads)
+    minimum, per_class = app_settings.MIN_TRAINING_LEADS, app_settings.MIN_PER_CLASS
+    positives = int(data.y.sum())
+    negatives = len(data.y) - positives
+    if len(data.ids) < minimum or positives < per_class or negatives < per_class:
+        raise NotEnoughData(
+            f"Training needs at least {minimum} won, lost or overridden leads with at least {per_class} of each "
+            f"outcome; there are {len(data.ids)} ({positives} converted, {negatives} not). "
+            "Until then scores come from the rules alone."
+        )
+    now = timezone.now()
+    raw = load_features(features, data.ids, now=now)
+    evaluation = learning.train_and_evaluate(
+        features,
+        raw,
+        data.y,
+        data.weights,
+        holdout=app_settings.HOLDOUT_FRACTION if holdout is None else holdout,
+        seed=app_settings.RANDOM_SEED if seed is None else seed,
+        c=app_settings.REGULARISATION_C,
+        min_count=app_settings.MIN_CATEGORY_COUNT,
+        bins=app_settings.NUMERIC_BINS,
+    )
+    metrics = {**evaluation.metrics, "n_won": data.n_won, "n_lost": data.n_lost, "n_overrides": data.n_overrides}
+    for attempt in range(3):
+        try:
+            with transaction.atomic():
+                model = ScoringModel.objects.create(
+                    version=_next_version(),
+                    params=evaluation.params,
+                    metrics=metrics,
+                    trained_at=now,
+                    trained_by=actor,
+                    note=note[:200],
+                )
+                if activate:
+                    scoring_model_activate(model=model)
+            return model
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+@transaction.atomic
+def scoring_model_activate(*, model: ScoringModel, rescore: bool = True) -> ScoringModel:
+    """Make ``model`` the one that scores; rescore every lead after commit."""
+    ScoringModel.objects.filter(active=True).exclude(pk=model.pk).update(active=False)
+    if not model.active:
+        ScoringModel.objects.filter(pk=model.pk).update(active=True)
+        model.active = True
+    if rescore:
+        from leads.tasks import lead_rescore_all_task
+
+        lead_rescore_all_task.delay_on_commit()
+    return model
+
+
+@transaction.atomic
+def scoring_model_deactivate(*, rescore: bool = True) -> None:
+    """Score with the rules alone."""
+    ScoringModel.objects.filter(active=True).update(active=False)
+    if rescore:
+        from leads.tasks import lead_rescore_all_task
+
+        lead_rescore_all_task.delay_on_commit()

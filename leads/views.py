@@ -1,0 +1,422 @@
+"""Leads pages (HTMX): hottest prospects, the lead page, CSV imports and scoring settings.
+
+Function views, one template per page with ``{% partialdef %}``; HTMX requests get the
+partial. Views validate input and call one service or selector.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from approvals.exceptions import ApprovalError
+from leads import selectors, services
+from leads.conf import app_settings
+from leads.followups import followup_subject
+from leads.forms import (
+    FollowupWriteForm,
+    MappingForm,
+    OverrideForm,
+    ProspectFilterForm,
+    RuleForm,
+    TrainForm,
+    UploadForm,
+)
+from leads.learning import features_of
+from leads.models import Lead, LeadImport, ScoringModel, ScoringRule
+
+PER_PAGE = 25
+TIMELINE_PER_PAGE = 20
+
+
+def _messages(error: Exception) -> list[str]:
+    if isinstance(error, ValidationError):
+        if hasattr(error, "error_dict"):
+            return [m for msgs in error.message_dict.values() for m in msgs]
+        return list(error.messages)
+    return [str(error)]
+
+
+def _lead_or_404(request: HttpRequest, pk: int) -> Lead:
+    try:
+        return selectors.lead_get(user=request.user, pk=pk)
+    except Lead.DoesNotExist:
+        raise Http404("No such lead") from None
+
+
+# --- hottest prospects --------------------------------------------------------------------------
+
+
+@require_GET
+@login_required
+@permission_required("leads.view_lead", raise_exception=True)
+@vary_on_headers("HX-Request")
+def prospects(request: HttpRequest) -> HttpResponse:
+    form = ProspectFilterForm(request.GET or None, sources=selectors.lead_sources(user=request.user))
+    filters = form.filters()
+    page = Paginator(selectors.lead_list(user=request.user, **filters), PER_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "form": form,
+        "filters": filters,
+        "page": page,
+        "query": query.urlencode(),
+        "rank_offset": (page.number - 1) * PER_PAGE,
+    }
+    template = "leads/prospects.html#results" if request.htmx else "leads/prospects.html"
+    return render(request, template, context)
+
+
+# --- the lead page ------------------------------------------------------------------------------
+
+
+def _detail_context(request: HttpRequest, lead: Lead, **extra) -> dict:
+    history = selectors.lead_score_history(lead=lead)
+    timeline = Paginator(selectors.lead_timeline(lead=lead), TIMELINE_PER_PAGE).get_page(request.GET.get("page"))
+    return {
+        "lead": lead,
+        "history": history,
+        "series": selectors.score_series(history),
+        "timeline": timeline,
+        "followups": selectors.lead_followups(lead=lead, user=request.user),
+        "override_form": extra.pop("override_form", None) or OverrideForm(initial={"score": lead.score}),
+        "write_form": extra.pop("write_form", None) or FollowupWriteForm(initial={"subject": followup_subject(lead)}),
+        "thresholds": app_settings.TIER_THRESHOLDS,
+        **extra,
+    }
+
+
+@require_GET
+@login_required
+@permission_required("leads.view_lead", raise_exception=True)
+@vary_on_headers("HX-Request")
+def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    lead = _lead_or_404(request, pk)
+    template = "leads/detail.html#timeline" if request.htmx else "leads/detail.html"
+    return render(request, template, _detail_context(request, lead))
+
+
+@require_POST
+@login_required
+@permission_required("leads.override_lead_score", raise_exception=True)
+def override(request: HttpRequest, pk: int) -> HttpResponse:
+    lead = _lead_or_404(request, pk)
+    errors: list[str] = []
+    form = OverrideForm(request.POST)
+    ok = True
+    if request.POST.get("action") == "clear":
+        lead = services.lead_score_override_clear(lead=lead, actor=request.user, reason="Back to the computed score")
+        form = OverrideForm(initial={"score": lead.score})
+    elif form.is_valid():
+        try:
+            lead = services.lead_score_override(
+                lead=lead, score=form.cleaned_data["score"], reason=form.cleaned_data["reason"], actor=request.user
+            )
+            form = OverrideForm(initial={"score": lead.score})
+        except ValidationError as exc:
+            errors, ok = _messages(exc), False
+    else:
+        ok = False
+    if not request.htmx:
+        if not ok:
+            messages.error(
+                request,
+                "The score was not changed: " + "; ".join(errors or [m for msgs in form.errors.values() for m in msgs]),
+            )
+        return redirect(lead.get_absolute_url())
+    context = _detail_context(request, lead, override_form=form, override_errors=errors)
+    return render(request, "leads/detail.html#score", context, status=200 if ok else 422)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@permission_required("leads.view_lead", raise_exception=True)
+def followup(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET: the follow-up panel (polled while the AI drafts). POST: ask the AI for a draft."""
+    lead = _lead_or_404(request, pk)
+    error = ""
+    if request.method == "POST":
+        if not request.user.has_perm("leads.change_lead"):
+            raise Http404("No such lead")
+        try:
+            if not services.lead_followup_request_draft(lead=lead, actor=request.user):
+                error = "A follow-up for this lead is already being drafted or waiting for approval."
+        except ValidationError as exc:
+            error = " ".join(_messages(exc))
+        if not request.htmx:
+            if error:
+                messages.error(request, error)
+            return redirect(lead.get_absolute_url())
+    return render(request, "leads/detail.html#followup", _detail_context(request, lead, followup_error=error))
+
+
+@require_POST
+@login_required
+@permission_required("leads.change_lead", raise_exception=True)
+def followup_write(request: HttpRequest, pk: int) -> HttpResponse:
+    """A follow-up the rep wrote: it goes to approval like the AI's."""
+    lead = _lead_or_404(request, pk)
+    form = FollowupWriteForm(request.POST)
+    error = ""
+    if form.is_valid():
+        try:
+            services.lead_followup_submit(lead=lead, actor=request.user, **form.cleaned_data)
+            form = None
+        except (ValidationError, ApprovalError) as exc:
+            error = " ".join(_messages(exc)) if isinstance(exc, ValidationError) else str(exc)
+    if not request.htmx:
+        if error:
+            messages.error(request, error)
+        return redirect(lead.get_absolute_url())
+    context = _detail_context(request, lead, write_form=form, followup_error=error)
+    return render(
+        request, "leads/detail.html#followup", context, status=422 if (form and form.errors) or error else 200
+    )
+
+
+# --- imports ------------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@permission_required("leads.view_leadimport", raise_exception=True)
+def imports(request: HttpRequest) -> HttpResponse:
+    form = UploadForm()
+    if request.method == "POST":
+        if not request.user.has_perm("leads.add_leadimport"):
+            raise Http404
+        form = UploadForm(request.POST, request.FILES)
+        if form.is_valid():
+            upload = form.cleaned_data["file"]
+            if upload.size > app_settings.IMPORT_MAX_BYTES:
+                form.add_error("file", f"The file is larger than {app_settings.IMPORT_MAX_BYTES // 1048576} MB.")
+            else:
+                try:
+                    imp = services.lead_import_create(file_name=upload.name, data=upload.read(), actor=request.user)
+                    return redirect("leads:import_detail", pk=imp.pk)
+                except ValidationError as exc:
+                    for message in _messages(exc):
+                        form.add_error("file", message)
+    page = Paginator(selectors.import_list(user=request.user), 20).get_page(request.GET.get("page"))
+    return render(request, "leads/imports.html", {"form": form, "page": page}, status=422 if form.errors else 200)
+
+
+def _import_or_404(request: HttpRequest, pk: int) -> LeadImport:
+    try:
+        return selectors.import_get(user=request.user, pk=pk)
+    except LeadImport.DoesNotExist:
+        raise Http404("No such import") from None
+
+
+def _import_context(imp: LeadImport, form: MappingForm | None = None, errors: list[str] | None = None) -> dict:
+    context = {"imp": imp, "errors": errors or [], "form": form}
+    if imp.status == LeadImport.Status.UPLOADED:
+        form = form or MappingForm(lead_import=imp)
+        context["form"] = form
+        mapping = form.mapping() if form.is_bound and form.is_valid() else imp.mapping
+        context["preview"] = services.lead_import_preview(lead_import=imp, mapping=mapping)
+        samples = _samples(imp)
+        context["columns"] = [(i, h, form[f"col_{i}"], samples[i]) for i, h in enumerate(imp.headers)]
+    else:
+        context["failures"] = imp.errors.all()[:50]
+    return context
+
+
+def _samples(imp: LeadImport) -> dict[int, list[str]]:
+    from leads.importer import data_rows
+
+    rows = data_rows(imp.content, imp.delimiter, limit=3)
+    return {i: [r[i] if i < len(r) else "" for _, r in rows] for i in range(len(imp.headers))}
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@permission_required("leads.view_leadimport", raise_exception=True)
+def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET: mapping and preview (before the run) or progress and results. POST: start the run."""
+    imp = _import_or_404(request, pk)
+    if request.method == "POST":
+        if not request.user.has_perm("leads.add_leadimport"):
+            raise Http404
+        form = MappingForm(request.POST, lead_import=imp)
+        if form.is_valid():
+            try:
+                services.lead_import_start(
+                    lead_import=imp,
+                    mapping=form.mapping(),
+                    update_existing=form.cleaned_data["update_existing"],
+                    default_owner=form.cleaned_data["default_owner"],
+                )
+                return redirect("leads:import_detail", pk=imp.pk)
+            except ValidationError as exc:
+                imp.refresh_from_db()
+                return render(
+                    request, "leads/import_detail.html", _import_context(imp, form, _messages(exc)), status=422
+                )
+        return render(request, "leads/import_detail.html", _import_context(imp, form), status=422)
+    return render(request, "leads/import_detail.html", _import_context(imp))
+
+
+@require_POST
+@login_required
+@permission_required("leads.add_leadimport", raise_exception=True)
+def import_preview(request: HttpRequest, pk: int) -> HttpResponse:
+    imp = _import_or_404(request, pk)
+    if imp.status != LeadImport.Status.UPLOADED:
+        raise Http404
+    form = MappingForm(request.POST, lead_import=imp)
+    errors: list[str] = []
+    if form.is_valid():
+        try:
+            from leads.importer import validate_mapping
+
+            validate_mapping(form.mapping(), imp.headers)
+        except ValidationError as exc:
+            errors = _messages(exc)
+    return render(request, "leads/import_detail.html#preview", _import_context(imp, form, errors))
+
+
+@require_GET
+@login_required
+@permission_required("leads.view_leadimport", raise_exception=True)
+def import_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    imp = _import_or_404(request, pk)
+    return render(request, "leads/import_detail.html#progress", _import_context(imp))
+
+
+@require_GET
+@login_required
+@permission_required("leads.view_leadimport", raise_exception=True)
+def import_errors_csv(request: HttpRequest, pk: int) -> HttpResponse:
+    imp = _import_or_404(request, pk)
+    response = HttpResponse(services.lead_import_error_report(lead_import=imp), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="import-{imp.pk}-errors.csv"'
+    return response
+
+
+# --- scoring settings ---------------------------------------------------------------------------
+
+
+def _scoring_context(request: HttpRequest, **extra) -> dict:
+    overview = selectors.scoring_overview()
+    active = overview["active"]
+    return {
+        **overview,
+        "open_leads": sum(n for _, n in overview["tiers"]),
+        "rule_form": extra.pop("rule_form", None) or RuleForm(),
+        "train_form": TrainForm(current=features_of(active.params) if active else None),
+        "acceptance": selectors.followup_acceptance(),
+        "weight": app_settings.MODEL_WEIGHT,
+        "weight_pct": round(app_settings.MODEL_WEIGHT * 100),
+        "rules_pct": 100 - round(app_settings.MODEL_WEIGHT * 100),
+        "thresholds": app_settings.TIER_THRESHOLDS,
+        "min_training": app_settings.MIN_TRAINING_LEADS,
+        **extra,
+    }
+
+
+@require_GET
+@login_required
+@permission_required("leads.view_scoringrule", raise_exception=True)
+def scoring(request: HttpRequest) -> HttpResponse:
+    return render(request, "leads/scoring.html", _scoring_context(request))
+
+
+@require_POST
+@login_required
+@permission_required("leads.add_scoringrule", raise_exception=True)
+def rule_add(request: HttpRequest) -> HttpResponse:
+    form = RuleForm(request.POST)
+    status = 200
+    if form.is_valid():
+        try:
+            services.scoring_rule_save(data=form.data_for_service())
+            form = RuleForm()
+        except ValidationError as exc:
+            for field, msgs in exc.message_dict.items() if hasattr(exc, "error_dict") else [(None, exc.messages)]:
+                for message in msgs:
+                    form.add_error(field if field in form.fields else None, message)
+            status = 422
+    else:
+        status = 422
+    template = "leads/scoring.html#rules" if request.htmx else "leads/scoring.html"
+    return render(request, template, _scoring_context(request, rule_form=form), status=status)
+
+
+@require_POST
+@login_required
+@permission_required("leads.change_scoringrule", raise_exception=True)
+def rule_toggle(request: HttpRequest, pk: int) -> HttpResponse:
+    rule = get_object_or_404(ScoringRule, pk=pk)
+    services.scoring_rule_save(rule=rule, data={"active": not rule.active})
+    return _rules_response(request)
+
+
+@require_POST
+@login_required
+@permission_required("leads.delete_scoringrule", raise_exception=True)
+def rule_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    services.scoring_rule_delete(rule=get_object_or_404(ScoringRule, pk=pk))
+    return _rules_response(request)
+
+
+def _rules_response(request: HttpRequest) -> HttpResponse:
+    if not request.htmx:
+        return redirect("leads:scoring")
+    return render(request, "leads/scoring.html#rules", _scoring_context(request))
+
+
+@require_POST
+@login_required
+@permission_required("leads.train_scoringmodel", raise_exception=True)
+def train(request: HttpRequest) -> HttpResponse:
+    """Queue training on the chosen fields; the models table shows the new version when it is done."""
+    from leads.tasks import scoring_model_train_task
+
+    active = ScoringModel.objects.filter(active=True).first()
+    form = TrainForm(request.POST, current=features_of(active.params) if active else None)
+    notice = ""
+    if form.is_valid():
+        notice = _not_enough_data()
+        if not notice:
+            chosen = form.chosen()
+            scoring_model_train_task.delay_on_commit(request.user.pk, [f.to_dict() for f in chosen] if chosen else None)
+            notice = "Training started: the new version appears below when it is done, and every lead is rescored."
+    if not request.htmx:
+        messages.info(request, notice)
+        return redirect("leads:scoring")
+    return render(request, "leads/scoring.html#models", _scoring_context(request, notice=notice))
+
+
+def _not_enough_data() -> str:
+    """Why training would not run now, or "" (the task re-checks, the per-outcome minimum too)."""
+    from leads.training import training_set
+
+    data = training_set()
+    minimum = app_settings.MIN_TRAINING_LEADS
+    if len(data.ids) < minimum:
+        return (
+            f"Not trained: {len(data.ids)} won, lost or overridden leads so far; the model needs {minimum}. "
+            "Scores come from the rules until then."
+        )
+    return ""
+
+
+@require_POST
+@login_required
+@permission_required("leads.train_scoringmodel", raise_exception=True)
+def model_activate(request: HttpRequest, pk: int) -> HttpResponse:
+    model = get_object_or_404(ScoringModel, pk=pk)
+    services.scoring_model_activate(model=model)
+    notice = f"Model v{model.version} now scores every lead."
+    if not request.htmx:
+        messages.success(request, notice)
+        return redirect("leads:scoring")
+    return render(request, "leads/scoring.html#models", _scoring_context(request, notice=notice))
