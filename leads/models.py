@@ -107,6 +107,13 @@ class Lead(models.Model):
     def __str__(self) -> str:
         return self.display_name
 
+    def approval_owner_id(self) -> int | None:
+        """The rep who owns a lead is the one meant to edit and approve the AI's follow-up, so
+        owning the lead does not bar approving it. Segregation of duties still holds for a
+        follow-up a person wrote: its request carries ``requested_by`` and its author can never
+        approve it."""
+        return None
+
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()

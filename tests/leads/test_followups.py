@@ -112,15 +112,35 @@ def test_a_colleague_edits_and_approves_and_the_edited_email_goes_out_once(lead,
     assert LeadEvent.objects.filter(lead=lead, kind=LeadEvent.Kind.EMAIL_SENT).count() == 1
 
 
-def test_the_leads_own_rep_cannot_approve_its_follow_up(lead, sales_rep, on_commit):
+def test_the_leads_own_rep_edits_and_approves_the_ais_follow_up(lead, sales_rep, on_commit):
+    # given: the AI drafted a follow-up for the rep's own lead
     mail.outbox.clear()
     req = lead_followup_draft(lead=lead).request
-    with pytest.raises(NotAllowed, match="You own"), on_commit():
+    assert lead_followups(lead=lead, user=sales_rep).can_decide[0] is True
+    # when: the rep edits the body and approves
+    with on_commit():
+        approval_decide(
+            request_id=req.pk,
+            reviewer=sales_rep,
+            verdict="approve",
+            edits={"body": "Hi Dana,\nshall we talk on Thursday?\nSam"},
+        )
+    # then: exactly the edited text goes out, once
+    sent = sent_to("dana@northpeak.example")
+    assert len(sent) == 1
+    assert sent[0].body.startswith("Hi Dana,\nshall we talk on Thursday?")
+    assert ApprovalRequest.objects.get(pk=req.pk).status == Status.EXECUTED
+
+
+def test_a_rep_cannot_approve_a_follow_up_they_wrote_themselves(lead, sales_rep, on_commit):
+    from leads.followups import lead_followup_submit
+
+    mail.outbox.clear()
+    req = lead_followup_submit(lead=lead, actor=sales_rep, subject="Checking in", body="Hi Dana, any news?")
+    with pytest.raises(NotAllowed), on_commit():
         approval_decide(request_id=req.pk, reviewer=sales_rep, verdict="approve")
     assert ApprovalRequest.objects.get(pk=req.pk).status == Status.PENDING
     assert sent_to("dana@northpeak.example") == []
-    state = lead_followups(lead=lead, user=sales_rep)
-    assert state.can_decide == (False, f"You own {lead}; another reviewer must decide this.")
 
 
 def test_a_rejection_sends_nothing_and_counts_in_the_acceptance_figures(lead, colleague, manager, on_commit):
