@@ -1,6 +1,6 @@
 """Take the README's screenshots from a running demo (``make demo`` in another shell).
 
-    .venv/bin/python docs/screenshots.py [--url http://127.0.0.1:8000]
+.venv/bin/python docs/screenshots.py [--url http://127.0.0.1:8000]
 """
 
 from __future__ import annotations
@@ -22,16 +22,22 @@ def main() -> None:
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium",
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = p.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
         page = browser.new_page(viewport={"width": 1360, "height": 860})
         page.goto(f"{args.url}/login/")
         page.fill("#id_username", args.user)
         page.fill("#id_password", args.password)
         page.click("button[type=submit]")
         page.wait_for_url(f"{args.url}/")
-        shots = [("dashboard", "/"), ("contacts", "/contacts/?q=fjord"), ("queue", "/approvals/"),
-                 ("analytics", "/approvals/analytics/")]
+        shots = [
+            ("dashboard", "/"),
+            ("contacts", "/contacts/?q=fjord"),
+            ("queue", "/approvals/"),
+            ("analytics", "/approvals/analytics/"),
+        ]
         for name, path in shots:
             page.goto(args.url + path)
             page.wait_for_load_state("networkidle")

@@ -19,7 +19,9 @@ def confidence_meter(value: float | None) -> SafeString:
     level = "high" if value >= 0.8 else "mid" if value >= 0.5 else "low"
     return format_html(
         '<span class="meter {}" title="AI confidence"><span style="width:{}%"></span></span>{}%',
-        level, round(value * 100), round(value * 100),
+        level,
+        round(value * 100),
+        round(value * 100),
     )
 
 

@@ -14,20 +14,31 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def pending_email(roles):
-    policy = ApprovalPolicy.objects.create(name="Customer email", action=NOTIFY_EMAIL, sla_minutes=60,
-                                           escalation_group=Group.objects.get(name=MANAGER))
+    policy = ApprovalPolicy.objects.create(
+        name="Customer email", action=NOTIFY_EMAIL, sla_minutes=60, escalation_group=Group.objects.get(name=MANAGER)
+    )
     policy.reviewer_groups.set([Group.objects.get(name=SUPPORT_AGENT)])
     contact = ContactFactory(first_name="Olivia", email="olivia@customer.example")
     return approval_request_create(
-        action=NOTIFY_EMAIL, subject=contact, confidence=0.62, risk="medium",
-        flags=[{"code": "ungrounded_date", "message": "Mentions a delivery date not in any source",
-                "span": "Friday", "severity": "high"}],
+        action=NOTIFY_EMAIL,
+        subject=contact,
+        confidence=0.62,
+        risk="medium",
+        flags=[
+            {
+                "code": "ungrounded_date",
+                "message": "Mentions a delivery date not in any source",
+                "span": "Friday",
+                "severity": "high",
+            }
+        ],
         proposal={"to": contact.email, "subject": "Your order", "body": "Hi Olivia,\nit arrives Friday."},
     )
 
 
-def test_a_reviewer_edits_and_approves_and_the_mail_goes_out_once(page, live_server, support_agent, login,
-                                                                 screenshot, pending_email):
+def test_a_reviewer_edits_and_approves_and_the_mail_goes_out_once(
+    page, live_server, support_agent, login, screenshot, pending_email
+):
     mail.outbox.clear()
     login("agent")
     expect(page.locator(".nav-link >> text=Review queue").locator("..").locator(".badge")).to_have_text("1")

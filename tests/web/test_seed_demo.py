@@ -8,8 +8,12 @@ pytestmark = pytest.mark.django_db
 
 
 def snapshot() -> tuple[int, ...]:
-    return (Account.objects.count(), Contact.objects.count(), Activity.objects.count(),
-            get_user_model().objects.count())
+    return (
+        Account.objects.count(),
+        Contact.objects.count(),
+        Activity.objects.count(),
+        get_user_model().objects.count(),
+    )
 
 
 def test_seed_demo_builds_a_business_with_one_login_per_role(capsys):
@@ -19,8 +23,13 @@ def test_seed_demo_builds_a_business_with_one_login_per_role(capsys):
     assert accounts >= 20
     assert 140 <= contacts <= 200
     assert activities >= contacts * 2
-    for username, role in [("sam", "Sales rep"), ("sue", "Support agent"), ("mia", "Marketer"),
-                           ("max", "Manager"), ("ada", "Admin")]:
+    for username, role in [
+        ("sam", "Sales rep"),
+        ("sue", "Support agent"),
+        ("mia", "Marketer"),
+        ("max", "Manager"),
+        ("ada", "Admin"),
+    ]:
         assert username in out
         assert get_user_model().objects.get(username=username).groups.filter(name=role).exists()
     assert "demo-pass-2026" in out

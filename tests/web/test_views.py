@@ -208,8 +208,13 @@ def test_contact_page_shows_churn_badges_from_the_marketing_app(client, marketer
     from marketing.models import ContactScore
 
     contact = ContactFactory()
-    ContactScore.objects.create(contact=contact, kind="churn", value=0.82,
-                                factors=[{"feature": "No purchase in 90 days", "effect": 0.9}], model_version=1)
+    ContactScore.objects.create(
+        contact=contact,
+        kind="churn",
+        value=0.82,
+        factors=[{"feature": "No purchase in 90 days", "effect": 0.9}],
+        model_version=1,
+    )
     client.force_login(marketer)
     html = client.get(f"/contacts/{contact.pk}/").content.decode()
     assert "Churn risk: high 0.82" in html

@@ -85,8 +85,12 @@ def bar_chart(series: Sequence[tuple[str, float]], unit: str = "", css_class: st
 
 
 @register.simple_tag
-def line_chart(series: dict[str, Sequence[tuple[str, float | None]]], unit: str = "", top: float | None = None,
-               percent: bool = False) -> SafeString:
+def line_chart(
+    series: dict[str, Sequence[tuple[str, float | None]]],
+    unit: str = "",
+    top: float | None = None,
+    percent: bool = False,
+) -> SafeString:
     """Lines for ``{"name": [(label, value|None), …], …}`` sharing one x-axis; a legend names each line.
 
     ``None`` values leave a gap (a day with nothing decided has no acceptance rate).
@@ -154,5 +158,11 @@ def line_chart(series: dict[str, Sequence[tuple[str, float | None]]], unit: str 
     return format_html(
         '<div class="chart-wrap"><svg class="chart" viewBox="0 0 {} {}" role="img" aria-label="{}">{}{}{}</svg>'
         '<div class="legend">{}</div></div>',
-        WIDTH, HEIGHT, ", ".join(names), grid, format_html("".join(str(x) for x in lines)), ticks, legend,
+        WIDTH,
+        HEIGHT,
+        ", ".join(names),
+        grid,
+        format_html("".join(str(x) for x in lines)),
+        ticks,
+        legend,
     )
