@@ -815,7 +815,7 @@ def approval_reap_stuck(*, older_than: timedelta) -> int:
         .values_list("id", flat=True)[:500]
     )
     for request_id in again:
-        approval_execute_task.delay(request_id)  # the releases have committed
+        approval_execute_task.delay_on_commit(request_id)  # runs now outside a transaction
     return len(again)
 
 

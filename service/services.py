@@ -607,7 +607,7 @@ def message_pipeline_sweep(*, older_than: timedelta, limit: int = 500) -> int:
         .values_list("id", flat=True)[:limit]
     )
     for message_id in ids:
-        message_pipeline_task.delay(message_id)
+        message_pipeline_task.delay_on_commit(message_id)
     return len(ids)
 
 

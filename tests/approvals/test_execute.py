@@ -204,13 +204,14 @@ def test_a_live_claim_is_not_taken_over(approved, refund_action):
     assert refund_action.CALLS == []
 
 
-def test_the_reaper_finishes_a_claim_whose_worker_died(approved, refund_action):
+def test_the_reaper_finishes_a_claim_whose_worker_died(approved, refund_action, django_capture_on_commit_callbacks):
     # given: a claim older than the lease, its worker gone
     ApprovalRequest.objects.filter(pk=approved.pk).update(
         status=Status.EXECUTING, claim_token="dead", claimed_at=timezone.now() - timedelta(hours=1), attempts=1
     )
     # when
-    released = approval_reap_stuck(older_than=timedelta(minutes=2))
+    with django_capture_on_commit_callbacks(execute=True):  # the beat task runs outside a transaction
+        released = approval_reap_stuck(older_than=timedelta(minutes=2))
     # then: released and re-run (eagerly here)
     assert released == 1
     req = ApprovalRequest.objects.get(pk=approved.pk)

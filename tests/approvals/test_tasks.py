@@ -27,14 +27,20 @@ def test_beat_schedule_names_real_tasks():
     assert names == {approval_escalate_overdue_task.name, approval_reap_stuck_task.name}
 
 
-def test_a_lost_execution_message_is_swept_up(make_refund, make_user, refund_action):
+def test_a_lost_execution_message_is_swept_up(
+    make_refund, make_user, refund_action, django_capture_on_commit_callbacks
+):
     # given: approved, but the task message never arrived (e.g. the broker was down at commit)
     agent = make_user("Support agent", username="agent1")
     req = make_refund("50.00")
     approval_decide(request_id=req.pk, reviewer=agent, verdict="approve")  # on-commit callbacks not run
     assert refund_action.CALLS == []
     # when: the beat's sweep runs a few minutes later
-    with time_machine.travel(timezone.now() + timedelta(minutes=3), tick=False):
+    # (the beat task runs outside a transaction, so its enqueues go out at once)
+    with (
+        time_machine.travel(timezone.now() + timedelta(minutes=3), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
         assert approval_reap_stuck_task.apply().get() == 1
     # then
     assert ApprovalRequest.objects.get(pk=req.pk).status == "executed"
