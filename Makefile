@@ -30,6 +30,7 @@ test: install  ## lint + the whole test suite (integration/e2e need PostgreSQL, 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 fmt: install
 	$(BIN)/ruff check --fix .

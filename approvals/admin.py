@@ -1,27 +1,59 @@
 """Django admin: policies are edited here; requests, decisions and the audit trail are read-only.
 
 The only write on requests is the "Cancel selected" action, which calls the same service
-as every other caller.
+as every other caller. Every policy (and authority limit) change made here is audited with
+the admin as actor and the changed fields, in the transaction that saves it.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import QuerySet
+from django.forms import ModelForm
 from django.http import HttpRequest
 
+from approvals.audit import audit_record
 from approvals.exceptions import ApprovalError
 from approvals.models import (
     ApprovalPolicy,
     ApprovalRequest,
     ApprovalRequestGroupObjectPermission,
     ApprovalRequestUserObjectPermission,
+    AuditAnchor,
     AuditEvent,
     AuthorityLimit,
     AutopilotState,
     Decision,
+    ExchangeRate,
 )
+from approvals.payloads import canonical_json, jsonable
 from approvals.services import approval_cancel
+
+_UNAUDITED_POLICY_FIELDS = {"id", "created_at", "updated_at"}
+
+
+def _policy_snapshot(policy: ApprovalPolicy) -> dict[str, Any]:
+    """Every editable value of a policy, its reviewers and its authority limits, as JSON values."""
+    values: dict[str, Any] = {}
+    for f in ApprovalPolicy._meta.concrete_fields:
+        if f.name in _UNAUDITED_POLICY_FIELDS:
+            continue
+        value = getattr(policy, f.name)
+        values[f.name] = str(value) if f.is_relation and value is not None else value
+    values["reviewer_groups"] = sorted(g.name for g in policy.reviewer_groups.all())
+    values["reviewer_users"] = sorted(u.get_username() for u in policy.reviewer_users.all())
+    limit_fields = [f for f in AuthorityLimit._meta.concrete_fields if f.name not in {"id", "policy", "group"}]
+    values["authority_limits"] = sorted(
+        (
+            {"group": limit.group.name, **{f.name: getattr(limit, f.name) for f in limit_fields}}
+            for limit in policy.authority_limits.select_related("group")
+        ),
+        key=canonical_json,
+    )
+    return jsonable(values)
 
 
 class _ReadOnlyInline(admin.TabularInline):
@@ -42,7 +74,9 @@ class _ReadOnlyInline(admin.TabularInline):
 class AuthorityLimitInline(admin.TabularInline):
     model = AuthorityLimit
     extra = 1
+    fields = ["group", "currency", "max_amount"]
     autocomplete_fields = ["group"]
+    verbose_name_plural = "authority limits (per currency, inclusive: a limit of 20,000 allows exactly 20,000.00)"
 
 
 class AutopilotStateInline(_ReadOnlyInline):
@@ -72,11 +106,20 @@ class ApprovalPolicyAdmin(admin.ModelAdmin):
         (None, {"fields": ["name", "action", "is_active", "priority", "description"]}),
         (
             "Applies when (empty = any; the most specific matching policy wins)",
-            {"fields": ["min_amount", "max_amount", "min_risk", "category", "vip", "negative_sentiment"]},
+            {"fields": ["currency", "min_amount", "max_amount", "min_risk", "category", "vip", "negative_sentiment"]},
         ),
         (
             "Reviewers",
-            {"fields": ["reviewer_groups", "reviewer_users", "required_approvals", "sla_minutes", "escalation_group"]},
+            {
+                "fields": [
+                    "reviewer_groups",
+                    "reviewer_users",
+                    "required_approvals",
+                    "second_review_edit_ratio",
+                    "sla_minutes",
+                    "escalation_group",
+                ]
+            },
         ),
         (
             "Autopilot (off unless enabled; earns autonomy from reviewers' record)",
@@ -93,13 +136,62 @@ class ApprovalPolicyAdmin(admin.ModelAdmin):
         ),
     ]
 
+    def save_model(self, request: HttpRequest, obj: ApprovalPolicy, form: ModelForm, change: bool) -> None:
+        # Reviewers and limits are saved later (save_related): keep the "before" on the form.
+        form._audit_before = (
+            _policy_snapshot(ApprovalPolicy.objects.select_for_update().get(pk=obj.pk)) if change else None
+        )
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request: HttpRequest, form: ModelForm, formsets, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        policy: ApprovalPolicy = form.instance
+        after = _policy_snapshot(policy)
+        before = getattr(form, "_audit_before", None)
+        if before is None:
+            audit_record(
+                verb="policy_created", actor=request.user, target=policy, data={"policy": policy.name, "values": after}
+            )
+            return
+        changes = {
+            name: {"before": before.get(name), "after": value}
+            for name, value in after.items()
+            if before.get(name) != value
+        }
+        if changes:
+            audit_record(
+                verb="policy_changed",
+                actor=request.user,
+                target=policy,
+                data={"policy": policy.name, "changes": changes},
+            )
+
+    def delete_model(self, request: HttpRequest, obj: ApprovalPolicy) -> None:
+        with transaction.atomic():
+            self._audit_deleted(request, obj)
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[ApprovalPolicy]) -> None:
+        with transaction.atomic():
+            for policy in queryset.select_for_update():
+                self._audit_deleted(request, policy)
+            super().delete_queryset(request, queryset)
+
+    def _audit_deleted(self, request: HttpRequest, policy: ApprovalPolicy) -> None:
+        audit_record(
+            verb="policy_deleted",
+            actor=request.user,
+            target=policy,
+            data={"policy": policy.name, "values": _policy_snapshot(policy)},
+        )
+
     @admin.display(description="conditions")
     def conditions(self, obj: ApprovalPolicy) -> str:
         parts = []
         if obj.min_amount is not None or obj.max_amount is not None:
             parts.append(
                 f"amount {obj.min_amount if obj.min_amount is not None else '…'}–"
-                f"{obj.max_amount if obj.max_amount is not None else '…'}"
+                f"{obj.max_amount if obj.max_amount is not None else '…'} {obj.currency}"
             )
         if obj.min_risk:
             parts.append(f"risk ≥ {obj.min_risk}")
@@ -114,7 +206,18 @@ class ApprovalPolicyAdmin(admin.ModelAdmin):
 
 class DecisionInline(_ReadOnlyInline):
     model = Decision
-    fields = ["created_at", "reviewer", "is_autopilot", "verdict", "reason", "edit_ratio", "comment"]
+    fields = [
+        "created_at",
+        "reviewer",
+        "is_autopilot",
+        "verdict",
+        "version",
+        "reason",
+        "edit_ratio",
+        "material",
+        "second_review",
+        "comment",
+    ]
     readonly_fields = fields
 
 
@@ -173,6 +276,17 @@ class ApprovalRequestAdmin(admin.ModelAdmin):
             self.message_user(request, problem, messages.WARNING)
 
 
+@admin.register(ExchangeRate)
+class ExchangeRateAdmin(admin.ModelAdmin):
+    """Rates that convert amounts into a policy's or a limit's currency; the newest valid one applies."""
+
+    list_display = ["currency", "base_currency", "rate", "valid_from", "created_at"]
+    list_filter = ["base_currency", "currency"]
+    search_fields = ["currency", "base_currency"]
+    date_hierarchy = "valid_from"
+    fields = ["currency", "base_currency", "rate", "valid_from"]
+
+
 @admin.register(Decision)
 class DecisionAdmin(admin.ModelAdmin):
     list_display = ["id", "request", "reviewer", "is_autopilot", "verdict", "reason", "edit_ratio", "created_at"]
@@ -195,10 +309,28 @@ class DecisionAdmin(admin.ModelAdmin):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ["id", "created_at", "actor_label", "verb", "request"]
-    list_filter = ["verb", "actor_type"]
-    search_fields = ["=request__id", "actor_label", "verb"]
+    list_display = ["id", "created_at", "actor_label", "verb", "request", "target_repr"]
+    list_filter = ["verb", "actor_type", "target_type"]
+    search_fields = ["=request__id", "actor_label", "verb", "=target_id", "target_repr"]
     list_select_related = ["request"]
+    show_full_result_count = False
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(AuditAnchor)
+class AuditAnchorAdmin(admin.ModelAdmin):
+    list_display = ["sequence", "created_at", "head_id", "event_count", "head_hash"]
     show_full_result_count = False
 
     def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:

@@ -40,6 +40,22 @@ class ApprovalsConfig(AppConfig):
         register(NOTIFY_EMAIL_ACTION)
         checks.register(approval_checks.check_actions)
         checks.register(approval_checks.check_settings)
+        checks.register(approval_checks.check_audit_settings)
+        self._connect_audit_signals()
+
+    def _connect_audit_signals(self) -> None:
+        """Audit group membership and permission changes, whichever code path makes them."""
+        from django.contrib.auth import get_user_model
+        from django.contrib.auth.models import Group
+        from django.db.models.signals import m2m_changed
+
+        from approvals.audit import audit_m2m_changed
+
+        user_model = get_user_model()
+        for through in (user_model.groups.through, user_model.user_permissions.through, Group.permissions.through):
+            m2m_changed.connect(
+                audit_m2m_changed, sender=through, dispatch_uid=f"approvals.audit.{through._meta.label}"
+            )
 
     def seed_demo(self, *, stdout) -> None:
         from approvals.demo import seed

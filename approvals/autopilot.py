@@ -3,7 +3,9 @@
 A request is auto-approved only when all of these hold:
 
 - its policy has autopilot enabled (off by default) and the global switch is on;
-- its risk is below high and no flag asks for a human (flags of severity "info" do not);
+- its risk is below high and no flag asks for a human (flags of severity "info" do not, unless
+  they are about money, a commitment, personal data or an injection attempt);
+- its payload states no money or commitment (an amount, a discount, a refund …);
 - its confidence is at least the policy's threshold;
 - over the policy's window, for the same action and category, at least ``min_samples``
   human decisions exist and the Wilson 95% lower bound of "approved without edits" is
@@ -50,13 +52,76 @@ def spot_check_draw(request_id: int) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
+#: Flags that keep a request away from the autopilot whatever their severity: money or a
+#: commitment is at stake, someone's personal data is, or the text addressed the AI.
+NEVER_AUTOPILOT = frozenset(
+    {
+        "refund_promise",
+        "refund_pending",
+        "refund_injection",
+        "ungrounded_amount",
+        "ungrounded_discount",
+        "ungrounded_free",
+        "ungrounded_price",
+        "ungrounded_code",
+        "ungrounded_date",
+        "ungrounded_link",
+        "exemplar_commitment",
+        "credential_request",
+        "other_contact_data",
+        "wrong_recipient",
+        "prompt_injection",
+        "ai_failed",
+    }
+)
+#: Severities that do not, on their own, ask for a person.
+QUIET_SEVERITIES = frozenset({"info"})
+
+
+def _texts(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [t for item in value.values() for t in _texts(item)]
+    if isinstance(value, (list, tuple)):
+        return [t for item in value for t in _texts(item)]
+    return []
+
+
+def commitment_in_payload(payload: Any) -> str:
+    """The first money or commitment span in the payload's text ("" if none): an amount, a
+    percentage, a discount, a code, something free, a price claim, a refund done or promised."""
+    from hitl_crm.ai.guards import commitment_spans
+
+    for text in _texts(payload):
+        spans = commitment_spans(text)
+        if spans:
+            return spans[0]
+    return ""
+
+
 def blocking_reason(req: ApprovalRequest) -> str:
-    """Why this request must go to a human whatever the statistics say ("" if nothing does)."""
-    if RISK_ORDER.get(Risk(req.risk), 0) >= RISK_ORDER[Risk.HIGH]:
+    """Why this request must go to a human whatever the statistics say ("" if nothing does).
+
+    Risk high or above; any flag of a severity other than "info" (medium and above included,
+    an unknown severity too); any money, commitment, personal-data or injection flag whatever its
+    severity; and any money or commitment written in the payload itself, flagged or not."""
+    try:
+        level = RISK_ORDER.get(Risk(req.risk), RISK_ORDER[Risk.HIGH])
+    except ValueError:
+        level = RISK_ORDER[Risk.HIGH]  # an unknown risk is treated as high
+    if level >= RISK_ORDER[Risk.HIGH]:
         return f"risk is {req.risk}"
-    serious = [f.get("code", "?") for f in req.flags or [] if f.get("severity", "warning") != "info"]
+    flags = [f for f in req.flags or [] if isinstance(f, dict)]
+    never = sorted({str(f.get("code")) for f in flags if f.get("code") in NEVER_AUTOPILOT})
+    if never:
+        return "flagged: " + ", ".join(never)
+    serious = [str(f.get("code", "?")) for f in flags if f.get("severity", "warning") not in QUIET_SEVERITIES]
     if serious:
         return "flagged: " + ", ".join(sorted(set(serious)))
+    span = commitment_in_payload(req.final if req.final else req.proposal)
+    if span:
+        return f"the payload states money or a commitment ({span[:60]})"
     return ""
 
 

@@ -1,11 +1,13 @@
-"""System checks for approvals (ids approvals.E001…)."""
+"""System checks for approvals (ids approvals.E001…, approvals.W010…)."""
 
 from __future__ import annotations
 
 from urllib.parse import urlparse
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Error
+from django.core.checks import CheckMessage, Error, Warning
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
 from rest_framework import serializers
@@ -93,3 +95,39 @@ def check_settings(app_configs, **kwargs) -> list[CheckMessage]:
             )
         )
     return errors
+
+
+def check_audit_settings(app_configs, **kwargs) -> list[CheckMessage]:
+    """The audit trail's HMAC key and anchor recipients."""
+    messages: list[CheckMessage] = []
+    key = app_settings.AUDIT_KEY
+    if not isinstance(key, str):
+        messages.append(Error("HITL_CRM_AUDIT_KEY must be a string.", id="approvals.E011"))
+    elif not key and not settings.DEBUG:
+        messages.append(
+            Warning(
+                "HITL_CRM_AUDIT_KEY is not set: the audit trail's MACs use a key derived from SECRET_KEY.",
+                hint="Set a dedicated random key of 32+ characters (and keep it out of database backups); "
+                "rotating SECRET_KEY would otherwise make every audit event fail verification.",
+                id="approvals.W010",
+            )
+        )
+    elif key and len(key) < 32:
+        messages.append(
+            Error(
+                f"HITL_CRM_AUDIT_KEY is too short ({len(key)} characters; at least 32 are needed).",
+                id="approvals.E011",
+            )
+        )
+    for address in app_settings.AUDIT_ANCHOR_EMAILS:
+        try:
+            validate_email(address)
+        except ValidationError:
+            messages.append(
+                Error(
+                    f"HITL_CRM_AUDIT_ANCHOR_EMAILS contains {address!r}, which is not an email address.",
+                    hint="A comma-separated list, e.g. security@example.com,ops@example.com",
+                    id="approvals.E012",
+                )
+            )
+    return messages

@@ -64,6 +64,23 @@ class _Settings:
         """A numeric ``context["sentiment"]`` below this counts as negative (VADER's convention)."""
         return getattr(settings, "HITL_CRM_APPROVALS_NEGATIVE_SENTIMENT_BELOW", -0.05)
 
+    @property
+    def AUDIT_KEY(self) -> str:
+        """Secret for the audit trail's HMACs (events and anchors); empty: derived from SECRET_KEY.
+
+        The fallback ties the trail to SECRET_KEY: rotating SECRET_KEY then makes every existing
+        event fail verification. Set a dedicated key (32+ characters) in production and keep it
+        away from the database's backups (approvals.W010 reminds you).
+        """
+        return getattr(settings, "HITL_CRM_AUDIT_KEY", "") or ""
+
+    @property
+    def AUDIT_ANCHOR_EMAILS(self) -> list[str]:
+        """Who receives each audit anchor by email (comma-separated string or list); empty: nobody."""
+        value = getattr(settings, "HITL_CRM_AUDIT_ANCHOR_EMAILS", "") or ""
+        items = value.split(",") if isinstance(value, str) else list(value)
+        return [str(item).strip() for item in items if str(item).strip()]
+
 
 app_settings = _Settings()
 

@@ -53,6 +53,35 @@ class ExecutionInProgress(InvalidState):
     default_message = "This request is being executed right now."
 
 
+class PayloadConflict(InvalidState):
+    """The decision names a payload version that is no longer the current one.
+
+    Someone changed the payload (an edit, a redraft) after the reviewer opened it: nothing
+    is decided, and the reviewer sees the current version (``payload``, ``payload_hash``,
+    ``version``) to decide again.
+    """
+
+    default_message = (
+        "This request changed since you opened it: someone edited or redrafted it. "
+        "Nothing was decided; review the current version and decide again."
+    )
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        payload: dict | None = None,
+        payload_hash: str = "",
+        version: int | None = None,
+        sent_hash: str = "",
+    ) -> None:
+        self.payload = payload or {}
+        self.payload_hash = payload_hash
+        self.version = version
+        self.sent_hash = sent_hash
+        super().__init__(message)
+
+
 class InvalidInput(ApprovalError):
     """Input that names fields: ``errors`` maps a field name to its message."""
 

@@ -36,10 +36,16 @@ class DecisionForm(forms.Form):
     )
     reason = forms.ChoiceField(required=False, choices=[("", "Why? (required to reject)"), *Decision.Reason.choices])
     comment = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+    # The version the reviewer is looking at: a decision applies only to that payload.
+    payload_hash = forms.CharField(
+        widget=forms.HiddenInput,
+        error_messages={"required": "The page did not say which version you reviewed; reload it and decide again."},
+    )
 
     def __init__(self, *args: Any, req: ApprovalRequest, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.req = req
+        self.fields["payload_hash"].initial = req.payload_hash
         for name in req.action_spec.editable_fields:
             value = (req.final or {}).get(name, "")
             long = isinstance(value, str) and (len(value) > LONG_TEXT or "\n" in value)

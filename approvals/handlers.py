@@ -1,4 +1,4 @@
-"""Built-in approval actions. Only handlers (and reviewer notifications) send mail.
+"""Built-in approval actions. Their mail goes through the delivery kernel (``hitl_crm.delivery``).
 
 ``approvals.notify_email`` sends a plain email to a contact, so the gate is usable before
 any feature app registers its own actions.
@@ -6,16 +6,17 @@ any feature app registers its own actions.
 
 from __future__ import annotations
 
-import smtplib
-from email.utils import parseaddr
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.core.mail import EmailMessage, get_connection
+from django.core.mail import EmailMessage
 from rest_framework import serializers
 
-from approvals.exceptions import TransientError
+from approvals.execution import StagedHandler
 from approvals.registry import Action
+from hitl_crm.delivery.channels import email_content, message_id_for
+from hitl_crm.delivery.models import Delivery
+from hitl_crm.delivery.services import Outbound
 
 if TYPE_CHECKING:
     from approvals.models import ApprovalRequest
@@ -51,50 +52,40 @@ class NotifyEmailSerializer(serializers.Serializer):
         return attrs
 
 
-def _message_id(execution_key: str) -> str:
-    domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "hitl-crm.invalid"
-    return f"<{execution_key}@{domain}>"
-
-
-def notify_email(req: ApprovalRequest, payload: dict[str, Any]) -> dict[str, Any]:
-    """Send the approved email and note it on the contact's timeline.
-
-    Idempotent per execution key: the key is the Message-ID (receiving systems and ESPs
-    drop duplicates) and a timeline entry carrying it means the message already went out.
-    """
-    from hitl_crm.contacts.models import Activity
-    from hitl_crm.contacts.services import activity_record
-
-    contact = req.subject
-    message_id = _message_id(req.execution_key)
-    previous = Activity.objects.filter(
-        contact=contact, kind=Activity.Kind.EMAIL_OUT, data__execution_key=req.execution_key
-    ).first()
-    if previous is not None:
-        return {
-            "message_id": message_id,
-            "execution_key": req.execution_key,
-            "to": payload["to"],
-            "activity": previous.pk,
-            "duplicate": True,
-        }
+def _prepare_notify_email(req: ApprovalRequest, payload: dict[str, Any]) -> Outbound:
+    """The approved email, exactly as it will be sent; its Message-ID is the execution key."""
     message = EmailMessage(
         subject=payload["subject"],
         body=payload["body"],
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[payload["to"]],
-        headers={"Message-ID": message_id, "X-HITL-Approval": str(req.pk)},
+        headers={
+            "Message-ID": message_id_for(req.execution_key, settings.DEFAULT_FROM_EMAIL),
+            "X-HITL-Approval": str(req.pk),
+        },
     )
-    try:
-        sent = get_connection().send_messages([message])
-    except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, ConnectionError, TimeoutError) as exc:
-        raise TransientError(f"Mail server unavailable: {exc}") from exc
-    except smtplib.SMTPResponseException as exc:
-        if 400 <= exc.smtp_code < 500:  # 4xx: try again later
-            raise TransientError(f"Mail server deferred the message: {exc.smtp_code} {exc.smtp_error!r}") from exc
-        raise
-    if not sent:
-        raise TransientError("The mail backend did not accept the message.")
+    return Outbound(
+        channel=Delivery.Channel.EMAIL,
+        kind=Delivery.Kind.EMAIL,
+        content=email_content(message),
+        recipient=payload["to"],
+        summary=payload["subject"],
+    )
+
+
+def _complete_notify_email(req: ApprovalRequest, payload: dict[str, Any], delivery: Delivery) -> dict[str, Any]:
+    """Note the sent email on the contact's timeline, once per execution key."""
+    from hitl_crm.contacts.models import Activity
+    from hitl_crm.contacts.services import activity_record
+
+    contact = req.subject
+    message_id = delivery.content["headers"]["Message-ID"]
+    result = {"message_id": message_id, "execution_key": req.execution_key, "to": payload["to"]}
+    previous = Activity.objects.filter(
+        contact=contact, kind=Activity.Kind.EMAIL_OUT, data__execution_key=req.execution_key
+    ).first()
+    if previous is not None:
+        return {**result, "activity": previous.pk, "duplicate": True}
     activity = activity_record(
         contact=contact,
         kind=Activity.Kind.EMAIL_OUT,
@@ -102,7 +93,13 @@ def notify_email(req: ApprovalRequest, payload: dict[str, Any]) -> dict[str, Any
         data={"approval_request": req.pk, "execution_key": req.execution_key, "message_id": message_id},
         source="approvals",
     )
-    return {"message_id": message_id, "execution_key": req.execution_key, "to": payload["to"], "activity": activity.pk}
+    return {**result, "activity": activity.pk, "delivery": delivery.pk}
+
+
+# Sent through the delivery kernel: prepared under the executor's locks, sent with none held,
+# recorded under the locks again. Idempotent per execution key (the Delivery's unique key and the
+# Message-ID), and a message whose outcome is unknown goes to a person, never out again by itself.
+notify_email = StagedHandler(prepare=_prepare_notify_email, complete=_complete_notify_email)
 
 
 NOTIFY_EMAIL_ACTION = Action(

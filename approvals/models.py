@@ -19,6 +19,8 @@ from django.db.models import Q
 from django.utils import timezone
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
+from hitl_crm.money import validate_currency_code
+
 if TYPE_CHECKING:
     from approvals.registry import Action
 
@@ -49,11 +51,26 @@ class ApprovalPolicy(models.Model):
     priority = models.IntegerField(default=0, help_text="Breaks ties between equally specific policies.")
     description = models.TextField(blank=True)
     # conditions (empty = any)
+    currency = models.CharField(
+        max_length=3,
+        validators=[validate_currency_code],
+        default="USD",
+        help_text="ISO 4217 currency of the amount range. Amounts in another currency are converted with the "
+        "exchange-rate table; a currency without a rate is refused.",
+    )
     min_amount = models.DecimalField(
-        max_digits=14, decimal_places=2, null=True, blank=True, help_text="Applies when the amount is at least this."
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Applies when the amount (in the policy's currency) is at least this (inclusive).",
     )
     max_amount = models.DecimalField(
-        max_digits=14, decimal_places=2, null=True, blank=True, help_text="Applies when the amount is at most this."
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Applies when the amount (in the policy's currency) is at most this (inclusive).",
     )
     min_risk = models.CharField(
         max_length=10, choices=Risk.choices, blank=True, help_text="Applies when the request's risk is at least this."
@@ -70,6 +87,12 @@ class ApprovalPolicy(models.Model):
         default=1,
         validators=[MinValueValidator(1), MaxValueValidator(10)],
         help_text="Distinct reviewers who must approve the same payload (four-eyes = 2).",
+    )
+    second_review_edit_ratio = models.FloatField(
+        default=0.5,
+        validators=[MinValueValidator(0), MaxValueValidator(1)],
+        help_text="A reviewer who rewrites more than this share of the payload (0–1) has written it: "
+        "one more approval by a different reviewer is then needed.",
     )
     sla_minutes = models.PositiveIntegerField(
         default=240, validators=[MinValueValidator(1)], help_text="Time to decision before the request escalates."
@@ -136,23 +159,70 @@ class ApprovalPolicy(models.Model):
 
 
 class AuthorityLimit(models.Model):
-    """The largest amount members of ``group`` may approve under ``policy`` (empty = no limit).
+    """The largest amount, in one currency, members of ``group`` may approve under ``policy``.
 
-    When a policy has limits, a reviewer in none of the listed groups may not approve an
-    amount at all.
+    The limit is inclusive: with a limit of 20,000.00 USD, 20,000.00 USD may be approved and
+    20,000.01 USD may not. A group may have one limit per currency; an amount in a currency
+    the group has no limit in is converted to the limit's currency with the exchange-rate
+    table (rounded up to the cent), and refused when no rate is configured. An empty amount
+    means no limit. When a policy has limits, a reviewer in none of the listed groups may
+    not approve an amount at all.
     """
 
     policy = models.ForeignKey(ApprovalPolicy, on_delete=models.CASCADE, related_name="authority_limits")
     group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="+")
+    currency = models.CharField(max_length=3, validators=[validate_currency_code], default="USD")
     max_amount = models.DecimalField(
-        max_digits=14, decimal_places=2, null=True, blank=True, help_text="Empty: no limit."
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Inclusive: amounts up to and including this may be approved. Empty: no limit.",
     )
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["policy", "group"], name="approvals_authority_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["policy", "group", "currency"], name="approvals_authority_unique_currency")
+        ]
 
     def __str__(self) -> str:
-        return f"{self.group} ≤ {self.max_amount if self.max_amount is not None else '∞'}"
+        return f"{self.group} ≤ {f'{self.max_amount} {self.currency}' if self.max_amount is not None else '∞'}"
+
+
+class ExchangeRate(models.Model):
+    """Admin-maintained: one unit of ``currency`` is worth ``rate`` units of ``base_currency`` from ``valid_from``.
+
+    Policies and limits compare amounts in other currencies through the newest rate valid
+    on the day of the check.
+    """
+
+    currency = models.CharField(max_length=3, validators=[validate_currency_code])
+    base_currency = models.CharField(
+        max_length=3, validators=[validate_currency_code], default="USD", help_text="The policy or limit currency."
+    )
+    rate = models.DecimalField(
+        max_digits=20,
+        decimal_places=10,
+        validators=[MinValueValidator(Decimal("0.0000000001"))],
+        help_text="Units of the base currency per one unit of the currency.",
+    )
+    valid_from = models.DateField(default=timezone.localdate)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["currency", "base_currency", "-valid_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["currency", "base_currency", "valid_from"], name="approvals_exchange_rate_unique"
+            ),
+            models.CheckConstraint(condition=Q(rate__gt=0), name="approvals_exchange_rate_positive"),
+            models.CheckConstraint(
+                condition=~Q(currency=models.F("base_currency")), name="approvals_exchange_rate_two_currencies"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"1 {self.currency} = {self.rate} {self.base_currency} from {self.valid_from}"
 
 
 class AutopilotState(models.Model):
@@ -198,6 +268,9 @@ class ApprovalRequest(models.Model):
     proposal = models.JSONField(help_text="The payload as proposed (by the AI). Never changed.")
     final = models.JSONField(help_text="The payload as approved, with reviewers' edits.")
     payload_hash = models.CharField(max_length=64, help_text="sha256 of the canonical JSON of final.")
+    version = models.PositiveIntegerField(
+        default=1, help_text="Goes up by one on every change of the payload (edit, redraft, revision)."
+    )
     subject_version = models.CharField(max_length=64, blank=True)
     ai_run = models.ForeignKey("ai.AiRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     confidence = models.FloatField(null=True, blank=True, validators=[MinValueValidator(0), MaxValueValidator(1)])
@@ -308,6 +381,10 @@ class Decision(models.Model):
         NOT_NEEDED = "not_needed", "Not needed"
         OTHER = "other", "Other"
 
+    class SecondReview(models.TextChoices):
+        REWRITE = "rewrite", "Rewritten by the reviewer"
+        MATERIAL = "material", "Material change"
+
     APPROVING = (Verdict.APPROVE, Verdict.APPROVE_WITH_EDITS)
 
     request = models.ForeignKey(ApprovalRequest, on_delete=models.CASCADE, related_name="decisions")
@@ -324,8 +401,22 @@ class Decision(models.Model):
     payload_before = models.JSONField(default=dict)
     payload_after = models.JSONField(default=dict)
     payload_hash = models.CharField(max_length=64, help_text="sha256 of payload_after.")
+    version = models.PositiveIntegerField(
+        default=1, help_text="The payload version decided on (for an edit: the version the edit created)."
+    )
     diff = models.JSONField(default=dict, blank=True)
     edit_ratio = models.FloatField(default=0.0, validators=[MinValueValidator(0), MaxValueValidator(1)])
+    material = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Material fields the reviewer changed: [{field, label, before, after, display}].",
+    )
+    second_review = models.CharField(
+        max_length=20,
+        choices=SecondReview.choices,
+        blank=True,
+        help_text="Why this edit needs one more approval by a different reviewer.",
+    )
     reason = models.CharField(max_length=20, choices=Reason.choices, blank=True)
     comment = models.TextField(blank=True)
     stats = models.JSONField(default=dict, blank=True, help_text="For autopilot: the numbers that justified it.")
@@ -359,12 +450,57 @@ class Decision(models.Model):
         return f"{who}: {self.get_verdict_display()} #{self.request_id}"
 
 
-class AuditEvent(models.Model):
-    """Append-only, hash-chained record of everything that happened to approvals.
+class PayloadVersion(models.Model):
+    """One version of a request's payload: the proposal, a reviewer's edit, a redraft or a revision."""
 
-    ``hash = sha256(prev_hash + canonical JSON of the row)``; ``manage.py verify_audit``
-    walks the chain. The hash covers ``actor_label`` (a snapshot), not the user FK, so
-    deactivating or renaming a user does not break the chain.
+    class Source(models.TextChoices):
+        PROPOSAL = "proposal", "Proposal"
+        EDIT = "edit", "Reviewer's edit"
+        REDRAFT = "redraft", "AI redraft"
+        REVISION = "revision", "Revised by the requester"
+
+    request = models.ForeignKey(ApprovalRequest, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    payload = models.JSONField()
+    payload_hash = models.CharField(max_length=64)
+    source = models.CharField(max_length=10, choices=Source.choices)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    ai_run = models.ForeignKey("ai.AiRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    decision = models.ForeignKey(
+        Decision,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The decision that led to this version (an edit or a change request).",
+    )
+    note = models.TextField(blank=True, help_text="For redrafts and revisions: the reviewer's request.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["request", "number"]
+        constraints = [models.UniqueConstraint(fields=["request", "number"], name="approvals_payload_version_unique")]
+
+    def __str__(self) -> str:
+        return f"#{self.request_id} v{self.number} ({self.get_source_display()})"
+
+
+class AuditEvent(models.Model):
+    """Append-only, hash-chained and keyed record of everything that happened to approvals.
+
+    Every column but ``id``, ``hash`` and ``mac`` is in the hashed material (``approvals.audit``):
+    ``hash = sha256(canonical JSON of the row, prev_hash included)`` chains the rows, and
+    ``mac = HMAC-SHA256(HITL_CRM_AUDIT_KEY, material + hash)`` means a rewritten chain cannot be
+    re-sealed without the key. Because ``actor``, ``ai_run`` and ``target_type`` are hashed,
+    the rows they point at are protected from deletion (deactivate a user instead).
+    ``AuditAnchor`` rows pin the head so truncation is detected; ``manage.py verify_audit``
+    checks all of it.
+
+    ``scheme`` 1 marks rows written before the full material existed: their ``hash`` covers the
+    legacy subset and is kept as it was; their ``mac`` (backfilled by migration 0002) covers
+    every column.
     """
 
     class ActorType(models.TextChoices):
@@ -373,28 +509,40 @@ class AuditEvent(models.Model):
         AI = "ai", "AI run"
         AUTOPILOT = "autopilot", "Autopilot"
 
+    SCHEME_LEGACY = 1
+    SCHEME_FULL = 2
+
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     actor_type = models.CharField(max_length=10, choices=ActorType.choices, editable=False)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", editable=False
     )
     actor_label = models.CharField(max_length=200, editable=False)
     ai_run = models.ForeignKey(
-        "ai.AiRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+        "ai.AiRun", null=True, blank=True, on_delete=models.PROTECT, related_name="+", editable=False
     )
     verb = models.CharField(max_length=40, editable=False)
     request = models.ForeignKey(
         ApprovalRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="audit_events", editable=False
     )
+    # What a non-request event is about (a policy, a user, a group); the repr is a snapshot.
+    target_type = models.ForeignKey(
+        ContentType, null=True, blank=True, on_delete=models.PROTECT, related_name="+", editable=False
+    )
+    target_id = models.CharField(max_length=64, blank=True, editable=False)
+    target_repr = models.CharField(max_length=200, blank=True, editable=False)
     data = models.JSONField(default=dict, blank=True, editable=False)
+    scheme = models.PositiveSmallIntegerField(default=SCHEME_FULL, editable=False)
     prev_hash = models.CharField(max_length=64, editable=False)
     hash = models.CharField(max_length=64, unique=True, editable=False)
+    mac = models.CharField(max_length=64, blank=True, editable=False)
 
     class Meta:
         ordering = ["id"]
         indexes = [
             models.Index(fields=["request", "id"], name="approvals_audit_request"),
             models.Index(fields=["verb", "created_at"], name="approvals_audit_verb"),
+            models.Index(fields=["target_type", "target_id", "id"], name="approvals_audit_target"),
         ]
 
     def __str__(self) -> str:
@@ -407,6 +555,37 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValueError("Audit events are append-only.")
+
+
+class AuditAnchor(models.Model):
+    """A keyed snapshot of the audit chain's head, written periodically (append-only).
+
+    The same values go to the ``hitl_crm.audit.anchor`` log and, when configured, to admins by
+    email, so deleting the newest events (and anchors) is caught against a copy outside the
+    database. ``mac`` covers every other column and the previous anchor's ``mac``.
+    """
+
+    sequence = models.PositiveBigIntegerField(unique=True, editable=False)
+    head_id = models.PositiveBigIntegerField(editable=False, help_text="Id of the newest event (0: empty chain).")
+    head_hash = models.CharField(max_length=64, editable=False)
+    event_count = models.PositiveBigIntegerField(editable=False, help_text="Events with an id up to head_id.")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    prev_mac = models.CharField(max_length=64, editable=False)
+    mac = models.CharField(max_length=64, editable=False)
+
+    class Meta:
+        ordering = ["sequence"]
+
+    def __str__(self) -> str:
+        return f"anchor #{self.sequence}: event {self.head_id} ({self.created_at:%Y-%m-%d %H:%M})"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise ValueError("Audit anchors are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("Audit anchors are append-only.")
 
 
 class ApprovalRequestUserObjectPermission(UserObjectPermissionBase):

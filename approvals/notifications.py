@@ -11,7 +11,7 @@ import logging
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import signing
-from django.core.mail import EmailMessage, get_connection
+from django.core.mail import EmailMessage
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -101,4 +101,26 @@ def approval_notify_reviewers(*, request_id: int, reason: str = "routed", group_
     if not messages:
         logger.warning("Approval request %s has no reviewer with an email address to notify", request_id)
         return 0
-    return get_connection().send_messages(messages) or 0
+    return _send(req, reason, messages)
+
+
+def _send(req: ApprovalRequest, reason: str, messages: list[EmailMessage]) -> int:
+    """Through the delivery kernel, one delivery per reviewer and round (a retried task sends no duplicates)."""
+    import hashlib
+
+    from hitl_crm.delivery.channels import DeliveryDeferred
+    from hitl_crm.delivery.models import Delivery
+    from hitl_crm.delivery.services import delivery_send_email
+
+    sent = 0
+    for message in messages:
+        to = hashlib.sha256(message.to[0].lower().encode()).hexdigest()[:16]
+        key = f"review-{req.pk}-{reason}-{req.escalation_level}-{to}"
+        try:
+            delivery = delivery_send_email(
+                key=key, message=message, kind=Delivery.Kind.NOTIFICATION, source=f"approvals.request:{req.pk}"
+            )
+        except DeliveryDeferred as exc:
+            raise ConnectionError(str(exc)) from exc  # the task retries with backoff
+        sent += delivery.state == Delivery.State.SENT
+    return sent

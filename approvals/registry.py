@@ -27,6 +27,17 @@ Handler = Callable[["ApprovalRequest", dict[str, Any]], dict[str, Any]]
 
 
 @dataclass(frozen=True)
+class Redrafted:
+    """What a redraft hook may return instead of a bare payload: the payload and the AI run that wrote it."""
+
+    payload: dict[str, Any]
+    ai_run: Any = None
+
+
+Redraft = Callable[["ApprovalRequest", str], "dict[str, Any] | Redrafted | None"]
+
+
+@dataclass(frozen=True)
 class Action:
     """One kind of thing a human may approve.
 
@@ -35,7 +46,13 @@ class Action:
     action and returns a JSON-serialisable result. It must be idempotent per
     ``request.execution_key``. ``template`` renders the payload for a reviewer with
     ``{"req": …, "payload": …}``. ``amount_field`` names the payload field that authority
-    limits and amount conditions apply to.
+    limits and amount conditions apply to, and ``currency_field`` the field holding its ISO
+    4217 currency (without one, amounts are taken to be in the policy's currency).
+    ``material_fields`` are those whose change alters what the action does (amount,
+    recipient, dates, product): a reviewer's edit of one is recorded as material and needs
+    another reviewer. ``redraft(request, comment)`` returns a new payload written with the
+    reviewer's comment as an instruction (or None); without it, "request changes" sends the
+    item back to its requester.
     """
 
     key: str
@@ -45,6 +62,9 @@ class Action:
     editable_fields: tuple[str, ...] = field(default_factory=tuple)
     template: str = "approvals/actions/generic.html"
     amount_field: str | None = None
+    currency_field: str | None = None
+    material_fields: tuple[str, ...] = field(default_factory=tuple)
+    redraft: Redraft | None = None
     description: str = ""
 
     def payload_fields(self) -> list[str]:

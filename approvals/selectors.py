@@ -24,6 +24,7 @@ from approvals.models import (
     ApprovalRequestUserObjectPermission,
     AuditEvent,
     Decision,
+    PayloadVersion,
 )
 
 Status = ApprovalRequest.Status
@@ -178,9 +179,10 @@ def can_decide(*, request: ApprovalRequest, user: AbstractBaseUser) -> tuple[boo
 
 
 def approval_history(*, request: ApprovalRequest) -> dict[str, QuerySet]:
-    """Decisions (oldest first) and the audit trail of one request."""
+    """Decisions (oldest first), payload versions and the audit trail of one request."""
     return {
         "decisions": request.decisions.select_related("reviewer").order_by("created_at", "id"),
+        "versions": PayloadVersion.objects.filter(request=request).select_related("author").order_by("number"),
         "audit": AuditEvent.objects.filter(request=request).select_related("actor").order_by("id"),
     }
 
@@ -391,8 +393,49 @@ def approval_open_for_subject(*, action: str, subject: Any) -> ApprovalRequest |
     )
 
 
+def approval_feedback_for_subject(*, subject: Any, limit: int = 5) -> list[dict[str, Any]]:
+    """Reviewers' change requests on the approval requests about ``subject``, newest first.
+
+    Each item: ``request`` (id), ``action``, ``reviewer`` (display name), ``comment``,
+    ``created_at``, ``version`` (the version they asked to change), ``current_version``,
+    ``status`` of the request and ``redrafted`` (a newer version exists). For the subject's
+    page: the person who owns it sees what the reviewer asked for.
+    """
+    from django.contrib.contenttypes.models import ContentType
+
+    if subject is None or getattr(subject, "pk", None) is None:
+        return []
+    rows = (
+        Decision.objects.filter(
+            verdict=Decision.Verdict.REQUEST_CHANGES,
+            request__content_type=ContentType.objects.get_for_model(subject),
+            request__object_id=str(subject.pk),
+        )
+        .select_related("reviewer", "request")
+        .order_by("-created_at", "-id")[:limit]
+    )
+    out = []
+    for d in rows:
+        who = d.reviewer.get_full_name() or d.reviewer.get_username() if d.reviewer else "autopilot"
+        out.append(
+            {
+                "request": d.request_id,
+                "action": d.request.action,
+                "reviewer": who,
+                "comment": d.comment,
+                "created_at": d.created_at,
+                "version": d.version,
+                "current_version": d.request.version,
+                "status": d.request.status,
+                "redrafted": d.request.version > d.version,
+            }
+        )
+    return out
+
+
 __all__ = [
     "approval_daily_series",
+    "approval_feedback_for_subject",
     "approval_history",
     "approval_open_for_subject",
     "approval_pending_count",

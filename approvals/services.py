@@ -15,7 +15,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, Group, Permission
 from django.contrib.contenttypes.models import ContentType
-from django.db import IntegrityError, connection, models, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from approvals.audit import audit_record
@@ -24,16 +24,13 @@ from approvals.conf import app_settings
 from approvals.exceptions import (
     AlreadyOpen,
     AuthorityExceeded,
-    ExecutionInProgress,
     InvalidDecision,
     InvalidEdits,
     InvalidInput,
     InvalidPayload,
     InvalidState,
     NotAllowed,
-    TransientError,
-    TransientExecutionError,
-    UnknownAction,
+    PayloadConflict,
 )
 from approvals.models import (
     REVIEW_PERMISSION,
@@ -42,13 +39,23 @@ from approvals.models import (
     ApprovalRequestGroupObjectPermission,
     ApprovalRequestUserObjectPermission,
     Decision,
+    PayloadVersion,
     Risk,
 )
-from approvals.payloads import edit_ratio, jsonable, payload_diff, payload_hash, subject_version
-from approvals.policies import authority_of, policy_match, to_decimal
-from approvals.registry import Action, get_action
+from approvals.payloads import canonical_json, edit_ratio, jsonable, payload_diff, payload_hash, subject_version
+from approvals.payloads import payload_hash as payload_hash_of
+from approvals.policies import (
+    NoExchangeRate,
+    amount_in_range,
+    authority_of,
+    policy_match,
+    to_decimal,
+    within_authority,
+)
+from approvals.registry import Action, Redrafted, get_action
 from approvals.selectors import decide_blocker
 from approvals.signals import approval_status_changed
+from hitl_crm.money import Money, MoneyError, UnknownCurrency, currency_code
 
 logger = logging.getLogger(__name__)
 
@@ -171,6 +178,16 @@ def _normalise_context(spec: Action, final: dict[str, Any], context: Any) -> dic
         if amount is None:
             raise InvalidInput({"context.amount": "Not a number."})
         ctx["amount"] = str(amount)
+    # Amounts are money: the payload's currency (or the caller's) must be a known ISO 4217 code.
+    currency_key = spec.currency_field or "context.currency"
+    raw_currency = final.get(spec.currency_field) if spec.currency_field else ctx.get("currency")
+    if spec.currency_field and raw_currency in (None, "") and ctx.get("amount") not in (None, ""):
+        raise InvalidInput({currency_key: "Give the currency of the amount (an ISO 4217 code, e.g. USD)."})
+    if raw_currency not in (None, ""):
+        try:
+            ctx["currency"] = currency_code(raw_currency)
+        except UnknownCurrency as exc:
+            raise InvalidInput({currency_key: str(exc)}) from None
     ctx["category"] = str(ctx.get("category") or "")[:60]
     ctx["vip"] = bool(ctx.get("vip", False))
     return jsonable(ctx)
@@ -214,6 +231,60 @@ def _mark_approved(req: ApprovalRequest, *, now) -> None:
 # --- create ------------------------------------------------------------------------------
 
 
+def _money_error_field(spec: Action) -> str:
+    return spec.currency_field or "context.currency"
+
+
+def _record_version(
+    req: ApprovalRequest,
+    *,
+    source: str,
+    author: AbstractBaseUser | None = None,
+    ai_run: Any = None,
+    decision: Decision | None = None,
+    note: str = "",
+    now=None,
+) -> PayloadVersion:
+    return PayloadVersion.objects.create(
+        request=req,
+        number=req.version,
+        payload=req.final,
+        payload_hash=req.payload_hash,
+        source=source,
+        author=author,
+        ai_run=ai_run,
+        decision=decision,
+        note=note[:5000],
+        created_at=now or timezone.now(),
+    )
+
+
+def _autopilot_approve(req: ApprovalRequest, *, expected_hash: str, stats: dict[str, Any], now) -> Decision:
+    """Record the autopilot's approval of exactly the payload it evaluated (``expected_hash``)."""
+    if expected_hash != req.payload_hash:
+        raise PayloadConflict(payload=req.final, payload_hash=req.payload_hash, version=req.version)
+    decision = Decision.objects.create(
+        request=req,
+        reviewer=None,
+        is_autopilot=True,
+        verdict=Verdict.APPROVE,
+        payload_before=req.final,
+        payload_after=req.final,
+        payload_hash=expected_hash,
+        version=req.version,
+        stats=stats,
+        created_at=now,
+    )
+    _mark_approved(req, now=now)
+    audit_record(
+        verb="auto_approved",
+        request=req,
+        autopilot=True,
+        data={"payload_hash": expected_hash, "version": req.version, **stats},
+    )
+    return decision
+
+
 @transaction.atomic
 def approval_request_create(
     *,
@@ -232,9 +303,11 @@ def approval_request_create(
     Validates the payload with the action's serializer, matches the most specific policy
     (none: the default reviewer group, one approval), grants the review permission on the
     new request to the policy's groups and users, sets the due time and the number of
-    approvals, audits, lets the autopilot decide when the policy allows it, and notifies the
-    reviewers after commit. Raises ``InvalidPayload``/``InvalidInput`` for bad input and
-    ``AlreadyOpen`` when the subject already has an open request for this action.
+    approvals, records version 1 of the payload, audits, lets the autopilot decide when the
+    policy allows it, and notifies the reviewers after commit. Raises
+    ``InvalidPayload``/``InvalidInput`` for bad input (an unknown currency, or one without
+    an exchange rate to a policy's currency, names the currency field) and ``AlreadyOpen``
+    when the subject already has an open request for this action.
     """
     spec = get_action(action)
     if subject is None or getattr(subject, "pk", None) is None:
@@ -254,7 +327,10 @@ def approval_request_create(
     if open_qs.exists():
         raise AlreadyOpen(already)
 
-    policy = policy_match(action=action, context=ctx, risk=risk)
+    try:
+        policy = policy_match(action=action, context=ctx, risk=risk)
+    except NoExchangeRate as exc:
+        raise InvalidInput({_money_error_field(spec): str(exc)}) from None
     now = timezone.now()
     sla = timedelta(minutes=policy.sla_minutes if policy else app_settings.DEFAULT_SLA_MINUTES)
     req = ApprovalRequest(
@@ -264,6 +340,7 @@ def approval_request_create(
         proposal=final,
         final=final,
         payload_hash=payload_hash(final),
+        version=1,
         subject_version=subject_version(subject),
         ai_run=ai_run,
         confidence=float(confidence) if confidence is not None else None,
@@ -285,6 +362,7 @@ def approval_request_create(
         if open_qs.exists():  # lost a race with a concurrent create
             raise AlreadyOpen(already) from None
         raise
+    _record_version(req, source=PayloadVersion.Source.PROPOSAL, author=requested_by, ai_run=ai_run, now=now)
 
     groups = list(policy.reviewer_groups.all()) if policy else []
     users = list(policy.reviewer_users.all()) if policy else []
@@ -312,26 +390,10 @@ def approval_request_create(
         },
     )
 
+    evaluated_hash = req.payload_hash
     evaluation = autopilot_evaluate(req=req, policy=policy)
     if evaluation is not None and evaluation.approve:
-        Decision.objects.create(
-            request=req,
-            reviewer=None,
-            is_autopilot=True,
-            verdict=Verdict.APPROVE,
-            payload_before=req.final,
-            payload_after=req.final,
-            payload_hash=req.payload_hash,
-            stats=evaluation.stats,
-            created_at=now,
-        )
-        _mark_approved(req, now=now)
-        audit_record(
-            verb="auto_approved",
-            request=req,
-            autopilot=True,
-            data={"payload_hash": req.payload_hash, **evaluation.stats},
-        )
+        _autopilot_approve(req, expected_hash=evaluated_hash, stats=evaluation.stats, now=now)
     else:
         if evaluation is not None:
             audit_record(
@@ -347,18 +409,40 @@ def approval_request_create(
 
 # --- decide ------------------------------------------------------------------------------
 
+# Used when a request has no policy (default routing).
+DEFAULT_SECOND_REVIEW_EDIT_RATIO = 0.5
+
+
+def _money_of(spec: Action, req: ApprovalRequest, payload: dict[str, Any]) -> Money | None:
+    """The payload's amount as money: its currency field, else the context's, else the policy's currency."""
+    if not spec.amount_field or payload.get(spec.amount_field) in (None, ""):
+        return None
+    amount = to_decimal(payload[spec.amount_field])
+    if amount is None:
+        return None
+    raw = payload.get(spec.currency_field) if spec.currency_field else (req.context or {}).get("currency")
+    currency = raw or (req.policy.currency if req.policy is not None else "USD")
+    try:
+        return Money(amount, currency)
+    except MoneyError as exc:
+        raise InvalidEdits({_money_error_field(spec): str(exc)}) from None
+
 
 def _check_authority(req: ApprovalRequest, spec: Action, reviewer: AbstractBaseUser, final: dict[str, Any]) -> None:
-    if not spec.amount_field or final.get(spec.amount_field) in (None, ""):
+    money = _money_of(spec, req, final)
+    if money is None:
         return
-    amount = to_decimal(final[spec.amount_field])
-    limited, limit = authority_of(policy=req.policy, user=reviewer)
-    if not limited or amount is None:
+    limited, limits = authority_of(policy=req.policy, user=reviewer)
+    if not limited:
         return
-    if limit is None:
+    if not limits:
         raise AuthorityExceeded(f"Your groups may not approve amounts under “{req.policy}”.")
-    if amount > limit:
-        raise AuthorityExceeded(f"Your approval limit under “{req.policy}” is {limit:,.2f}; this is {amount:,.2f}.")
+    try:
+        allowed, limit = within_authority(money, limits)
+    except NoExchangeRate as exc:
+        raise InvalidEdits({_money_error_field(spec): str(exc)}) from None
+    if not allowed:
+        raise AuthorityExceeded(f"Your approval limit under “{req.policy}” is {limit}; this is {money}.")
 
 
 def _check_amount_in_policy(req: ApprovalRequest, spec: Action, final: dict[str, Any]) -> None:
@@ -366,14 +450,20 @@ def _check_amount_in_policy(req: ApprovalRequest, spec: Action, final: dict[str,
     policy = req.policy
     if policy is None or not spec.amount_field:
         return
-    amount = to_decimal(final.get(spec.amount_field))
-    low, high = policy.min_amount, policy.max_amount
-    if amount is None or (low is None or amount >= low) and (high is None or amount <= high):
+    money = _money_of(spec, req, final)
+    if money is None:
         return
-    bounds = f"{low if low is not None else '…'} – {high if high is not None else '…'}"
+    try:
+        inside = amount_in_range(policy, money)
+    except NoExchangeRate as exc:
+        raise InvalidEdits({_money_error_field(spec): str(exc)}) from None
+    if inside:
+        return
+    low, high = policy.min_amount, policy.max_amount
+    bounds = f"{low if low is not None else '…'} – {high if high is not None else '…'} {policy.currency}"
     raise InvalidEdits(
         {
-            spec.amount_field: f"{amount:,.2f} is outside what “{policy}” covers ({bounds}); "
+            spec.amount_field: f"{money} is outside what “{policy}” covers ({bounds}); "
             "reject this and ask for a new request instead."
         }
     )
@@ -391,25 +481,127 @@ def _apply_edits(req: ApprovalRequest, spec: Action, edits: dict[str, Any] | Non
     return validate_payload(spec, merged, subject=subject, error=InvalidEdits)
 
 
+def _display_value(spec: Action, req: ApprovalRequest, payload: dict[str, Any], name: str) -> str:
+    value = payload.get(name)
+    if name == spec.amount_field:
+        money = _money_of(spec, req, payload)
+        if money is not None:
+            return money.format()
+    if value in (None, ""):
+        return "(empty)"
+    return value if isinstance(value, str) else canonical_json(value)
+
+
+def material_changes(
+    spec: Action, req: ApprovalRequest, before: dict[str, Any], after: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The action's material fields that differ between ``before`` and ``after``, for the record and the UI.
+
+    Each item: ``field``, ``label``, ``before``/``after`` (raw) and ``display`` — e.g.
+    "Amount changed from 1,200.00 USD to 400.00 USD".
+    """
+    out = []
+    for name in spec.material_fields:
+        if canonical_json(before.get(name)) == canonical_json(after.get(name)):
+            continue
+        label = name.replace("_", " ").capitalize()
+        old, new = _display_value(spec, req, before, name), _display_value(spec, req, after, name)
+        out.append(
+            {
+                "field": name,
+                "label": label,
+                "before": before.get(name),
+                "after": after.get(name),
+                "display": f"{label} changed from {old} to {new}",
+            }
+        )
+    return jsonable(out)
+
+
+def _check_hash(req: ApprovalRequest, sent: str) -> None:
+    sent = (sent or "").strip()
+    if not sent:
+        raise InvalidDecision(
+            {"payload_hash": "Required: the payload_hash of the version you reviewed (from the request you opened)."}
+        )
+    if sent != req.payload_hash:
+        raise PayloadConflict(payload=req.final, payload_hash=req.payload_hash, version=req.version, sent_hash=sent)
+
+
+def _new_version(
+    req: ApprovalRequest,
+    spec: Action,
+    payload: Any,
+    *,
+    source: str,
+    author: AbstractBaseUser | None,
+    ai_run: Any = None,
+    decision: Decision | None = None,
+    note: str = "",
+    now,
+) -> bool:
+    """Make ``payload`` the request's next version (pending; earlier approvals stop counting).
+
+    False (and nothing changed) when the payload is not valid or repeats a version someone
+    already decided on — approvals of that text would otherwise count again.
+    """
+    try:
+        final = validate_payload(spec, payload, subject=req.subject, error=InvalidPayload)
+    except InvalidPayload as exc:
+        logger.warning("approval %s: new version refused: %s", req.pk, exc)
+        return False
+    new_hash = payload_hash(final)
+    if new_hash == req.payload_hash or req.decisions.filter(payload_hash=new_hash).exists():
+        return False
+    ctx = req.context
+    money_ctx = _normalise_context(spec, final, {k: v for k, v in ctx.items() if k not in {"amount", "currency"}})
+    req.final, req.payload_hash, req.version, req.context = final, new_hash, req.version + 1, money_ctx
+    req.save(update_fields=["final", "payload_hash", "version", "context"])
+    _record_version(req, source=source, author=author, ai_run=ai_run, decision=decision, note=note, now=now)
+    return True
+
+
+def _redraft(req: ApprovalRequest, spec: Action, comment: str) -> tuple[Any, Any]:
+    """(payload, ai_run) from the action's redraft hook, or (None, None)."""
+    if spec.redraft is None:
+        return None, None
+    try:
+        out = spec.redraft(req, comment)
+    except Exception:  # a failed redraft sends the item back to its requester instead
+        logger.exception("approval %s: redraft failed", req.pk)
+        return None, None
+    if isinstance(out, Redrafted):
+        return out.payload, out.ai_run
+    return out, None
+
+
 @transaction.atomic
 def approval_decide(
     *,
     request_id: int,
     reviewer: AbstractBaseUser,
     verdict: str,
+    payload_hash: str,
     edits: dict[str, Any] | None = None,
     reason: str = "",
     comment: str = "",
 ) -> ApprovalRequest:
-    """Record one reviewer's decision; approve (and enqueue execution) once enough exist.
+    """Record one reviewer's decision on the payload version they saw; approve once enough exist.
 
-    Re-checks everything under a row lock: object permission, state, segregation of duties
-    (the requester and the subject's owner cannot decide), one decision per reviewer per
-    payload, edits (editable fields only, validated by the action's serializer, within the
-    policy's amount range) and the reviewer's authority limit. An approval with edits changes
-    the payload, so earlier approvals of the old text stop counting towards M-of-N.
-    ``approve`` with real changes is recorded as ``approve_with_edits``; ``approve_with_edits``
-    without changes as ``approve``.
+    ``payload_hash`` is the hash of the version the reviewer looked at (the request's
+    ``payload_hash`` when they opened it): if the payload changed since, nothing is decided
+    and ``PayloadConflict`` carries the current version. Re-checks everything under a row
+    lock: object permission, state, segregation of duties, one decision per reviewer per
+    payload, edits (editable fields only, validated, within the policy's amount range) and
+    the reviewer's authority limit, in money (the amount's currency, converted with the
+    exchange-rate table; an unconfigured currency is ``InvalidEdits`` naming the field).
+
+    An approval with edits makes a new version, so earlier approvals stop counting. An edit
+    of a material field, or one that rewrites more than the policy's
+    ``second_review_edit_ratio``, needs one more approval by a different reviewer.
+    ``request_changes`` does not reject: the action's redraft hook writes a new version with
+    the comment as its instruction (the request stays pending), or the request waits for its
+    requester to revise it.
     """
     req = (
         ApprovalRequest.objects.select_for_update(of=("self",))
@@ -423,6 +615,7 @@ def approval_decide(
     if blocker is not None:
         code, message = blocker
         raise (InvalidState if code in {"not_pending", "already_decided"} else NotAllowed)(message)
+    _check_hash(req, payload_hash)
     if verdict not in Verdict.values:
         raise InvalidDecision({"verdict": f"Use one of: {', '.join(Verdict.values)}."})
     if reason and reason not in Decision.Reason.values:
@@ -440,16 +633,28 @@ def approval_decide(
     before = copy.deepcopy(req.final)
     now = timezone.now()
     approving = verdict in Decision.APPROVING
+    material: list[dict[str, Any]] = []
+    second = ""
+    ratio = 0.0
     if approving:
         after = _apply_edits(req, spec, edits, subject)
         diff = payload_diff(before, after)
         if diff:
             _check_amount_in_policy(req, spec, after)
+            material = material_changes(spec, req, before, after)
+            ratio = edit_ratio(before, after)
+            threshold = (
+                req.policy.second_review_edit_ratio if req.policy is not None else DEFAULT_SECOND_REVIEW_EDIT_RATIO
+            )
+            if material:
+                second = Decision.SecondReview.MATERIAL
+            elif ratio > threshold:
+                second = Decision.SecondReview.REWRITE
         _check_authority(req, spec, reviewer, after)
         verdict = Verdict.APPROVE_WITH_EDITS if diff else Verdict.APPROVE
     else:
         after, diff = before, {}
-    after_hash = payload_hash(after)
+    after_hash = payload_hash_of(after)
     try:
         with transaction.atomic():
             decision = Decision.objects.create(
@@ -459,8 +664,11 @@ def approval_decide(
                 payload_before=before,
                 payload_after=after,
                 payload_hash=after_hash,
+                version=req.version + 1 if diff else req.version,
                 diff=diff,
-                edit_ratio=edit_ratio(before, after) if diff else 0.0,
+                edit_ratio=ratio,
+                material=material,
+                second_review=second,
                 reason=reason,
                 comment=comment,
                 created_at=now,
@@ -469,16 +677,41 @@ def approval_decide(
         raise InvalidState("You have already decided on this request.") from None
 
     old = req.status
+    redrafted = False
     if approving:
         if diff:
-            req.final, req.payload_hash = after, after_hash
+            req.final, req.payload_hash, req.version = after, after_hash, req.version + 1
             if spec.amount_field and after.get(spec.amount_field) not in (None, ""):
                 req.context = {**req.context, "amount": str(to_decimal(after[spec.amount_field]))}
+                if spec.currency_field and after.get(spec.currency_field):
+                    req.context["currency"] = str(after[spec.currency_field])
+            _record_version(req, source=PayloadVersion.Source.EDIT, author=reviewer, decision=decision, now=now)
         count = req.decisions.filter(verdict__in=Decision.APPROVING, payload_hash=req.payload_hash).count()
+        if second:
+            # The editor's approval counts once; someone else must look at what they wrote.
+            req.required_approvals = max(req.required_approvals, count + 1)
         if count >= req.required_approvals:
             _mark_approved(req, now=now)
+            req.save(update_fields=["required_approvals", "version"])
         else:
-            req.save(update_fields=["final", "payload_hash", "context"])
+            req.save(update_fields=["final", "payload_hash", "context", "version", "required_approvals"])
+    elif verdict == Verdict.REQUEST_CHANGES:
+        count = 0
+        payload, ai_run = _redraft(req, spec, comment)
+        if payload is not None:
+            redrafted = _new_version(
+                req,
+                spec,
+                payload,
+                source=PayloadVersion.Source.REDRAFT,
+                author=None,
+                ai_run=ai_run,
+                decision=decision,
+                note=comment,
+                now=now,
+            )
+        if redrafted:
+            _enqueue_notification(req, reason="redrafted")
     else:
         count = 0
         req.status = Status.REJECTED
@@ -495,7 +728,12 @@ def approval_decide(
             "comment": comment[:500],
             "edited_fields": sorted(diff),
             "edit_ratio": decision.edit_ratio,
+            "material": [m["field"] for m in material],
+            "second_review": second,
+            "decided_hash": payload_hash,
             "payload_hash": req.payload_hash,
+            "version": req.version,
+            "redrafted": redrafted,
             "approvals": count,
             "required": req.required_approvals,
             "status": req.status,
@@ -507,185 +745,41 @@ def approval_decide(
     return req
 
 
+@transaction.atomic
+def approval_request_revise(
+    *, request_id: int, actor: AbstractBaseUser | None, payload: dict[str, Any], note: str = ""
+) -> ApprovalRequest:
+    """The requester's new version of a pending request (after "request changes"), under the same request.
+
+    Only the requester (or, for system callers, ``actor=None``) may revise. The request
+    stays pending with the next version; approvals of earlier versions stop counting.
+    Raises ``InvalidPayload`` when the payload does not validate or repeats a decided version.
+    """
+    req = ApprovalRequest.objects.select_for_update(of=("self",)).select_related("policy").filter(pk=request_id).first()
+    if req is None or (actor is not None and req.requested_by_id != actor.pk and not actor.is_superuser):
+        raise NotAllowed("Only the requester can revise this request.")
+    if req.status != Status.PENDING:
+        raise InvalidState(f"This request is {req.get_status_display().lower()}; it can no longer be revised.")
+    spec = get_action(req.action)
+    validate_payload(spec, payload, subject=req.subject, error=InvalidPayload)
+    now = timezone.now()
+    if not _new_version(req, spec, payload, source=PayloadVersion.Source.REVISION, author=actor, note=note, now=now):
+        raise InvalidPayload({"payload": "This is the same as a version already reviewed; change something."})
+    audit_record(
+        verb="revised",
+        request=req,
+        actor=actor,
+        data={"payload_hash": req.payload_hash, "version": req.version, "note": (note or "")[:500]},
+    )
+    _enqueue_notification(req, reason="revised")
+    return req
+
+
 # --- execute -----------------------------------------------------------------------------
 
 
-class _Refused(Exception):
-    """The executor will not run this payload (terminal; no handler call)."""
-
-
-class _ClaimLost(Exception):
-    """Someone else took over this execution; roll back whatever we did."""
-
-
-def _claim(request_id: int, token: str) -> bool:
-    with transaction.atomic():
-        claimed = ApprovalRequest.objects.filter(pk=request_id, status=Status.APPROVED).update(
-            status=Status.EXECUTING, claim_token=token, claimed_at=timezone.now(), attempts=models.F("attempts") + 1
-        )
-        if claimed == 1:
-            req = ApprovalRequest.objects.get(pk=request_id)
-            audit_record(verb="execution_started", request=req, data={"attempt": req.attempts})
-            _on_commit_status(req, old=Status.APPROVED)
-    return claimed == 1
-
-
-def _release_dead_claim(request_id: int, *, older_than: timedelta | None) -> bool:
-    """executing → approved when no live worker holds the claim; True if released.
-
-    On PostgreSQL a running handler holds the request's row lock for its whole run, so a
-    row we can lock with SKIP LOCKED has no live handler, whatever its age. Elsewhere
-    (SQLite) only the claim's age tells: it must exceed the task time limit.
-    """
-    now = timezone.now()
-    with transaction.atomic():
-        qs = ApprovalRequest.objects.filter(pk=request_id, status=Status.EXECUTING)
-        if older_than is not None:
-            qs = qs.filter(claimed_at__lt=now - older_than)
-        if connection.features.has_select_for_update_skip_locked:
-            req = qs.select_for_update(skip_locked=True).first()
-        else:
-            lease = timedelta(seconds=app_settings.EXECUTION_LEASE_SECONDS)
-            req = qs.filter(claimed_at__lt=now - max(lease, older_than or lease)).first()
-        if req is None:
-            return False
-        if req.attempts >= app_settings.MAX_ATTEMPTS:
-            req.status = Status.FAILED
-            req.error = (
-                f"Execution did not finish after {req.attempts} attempts (worker lost or timed out). "
-                "Check whether the action took effect before re-queueing it."
-            )
-            req.claim_token = ""
-            req.save(update_fields=["status", "error", "claim_token"])
-            audit_record(verb="execution_failed", request=req, data={"attempts": req.attempts, "error": req.error})
-            _on_commit_status(req, old=Status.EXECUTING)
-            return False
-        req.status = Status.APPROVED
-        req.claim_token = ""
-        req.save(update_fields=["status", "claim_token"])
-        audit_record(verb="claim_released", request=req, data={"attempts": req.attempts, "claimed_at": req.claimed_at})
-        _on_commit_status(req, old=Status.EXECUTING)
-        return True
-
-
-def _verify_and_run(request_id: int, token: str) -> ApprovalRequest:
-    with transaction.atomic():
-        req = ApprovalRequest.objects.select_for_update(of=("self",)).select_related("content_type").get(pk=request_id)
-        if req.status != Status.EXECUTING or req.claim_token != token:
-            raise _ClaimLost
-        try:
-            spec = get_action(req.action)
-        except UnknownAction as exc:
-            raise _Refused(str(exc)) from None
-        if payload_hash(req.final) != req.payload_hash:
-            raise _Refused("The approved payload was changed after approval, so it was not executed.")
-        approvals = req.decisions.filter(verdict__in=Decision.APPROVING, payload_hash=req.payload_hash)
-        by_autopilot = approvals.filter(is_autopilot=True).exists()
-        humans = approvals.filter(reviewer__isnull=False).values("reviewer").distinct().count()
-        if not by_autopilot and humans < req.required_approvals:
-            raise _Refused(
-                f"This payload has {humans} of {req.required_approvals} required approvals, so it was not executed."
-            )
-        subject = _subject_of(req, lock=True)
-        if subject is None:
-            raise _Refused("The subject of this request no longer exists, so it was not executed.")
-        if subject_version(subject) != req.subject_version:
-            raise _Refused(
-                f"{subject} changed after approval, so it was not executed. "
-                "Create a new request for the current version."
-            )
-        req.subject = subject
-        result = spec.handler(req, copy.deepcopy(req.final))
-        result = jsonable(result if isinstance(result, dict) else {"value": result})
-        done = ApprovalRequest.objects.filter(pk=request_id, status=Status.EXECUTING, claim_token=token).update(
-            status=Status.EXECUTED, executed_at=timezone.now(), result=result, error="", claim_token=""
-        )
-        if done != 1:
-            raise _ClaimLost
-        req.refresh_from_db()
-        audit_record(
-            verb="executed",
-            request=req,
-            data={"attempt": req.attempts, "execution_key": req.execution_key, "result": result},
-        )
-        _on_commit_status(req, old=Status.EXECUTING)
-        return req
-
-
-def _fail(request_id: int, token: str, *, error: str, verb: str) -> ApprovalRequest:
-    with transaction.atomic():
-        req = ApprovalRequest.objects.select_for_update(of=("self",)).get(pk=request_id)
-        if req.status == Status.EXECUTING and req.claim_token == token:
-            req.status = Status.FAILED
-            req.error = error[:5000]
-            req.claim_token = ""
-            req.save(update_fields=["status", "error", "claim_token"])
-            audit_record(verb=verb, request=req, data={"attempt": req.attempts, "error": req.error})
-            _on_commit_status(req, old=Status.EXECUTING)
-        return req
-
-
-def _retry_later(request_id: int, token: str, exc: Exception) -> tuple[ApprovalRequest, bool]:
-    with transaction.atomic():
-        req = ApprovalRequest.objects.select_for_update(of=("self",)).get(pk=request_id)
-        if req.status != Status.EXECUTING or req.claim_token != token:
-            return req, False
-        if req.attempts >= app_settings.MAX_ATTEMPTS:
-            req.status = Status.FAILED
-            req.error = f"Gave up after {req.attempts} attempts: {exc}"[:5000]
-            verb = "execution_failed"
-        else:
-            req.status = Status.APPROVED
-            req.error = f"Attempt {req.attempts} failed, will retry: {exc}"[:5000]
-            verb = "execution_retry"
-        req.claim_token = ""
-        req.save(update_fields=["status", "error", "claim_token"])
-        audit_record(verb=verb, request=req, data={"attempt": req.attempts, "error": str(exc)[:500]})
-        _on_commit_status(req, old=Status.EXECUTING)
-        return req, req.status == Status.APPROVED
-
-
-def approval_execute(*, request_id: int) -> ApprovalRequest:
-    """Run the handler of an approved request, at most once.
-
-    1. Claim: ``UPDATE … SET status='executing' WHERE id=… AND status='approved'`` must
-       hit one row (committed, so everyone sees the claim).
-    2. Under the request's row lock and the subject's row lock: refuse (→ failed, no handler
-       call) if the payload hash, the approvals or the subject version do not match; run the
-       handler with the approved payload; mark executed — all in one transaction, so the
-       handler's own database writes commit with the status or not at all.
-    3. A ``TransientError`` from the handler puts the request back to ``approved`` and
-       raises ``TransientExecutionError`` for the task to retry with backoff (up to
-       ``MAX_ATTEMPTS``); any other error marks it ``failed`` for a human to re-queue.
-
-    Any other state is a no-op (returned unchanged), so duplicate deliveries are harmless. A
-    claim left by a dead worker is released and re-claimed; a live one raises
-    ``ExecutionInProgress``. Manages its own transactions: do not call it inside one.
-    """
-    token = uuid.uuid4().hex
-    if not _claim(request_id, token):
-        req = ApprovalRequest.objects.get(pk=request_id)
-        if req.status != Status.EXECUTING:
-            return req
-        if not (_release_dead_claim(request_id, older_than=None) and _claim(request_id, token)):
-            req.refresh_from_db()
-            if req.status == Status.EXECUTING:
-                raise ExecutionInProgress(f"Request #{request_id} is being executed by another worker.")
-            return req
-    try:
-        return _verify_and_run(request_id, token)
-    except _ClaimLost:
-        return ApprovalRequest.objects.get(pk=request_id)
-    except _Refused as refusal:
-        return _fail(request_id, token, error=str(refusal), verb="execution_refused")
-    except TransientError as exc:
-        req, will_retry = _retry_later(request_id, token, exc)
-        if will_retry:
-            raise TransientExecutionError(str(exc)) from exc
-        return req
-    except Exception as exc:  # a handler bug or a permanent refusal: stop, show it to a human
-        logger.exception("Approval request %s: the handler failed", request_id)
-        return _fail(request_id, token, error=f"{type(exc).__name__}: {exc}", verb="execution_failed")
+# Claim, prepare, deliver, complete and the reaper live in approvals.execution; they are
+# importable from here too (see __getattr__ at the end of this module).
 
 
 @transaction.atomic
@@ -787,45 +881,24 @@ def approval_escalate_overdue(*, now=None, batch: int = 500) -> int:
     return sum(_escalate_one(request_id, now) for request_id in ids)
 
 
-def approval_reap_stuck(*, older_than: timedelta) -> int:
-    """Sweep for executions that stalled; return how many were re-enqueued.
-
-    - Claims stuck in ``executing`` for longer than ``older_than`` whose worker is gone are
-      released and re-enqueued (or failed after ``MAX_ATTEMPTS``).
-    - Requests left ``approved`` for longer than ``older_than`` since their decision and their
-      last attempt (a task message lost, the broker down at commit time, a transient error
-      whose retry never came) are re-enqueued.
-
-    Re-enqueueing is always safe: the executor's claim lets only one run through.
-    """
-    from approvals.tasks import approval_execute_task
-
-    cutoff = timezone.now() - older_than
-    stuck = list(
-        ApprovalRequest.objects.filter(status=Status.EXECUTING, claimed_at__lt=cutoff)
-        .order_by("claimed_at")
-        .values_list("id", flat=True)[:500]
-    )
-    again = [request_id for request_id in stuck if _release_dead_claim(request_id, older_than=older_than)]
-    again += list(
-        ApprovalRequest.objects.filter(status=Status.APPROVED, decided_at__lt=cutoff)
-        .filter(models.Q(claimed_at__isnull=True) | models.Q(claimed_at__lt=cutoff))
-        .exclude(pk__in=again)
-        .order_by("decided_at")
-        .values_list("id", flat=True)[:500]
-    )
-    for request_id in again:
-        approval_execute_task.delay_on_commit(request_id)  # runs now outside a transaction
-    return len(again)
-
-
 __all__ = [
     "approval_cancel",
     "approval_decide",
     "approval_escalate_overdue",
-    "approval_execute",
-    "approval_reap_stuck",
+    "approval_execute",  # noqa: F822 (lazy, from approvals.execution)
+    "approval_reap_stuck",  # noqa: F822
     "approval_request_create",
     "approval_requeue",
     "validate_payload",
 ]
+
+_EXECUTION = frozenset({"approval_execute", "approval_reap_stuck", "approval_delivery_resolved", "StagedHandler"})
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy, because approvals.execution imports this module's helpers.
+    if name in _EXECUTION:
+        from approvals import execution
+
+        return getattr(execution, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -76,6 +76,26 @@ def approval_escalate_overdue_task() -> int:
 def approval_reap_stuck_task() -> int:
     from approvals.services import approval_reap_stuck
 
-    # On PostgreSQL a live handler holds its row lock, so two minutes is safe; elsewhere the
-    # service also waits for EXECUTION_LEASE_SECONDS.
+    # On PostgreSQL a live executor holds the request's session lock (and its row lock while it
+    # checks or records), so two minutes is safe; elsewhere the service also waits for
+    # EXECUTION_LEASE_SECONDS. A delivery a dead worker was sending is never resent.
     return approval_reap_stuck(older_than=timedelta(minutes=2))
+
+
+@shared_task(ignore_result=True)
+def audit_anchor_task() -> int | None:
+    """Anchor the audit chain's head (beat). Returns the new anchor's sequence, or None if unchanged."""
+    from approvals.audit import audit_anchor_create
+
+    anchor = audit_anchor_create()
+    return anchor.sequence if anchor is not None else None
+
+
+@shared_task(
+    ignore_result=True, autoretry_for=(ConnectionError, TimeoutError, OSError), retry_backoff=10, max_retries=5
+)
+def audit_anchor_email_task(anchor_id: int) -> None:
+    """Email one audit anchor to HITL_CRM_AUDIT_ANCHOR_EMAILS."""
+    from approvals.audit import audit_anchor_email
+
+    audit_anchor_email(anchor_id=anchor_id)

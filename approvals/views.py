@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from approvals.exceptions import ApprovalError, InvalidInput, LinkExpired, LinkInvalid
+from approvals.exceptions import ApprovalError, InvalidInput, LinkExpired, LinkInvalid, PayloadConflict
 from approvals.forms import DecisionForm, QueueFilterForm
 from approvals.models import ApprovalRequest, Decision
 from approvals.notifications import review_link_resolve
@@ -141,6 +141,7 @@ def _detail_context(request: HttpRequest, req: ApprovalRequest, form: DecisionFo
         "can_decide": allowed,
         "why_not": why_not,
         "decisions": history["decisions"],
+        "versions": history["versions"],
         "audit": history["audit"],
         "now": timezone.now(),
         "can_requeue": req.status == ApprovalRequest.Status.FAILED
@@ -162,6 +163,7 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
     req = get_object_or_404(approval_visible_to(user=request.user), pk=pk)
     form = DecisionForm(request.POST, req=req)
     error = ""
+    conflict = False
     if form.is_valid():
         verdict = form.cleaned_data["verdict"]
         edits = form.edits() if verdict == Decision.Verdict.APPROVE else {}
@@ -175,7 +177,10 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
                 edits=edits or None,
                 reason=form.cleaned_data["reason"],
                 comment=form.cleaned_data["comment"],
+                payload_hash=form.cleaned_data["payload_hash"],
             )
+        except PayloadConflict as exc:
+            error, conflict = str(exc), True
         except InvalidInput as exc:
             for field, text in exc.errors.items():
                 name = f"edit_{field}" if f"edit_{field}" in form.fields else None
@@ -190,11 +195,18 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
             return render(request, "approvals/detail.html#main", _detail_context(request, req))
     req.refresh_from_db()
     context = _detail_context(request, req)
-    if context["can_decide"]:
+    if context["can_decide"] and conflict:
+        # Show the current version to decide on again; keep the reviewer's comment and reason.
+        context["form"] = DecisionForm(
+            req=req, initial={"comment": form.cleaned_data["comment"], "reason": form.cleaned_data["reason"]}
+        )
+    elif context["can_decide"]:
         context["form"] = form  # keep what the reviewer typed, with the errors on it
     context["error"] = error
+    context["conflict"] = conflict
     template = "approvals/detail.html#main" if request.htmx else "approvals/detail.html"
-    return render(request, template, context, status=200 if request.htmx else 400)
+    status = 200 if request.htmx else 409 if conflict else 400
+    return render(request, template, context, status=status)
 
 
 @require_POST

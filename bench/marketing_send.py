@@ -186,7 +186,7 @@ def main() -> None:
     workers = start_workers(args.concurrency, pipeline_dir, work / "worker.log")
     try:
         t0 = time.perf_counter()
-        approval_decide(request_id=req.pk, reviewer=reviewer, verdict="approve")
+        approval_decide(request_id=req.pk, payload_hash=req.payload_hash, reviewer=reviewer, verdict="approve")
         sent = Send.objects.filter(campaign=campaign, status=Send.Status.SENT)
         progress = []
         while True:

@@ -104,8 +104,8 @@ def main() -> None:
     from approvals.models import ApprovalRequest
     from hitl_crm.accounts.roles import roles_ensure
     from hitl_crm.ai.models import AiRun
+    from service.demo import ARTICLES
     from service.inbound import build
-    from service.knowledge import ARTICLES
     from service.models import Case, KnowledgeArticle
     from service.routing import SEND_REPLY, service_policies_ensure
     from service.services import inbound_message_receive, knowledge_article_create

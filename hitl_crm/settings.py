@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "hitl_crm.accounts",
     "hitl_crm.contacts",
     "hitl_crm.ai",
+    "hitl_crm.delivery",
     # the gate and the feature apps
     "approvals",
     "leads",
@@ -95,9 +96,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "approvals.audit.audit_actor_middleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "hitl_crm.web.middleware.PrivateCacheMiddleware",
 ]
 
 ROOT_URLCONF = "hitl_crm.urls"
@@ -238,7 +241,13 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
-        "rest_framework.filters.SearchFilter",
+        "hitl_crm.api.filters.SearchFilter",
+    ],
+    # JSON, form and multipart parsers that answer 400 for a NUL character PostgreSQL cannot store.
+    "DEFAULT_PARSER_CLASSES": [
+        "hitl_crm.api.parsers.JSONParser",
+        "hitl_crm.api.parsers.FormParser",
+        "hitl_crm.api.parsers.MultiPartParser",
     ],
     "DEFAULT_PAGINATION_CLASS": "hitl_crm.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
@@ -266,6 +275,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # The shared Error component and 400/401/403/404/409/429 on every operation.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "hitl_crm.api.schema.add_error_responses",
+    ],
     # Several models have a "status"; give each choice set its own schema name.
     "ENUM_NAME_OVERRIDES": {
         "ApprovalStatusEnum": "approvals.models.ApprovalRequest.Status",
@@ -358,6 +372,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute="*/5"),
         "options": {"queue": "dispatch"},
     },
+    "approvals-audit-anchor": {
+        # Pins the audit chain's head (database, log, optional email) so truncation is detected.
+        "task": "approvals.tasks.audit_anchor_task",
+        "schedule": crontab(minute="*/15"),
+        "options": {"queue": "default", "expires": 840},
+    },
 }
 
 # --- Logging (JSON lines in production, readable text with DEBUG) -----------------------
@@ -385,3 +405,7 @@ LOGGING = {
 # --- hitl-crm app settings (defaults live in each app's conf.py) -------------------------
 HITL_CRM_COMPANY_NAME = os.environ.get("HITL_CRM_COMPANY_NAME", "Northwind Outfitters")
 HITL_CRM_SITE_URL = os.environ.get("HITL_CRM_SITE_URL", "http://127.0.0.1:8000")
+HITL_CRM_AUDIT_KEY = os.environ.get("HITL_CRM_AUDIT_KEY", "")
+HITL_CRM_AUDIT_ANCHOR_EMAILS = os.environ.get("HITL_CRM_AUDIT_ANCHOR_EMAILS", "")
+# Serve the API schema and its docs pages (/api/schema/, /api/docs/, /api/redoc/) without sign-in.
+HITL_CRM_API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", False)

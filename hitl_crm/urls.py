@@ -21,10 +21,11 @@ urlpatterns = [
     path("leads/", include("leads.urls")),
     path("service/", include("service.urls")),
     path("marketing/", include("marketing.urls")),
+    path("deliveries/", include("hitl_crm.delivery.urls")),
     path("", include("hitl_crm.web.urls")),
 ]
 
 handler400 = "hitl_crm.web.views.error_400"
 handler403 = "hitl_crm.web.views.error_403"
-handler404 = "hitl_crm.web.views.error_404"
-handler500 = "hitl_crm.web.views.error_500"
+handler404 = "hitl_crm.api.errors.not_found"  # JSON under /api/, the page elsewhere
+handler500 = "hitl_crm.api.errors.server_error"

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import functools
 
-from celery.schedules import crontab
 from django.conf import settings
 
 _PREFIX = "HITL_CRM_LEADS_"
@@ -126,23 +125,3 @@ class _Settings:
 
 
 app_settings = _Settings()
-
-# Periodic tasks. The lead merges this into CELERY_BEAT_SCHEDULE.
-BEAT_SCHEDULE = {
-    "leads-rescore-dirty": {
-        "task": "leads.tasks.lead_rescore_dirty_task",
-        "schedule": crontab(minute="*/5"),
-        "options": {"queue": "default"},
-    },
-    "leads-retrain-nightly": {
-        "task": "leads.tasks.scoring_model_train_task",
-        "schedule": crontab(hour=2, minute=30),
-        "options": {"queue": "default"},
-    },
-    "leads-rescore-all-nightly": {
-        # Recency features decay with time even when nothing happens to a lead.
-        "task": "leads.tasks.lead_rescore_all_task",
-        "schedule": crontab(hour=3, minute=15),
-        "options": {"queue": "default"},
-    },
-}

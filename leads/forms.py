@@ -8,7 +8,7 @@ from typing import Any
 from django import forms
 from django.contrib.auth import get_user_model
 
-from leads import importer
+from leads import csv_parsing
 from leads.features import Feature, available_features
 from leads.models import Lead, LeadImport, ScoringRule
 
@@ -70,8 +70,8 @@ class UploadForm(forms.Form):
 
 
 def target_choices(header: str) -> list[tuple[str, str]]:
-    choices = [(importer.IGNORE, "— ignore —")]
-    choices += [(f"field:{t.name}", t.label) for t in importer.FIELDS.values()]
+    choices = [(csv_parsing.IGNORE, "— ignore —")]
+    choices += [(f"field:{t.name}", t.label) for t in csv_parsing.FIELDS.values()]
     if header:
         choices.append((f"attribute:{header}", f"Custom attribute “{header}”"))
     return choices
@@ -97,13 +97,13 @@ class MappingForm(forms.Form):
                 choices=target_choices(header),
                 required=False,
                 label=header or f"Column {index + 1}",
-                initial=lead_import.mapping.get(str(index), importer.IGNORE),
+                initial=lead_import.mapping.get(str(index), csv_parsing.IGNORE),
             )
 
     def mapping(self) -> dict[str, str]:
         source = self.cleaned_data if hasattr(self, "cleaned_data") else {}
         return {
-            str(i): (source.get(f"col_{i}") or self.lead_import.mapping.get(str(i), importer.IGNORE))
+            str(i): (source.get(f"col_{i}") or self.lead_import.mapping.get(str(i), csv_parsing.IGNORE))
             for i in range(len(self.lead_import.headers))
         }
 

@@ -1,4 +1,5 @@
-"""The approval action ``leads.send_followup``: the only code in leads that sends mail.
+"""The approval action ``leads.send_followup``: the only code in leads that sends mail (through
+the delivery kernel, ``hitl_crm.delivery``).
 
 Only the approvals executor calls :func:`send_followup`, with the payload a person approved
 (their edits included), after it has checked the payload hash, the approvals and the lead's
@@ -7,16 +8,17 @@ version (``Lead.approval_version``: address, name, owner, status, opt-out).
 
 from __future__ import annotations
 
-import smtplib
-from email.utils import parseaddr
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.core.mail import EmailMessage, get_connection
+from django.core.mail import EmailMessage
 from rest_framework import serializers
 
-from approvals.exceptions import TransientError
+from approvals.execution import StagedHandler
 from approvals.registry import Action
+from hitl_crm.delivery.channels import email_content, message_id_for
+from hitl_crm.delivery.models import Delivery
+from hitl_crm.delivery.services import Outbound
 from leads.followups import SEND_FOLLOWUP, followup_blocker
 
 if TYPE_CHECKING:
@@ -62,37 +64,16 @@ class FollowupRefused(Exception):
     """The lead may no longer be emailed; nothing was sent (permanent)."""
 
 
-def _message_id(execution_key: str) -> str:
-    domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "hitl-crm.invalid"
-    return f"<{execution_key}@{domain}>"
-
-
-def send_followup(req: ApprovalRequest, payload: dict[str, Any]) -> dict[str, Any]:
-    """Send the approved follow-up; log it on the lead's timeline and its contact's.
-
-    Idempotent per execution key: the key is the Message-ID (receiving systems drop
-    duplicates) and an ``email_sent`` event carrying it means the message already went out.
-    """
-    from hitl_crm.contacts.models import Activity
-    from hitl_crm.contacts.services import activity_record
-    from leads.models import LeadEvent
-
+def _prepare_followup(req: ApprovalRequest, payload: dict[str, Any]) -> Outbound:
+    """The approved follow-up, exactly as it will be sent, unless the lead may no longer be emailed."""
     lead = req.subject
-    key = req.execution_key
-    message_id = _message_id(key)
-    previous = LeadEvent.objects.filter(lead=lead, kind=LeadEvent.Kind.EMAIL_SENT, data__execution_key=key).first()
-    if previous is not None:
-        return {
-            "message_id": message_id,
-            "execution_key": key,
-            "to": payload["to"],
-            "event": previous.pk,
-            "duplicate": True,
-        }
     blocker = followup_blocker(lead)
     if blocker:
         raise FollowupRefused(f"Not sent: {blocker}")
-    headers = {"Message-ID": message_id, "X-HITL-Approval": str(req.pk)}
+    headers = {
+        "Message-ID": message_id_for(req.execution_key, settings.DEFAULT_FROM_EMAIL),
+        "X-HITL-Approval": str(req.pk),
+    }
     reply_to = [lead.owner.email] if lead.owner_id and lead.owner and lead.owner.email else None
     message = EmailMessage(
         subject=payload["subject"],
@@ -102,16 +83,28 @@ def send_followup(req: ApprovalRequest, payload: dict[str, Any]) -> dict[str, An
         headers=headers,
         reply_to=reply_to,
     )
-    try:
-        sent = get_connection().send_messages([message])
-    except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, ConnectionError, TimeoutError) as exc:
-        raise TransientError(f"Mail server unavailable: {exc}") from exc
-    except smtplib.SMTPResponseException as exc:
-        if 400 <= exc.smtp_code < 500:
-            raise TransientError(f"Mail server deferred the message: {exc.smtp_code} {exc.smtp_error!r}") from exc
-        raise
-    if not sent:
-        raise TransientError("The mail backend did not accept the message.")
+    return Outbound(
+        channel=Delivery.Channel.EMAIL,
+        kind=Delivery.Kind.FOLLOWUP,
+        content=email_content(message),
+        recipient=payload["to"],
+        summary=payload["subject"],
+    )
+
+
+def _complete_followup(req: ApprovalRequest, payload: dict[str, Any], delivery: Delivery) -> dict[str, Any]:
+    """Log the sent follow-up on the lead's timeline and its contact's, once per execution key."""
+    from hitl_crm.contacts.models import Activity
+    from hitl_crm.contacts.services import activity_record
+    from leads.models import LeadEvent
+
+    lead = req.subject
+    key = req.execution_key
+    message_id = delivery.content["headers"]["Message-ID"]
+    result = {"message_id": message_id, "execution_key": key, "to": payload["to"]}
+    previous = LeadEvent.objects.filter(lead=lead, kind=LeadEvent.Kind.EMAIL_SENT, data__execution_key=key).first()
+    if previous is not None:
+        return {**result, "event": previous.pk, "duplicate": True}
     data = {"subject": payload["subject"], "approval_request": req.pk, "execution_key": key, "message_id": message_id}
     event = LeadEvent.objects.create(lead=lead, kind=LeadEvent.Kind.EMAIL_SENT, data=data, source="approvals")
     activity_id = None
@@ -123,13 +116,13 @@ def send_followup(req: ApprovalRequest, payload: dict[str, Any]) -> dict[str, An
             data=data,
             source="leads",
         ).pk
-    return {
-        "message_id": message_id,
-        "execution_key": key,
-        "to": payload["to"],
-        "event": event.pk,
-        "activity": activity_id,
-    }
+    return {**result, "event": event.pk, "activity": activity_id, "delivery": delivery.pk}
+
+
+# Send the approved follow-up through the delivery kernel: prepared under the executor's locks (the
+# opt-out check included), sent with no lock held, logged under the locks again. Idempotent per
+# execution key (the Delivery's key and the Message-ID); an unknown outcome goes to a person.
+send_followup = StagedHandler(prepare=_prepare_followup, complete=_complete_followup)
 
 
 SEND_FOLLOWUP_ACTION = Action(

@@ -1,13 +1,15 @@
-"""The learned part of the score: logistic regression stored as JSON, explained in plain words.
+"""The learned part of the score: lead features encoded for a logistic regression, explained in plain words.
 
-Nothing here touches the database. ``params`` is everything needed to score and explain
-(never a pickle)::
+The model itself (fitting, JSON coefficients, probabilities, per-column contributions) is the
+kernel's :class:`hitl_crm.learning.LogisticModel`; this module turns leads into its columns and
+its contributions back into sentences. Nothing here touches the database. ``params`` is
+everything needed to score and explain (never a pickle)::
 
     {"format": 1,
      "features": [Feature.to_dict(), …],
      "encoders": [{"type": "categorical", "categories": [...], "missing": true, "other": true}
                   | {"type": "numeric", "median", "mean", "std", "log_mean", "log_std", "missing", "edges"}, …],
-     "coef": [...], "intercept": float}
+     "model_format": 1, "coef": [...], "intercept": float}   # LogisticModel.to_dict()
 
 Design matrix, per feature, in this order:
 
@@ -31,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from hitl_crm.learning import LogisticModel, roc_auc, stratified_split
 from leads.conf import app_settings
 from leads.features import (
     CATEGORICAL,
@@ -116,22 +119,6 @@ def encoder_width(encoder: dict[str, Any]) -> int:
     return 2 + int(encoder["missing"]) + (len(encoder["edges"]) + 1 if encoder["edges"] else 0)
 
 
-def encoder_columns(feature: Feature, encoder: dict[str, Any]) -> list[str]:
-    """Readable names of the encoder's columns (admin, debugging)."""
-    if encoder["type"] == CATEGORICAL:
-        names = [f"{feature.label} = {c}" for c in encoder["categories"]]
-        names += [f"{feature.label} missing"] if encoder["missing"] else []
-        names += [f"{feature.label} other"] if encoder["other"] else []
-        return names
-    names = [f"{feature.label}", f"log {feature.label}"]
-    names += [f"{feature.label} missing"] if encoder["missing"] else []
-    edges = encoder["edges"]
-    if edges:
-        bounds = [-math.inf, *edges, math.inf]
-        names += [f"{feature.label} in [{bounds[i]:g}, {bounds[i + 1]:g})" for i in range(len(edges) + 1)]
-    return names
-
-
 def _encode_feature(encoder: dict[str, Any], values: Sequence[Any], n: int) -> np.ndarray:
     block = np.zeros((n, encoder_width(encoder)))
     if n == 0:
@@ -179,9 +166,19 @@ def encode(params: dict[str, Any], raw: Sequence[Sequence[Any]]) -> np.ndarray:
     return np.hstack(blocks) if blocks else np.zeros((n, 0))
 
 
-def _offsets(params: dict[str, Any]) -> np.ndarray:
-    widths = [encoder_width(enc) for enc in params["encoders"]]
-    return np.concatenate([[0], np.cumsum(widths)[:-1]]).astype(np.int64)
+def _groups(params: dict[str, Any]) -> list[range]:
+    """The model columns of each feature, in order."""
+    groups, start = [], 0
+    for enc in params["encoders"]:
+        width = encoder_width(enc)
+        groups.append(range(start, start + width))
+        start += width
+    return groups
+
+
+def model_of(params: dict[str, Any]) -> LogisticModel:
+    """The stored model's coefficients (``params`` holds them next to the encoders)."""
+    return LogisticModel.from_dict(params)
 
 
 # --- fitting ---------------------------------------------------------------------------------
@@ -198,15 +195,10 @@ def fit(
     bins: int,
 ) -> dict[str, Any]:
     """Fit encoders and an L2 logistic regression; return JSON-able params."""
-    from sklearn.linear_model import LogisticRegression
-
     encoders = [fit_encoder(f, values, min_count=min_count, bins=bins) for f, values in zip(features, raw, strict=True)]
     params: dict[str, Any] = {"format": FORMAT, "features": [f.to_dict() for f in features], "encoders": encoders}
     x = encode(params, raw)
-    model = LogisticRegression(C=c, max_iter=5000)
-    model.fit(x, y, sample_weight=weights)
-    params["coef"] = [float(v) for v in model.coef_[0]]
-    params["intercept"] = float(model.intercept_[0])
+    params.update(LogisticModel.fit(x, y, c=c, sample_weight=weights).to_dict())
     return params
 
 
@@ -216,26 +208,8 @@ class Evaluation:
     metrics: dict[str, Any]
 
 
-def split_indices(y: np.ndarray, *, holdout: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """A stratified split (same seed, same rows) of row indices into train and hold-out."""
-    rng = np.random.default_rng(seed)
-    train, test = [], []
-    for label in (0, 1):
-        idx = np.flatnonzero(y == label)
-        rng.shuffle(idx)
-        cut = int(round(len(idx) * holdout))
-        cut = min(max(cut, 1), len(idx) - 1) if len(idx) > 1 else 0
-        test.append(idx[:cut])
-        train.append(idx[cut:])
-    return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
-
-
-def roc_auc(y: np.ndarray, scores: np.ndarray) -> float | None:
-    if len(set(y.tolist())) < 2:
-        return None
-    from sklearn.metrics import roc_auc_score
-
-    return float(roc_auc_score(y, scores))
+split_indices = stratified_split
+"""A stratified split (same seed, same rows) of row indices into train and hold-out."""
 
 
 def train_and_evaluate(
@@ -283,20 +257,16 @@ def train_and_evaluate(
 
 
 def logit(params: dict[str, Any], x: np.ndarray) -> np.ndarray:
-    return x @ np.asarray(params["coef"]) + params["intercept"]
+    return model_of(params).logit(x)
 
 
 def probability(params: dict[str, Any], x: np.ndarray) -> np.ndarray:
-    z = np.clip(logit(params, x), -40, 40)
-    return 1.0 / (1.0 + np.exp(-z))
+    return model_of(params).predict_proba(x)
 
 
 def contributions(params: dict[str, Any], x: np.ndarray) -> np.ndarray:
     """Per-feature log-odds contributions (rows × features); each row sums to ``logit − intercept``."""
-    if x.shape[1] == 0:
-        return np.zeros((x.shape[0], 0))
-    weighted = x * np.asarray(params["coef"])
-    return np.add.reduceat(weighted, _offsets(params), axis=1)
+    return model_of(params).contributions(x, _groups(params))
 
 
 def fmt_number(value: float) -> str:

@@ -8,8 +8,8 @@ change, the nightly sweep, after training, after an import, and the benchmark:
 3. the rules' points (numpy), normalised to 0–100;
 4. blend (``leads.conf``), apply overrides, tier;
 5. persist the batch with one statement on PostgreSQL — ``UPDATE … FROM jsonb_to_recordset(…)``
-   (the batch as one JSON parameter; ``UPDATE … FROM (VALUES …)`` and ``bulk_update`` are kept
-   to compare in ``bench/leads_scoring.py``), elsewhere one prepared ``UPDATE`` run with
+   (the batch as one JSON parameter; ``bench/leads_scoring.py`` compares it with
+   ``UPDATE … FROM (VALUES …)`` and ``bulk_update``), elsewhere one prepared ``UPDATE`` run with
    ``executemany`` — and append score history for the leads whose score or tier changed.
 """
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -45,17 +45,6 @@ PERSISTED_FIELDS = (
     "model_version",
     "scored_at",
 )
-_PG_TYPES = {
-    "id": "bigint",
-    "score": "smallint",
-    "tier": "varchar",
-    "computed_score": "smallint",
-    "model_probability": "double precision",
-    "rules_points": "integer",
-    "score_factors": "jsonb",
-    "model_version": "integer",
-    "scored_at": "timestamptz",
-}
 
 
 def tier_of(scores: np.ndarray | Sequence[int]) -> list[str]:
@@ -171,25 +160,6 @@ def _rows(batch: feats.Batch, result: dict[str, Any], *, version: int | None, no
     ]
 
 
-def persist_values(rows: list[tuple]) -> None:
-    """PostgreSQL: one ``UPDATE leads_lead … FROM (VALUES …)`` for the whole batch."""
-    if not rows:
-        return
-    names = ["id", *PERSISTED_FIELDS]
-    casts = "(" + ", ".join(f"%s::{_PG_TYPES[n]}" for n in names) + ")"
-    values_sql = ", ".join([casts] * len(rows))
-    assignments = ", ".join(f"{n} = v.{n}" for n in PERSISTED_FIELDS)
-    columns = ", ".join(names)
-    sql = f"UPDATE leads_lead AS l SET {assignments} FROM (VALUES {values_sql}) AS v({columns}) WHERE l.id = v.id"
-    params: list[Any] = []
-    for row in rows:
-        params.extend(row[:6])
-        params.append(json.dumps(row[6]))
-        params.extend(row[7:])
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-
-
 def persist_json(rows: list[tuple]) -> None:
     """PostgreSQL, the default: one ``UPDATE … FROM jsonb_to_recordset(%s)`` for the batch.
 
@@ -228,24 +198,18 @@ def persist_executemany(rows: list[tuple]) -> None:
         cursor.executemany(sql, params)
 
 
-def persist_bulk_update(rows: list[tuple]) -> None:
-    """Django's ``bulk_update`` (a ``CASE WHEN`` per column) — kept to compare in the benchmark."""
-    objs = [Lead(id=row[0], **dict(zip(PERSISTED_FIELDS, row[1:], strict=True))) for row in rows]
-    Lead.objects.bulk_update(objs, list(PERSISTED_FIELDS), batch_size=1000)
-
-
-PERSIST = {
+PERSIST: dict[str, Callable[[list[tuple]], None]] = {
     "json": persist_json,
-    "values": persist_values,
     "executemany": persist_executemany,
-    "bulk_update": persist_bulk_update,
 }
 
 
 def persist_method(method: str = "auto") -> str:
     if method == "auto":
         return "json" if connection.vendor == "postgresql" else "executemany"
-    if method in ("json", "values") and connection.vendor != "postgresql":
+    if method not in PERSIST:
+        raise ValueError(f"Unknown persistence method {method!r}; use one of {', '.join(PERSIST)} or 'auto'.")
+    if method == "json" and connection.vendor != "postgresql":
         raise ValueError(f"The {method!r} method is PostgreSQL only.")
     return method
 
@@ -309,7 +273,7 @@ def leads_rescore(
     ids: Iterable[int] | None = None,
     dirty: bool = False,
     now: datetime | None = None,
-    method: str = "auto",
+    method: str | Callable[[list[tuple]], None] = "auto",
     history: bool = True,
     batch_size: int | None = None,
 ) -> RescoreResult:
@@ -317,6 +281,8 @@ def leads_rescore(
 
     Each batch commits on its own, with its score history, and clears the ``score_dirty_at``
     marks it has covered (a mark set while the batch ran survives for the next run).
+    ``method`` names how a batch is written (``auto``, ``json``, ``executemany``) or is a function
+    that writes the rows itself (the benchmark compares other strategies that way).
     """
     import time
 
@@ -326,7 +292,7 @@ def leads_rescore(
     if not scorer.can_score:
         return RescoreResult(0, 0, None, 0.0)
     version = scorer.model.version if scorer.model else None
-    persist = PERSIST[persist_method(method)]
+    persist = method if callable(method) else PERSIST[persist_method(method)]
     if ids is None:
         qs = Lead.objects.order_by("id")
         if dirty:
@@ -416,13 +382,6 @@ class _Writer:
         finally:
             self.pool.submit(connections.close_all).result()  # the writer thread's own connection
             self.pool.shutdown()
-
-
-def lead_score_one(*, lead: Lead, now: datetime | None = None) -> Lead:
-    """Rescore one lead now (after an override or an edit the user is looking at)."""
-    leads_rescore(ids=[lead.pk], now=now)
-    lead.refresh_from_db()
-    return lead
 
 
 # --- debounced recompute ------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Writes for leads: leads, engagement events, score overrides and scoring rules.
 
 Scoring itself lives in ``leads.scoring`` (bulk recompute), training in ``leads.training``,
-imports in ``leads.imports`` and follow-ups in ``leads.followups``; all are re-exported here.
+imports in ``leads.import_jobs`` and follow-ups in ``leads.followups``; all are re-exported here.
 Every change that can move a score marks the lead dirty; one debounced task rescores the
 burst.
 """
@@ -20,7 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from leads.followups import lead_followup_draft, lead_followup_request_draft, lead_followup_submit
-from leads.imports import (
+from leads.import_jobs import (
     lead_import_create,
     lead_import_error_report,
     lead_import_preview,

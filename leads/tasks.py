@@ -60,7 +60,7 @@ def scoring_model_train_task(actor_id: int | None = None, features: list[dict] |
 )
 def lead_import_run_task(import_id: int) -> None:
     """Run a queued CSV import; a redelivery resumes after the last committed chunk."""
-    from leads.imports import lead_import_run
+    from leads.import_jobs import lead_import_run
 
     lead_import_run(import_id=import_id)
 

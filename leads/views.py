@@ -230,7 +230,7 @@ def _import_context(imp: LeadImport, form: MappingForm | None = None, errors: li
 
 
 def _samples(imp: LeadImport) -> dict[int, list[str]]:
-    from leads.importer import data_rows
+    from leads.csv_parsing import data_rows
 
     rows = data_rows(imp.content, imp.delimiter, limit=3)
     return {i: [r[i] if i < len(r) else "" for _, r in rows] for i in range(len(imp.headers))}
@@ -275,7 +275,7 @@ def import_preview(request: HttpRequest, pk: int) -> HttpResponse:
     errors: list[str] = []
     if form.is_valid():
         try:
-            from leads.importer import validate_mapping
+            from leads.csv_parsing import validate_mapping
 
             validate_mapping(form.mapping(), imp.headers)
         except ValidationError as exc:

@@ -12,8 +12,10 @@ at a time (``queued → sending``, committed) before handing the message to the 
 marks it ``sent`` (committed) right after, so after a crash every row is either ``sent``,
 untouched, or — at most one per dead worker — ``sending``. That one may or may not have
 reached the mail server; it becomes ``interrupted`` and is never retried automatically (a
-missed email is recoverable, a duplicate is not). A dispatch task redelivered after a worker
-restart therefore skips everything already sent.
+missed email is recoverable, a duplicate is not): the delivery kernel (``hitl_crm.delivery``)
+gets it as a "possibly sent" delivery, and a person sends it again or marks it as sent. A
+dispatch task redelivered after a worker restart therefore skips everything already sent. What
+a mail server's answer proves (deferred, refused, unknown) is the kernel's rule too.
 """
 
 from __future__ import annotations
@@ -22,8 +24,6 @@ import hashlib
 import html
 import logging
 import re
-import smtplib
-import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -37,9 +37,10 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import connection as db_connection
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from hitl_crm.delivery.channels import DeliveryDeferred, DeliveryRefused, open_connection, send_one
 from marketing import tokens
 from marketing.conf import app_settings
 from marketing.models import Campaign, Send, Suppression
@@ -206,14 +207,71 @@ def _range_lock(campaign_id: int, first_id: int) -> Iterator[bool | None]:
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
 
 
-def _resolve_dead_claims(rows: Any, *, lock_held: bool) -> int:
+def _resolve_dead_claims(rows: Any, *, lock_held: bool, copies: dict[str, dict[str, str]]) -> int:
     stale = rows.filter(status=Send.Status.SENDING)
     if not lock_held:
         stale = stale.filter(claimed_at__lt=timezone.now() - timedelta(seconds=app_settings.SEND_LEASE_SECONDS))
-    count = stale.update(status=Send.Status.INTERRUPTED, claim_token="", error=INTERRUPTED_ERROR)
+    found = list(stale.select_related("contact"))
+    count = 0
+    for row in found:
+        mine = Send.objects.filter(pk=row.pk, status=Send.Status.SENDING, claim_token=row.claim_token)
+        if mine.update(status=Send.Status.INTERRUPTED, claim_token="", error=INTERRUPTED_ERROR):
+            count += 1
+            _hand_to_a_person(row, copies, reason="Its worker stopped while handing it to the mail server.")
     if count:
         logger.warning("Campaign send: %s message(s) interrupted by a dead worker were set aside", count)
     return count
+
+
+def delivery_key(send: Send) -> str:
+    """The delivery kernel's key of one campaign email (the local part of its Message-ID)."""
+    return f"mkt-{send.campaign_id}-{send.pk}"
+
+
+def _hand_to_a_person(row: Send, copies: dict[str, dict[str, str]], *, reason: str) -> None:
+    """An interrupted send becomes a "possibly sent" delivery: a person sends it again or marks it sent."""
+    from hitl_crm.delivery.channels import email_content
+    from hitl_crm.delivery.models import Delivery
+    from hitl_crm.delivery.services import Outbound, delivery_record_unknown
+
+    copy = copies.get(str(row.variant_id))
+    if copy is None or not row.contact.email:
+        return
+    message = build_message(send=row, contact=row.contact, copy=copy)
+    try:
+        url = reverse("marketing:campaign_detail", args=[row.campaign_id])
+    except NoReverseMatch:
+        url = ""
+    delivery_record_unknown(
+        key=delivery_key(row),
+        outbound=Outbound(
+            channel=Delivery.Channel.EMAIL,
+            kind=Delivery.Kind.CAMPAIGN,
+            content=email_content(message),
+            recipient=row.contact.email,
+            summary=message.subject,
+        ),
+        on_resolved=ON_RESOLVED,
+        source=f"marketing.send:{row.pk}",
+        source_url=url,
+        reason=reason,
+    )
+
+
+ON_RESOLVED = "marketing.delivery.send_resolved"
+
+
+def send_resolved(*, delivery_id: int) -> int:
+    """The delivery kernel's hook: a person sent an interrupted email again, or marked it sent."""
+    from hitl_crm.delivery.models import Delivery
+
+    delivery = Delivery.objects.filter(pk=delivery_id, state=Delivery.State.SENT).first()
+    if delivery is None or not delivery.source.startswith("marketing.send:"):
+        return 0
+    send_id = int(delivery.source.rpartition(":")[2])
+    return Send.objects.filter(pk=send_id, status=Send.Status.INTERRUPTED).update(
+        status=Send.Status.SENT, sent_at=delivery.sent_at or timezone.now(), error=""
+    )
 
 
 class _Throttle:
@@ -228,20 +286,6 @@ class _Throttle:
         if self.next_at > now:
             time.sleep(self.next_at - now)
         self.next_at = max(now, self.next_at) + self.interval
-
-
-def _not_delivered(exc: Exception) -> bool:
-    """Errors that prove the server did not take the message (safe to try again later)."""
-    if isinstance(exc, smtplib.SMTPResponseException) and 400 <= exc.smtp_code < 500:
-        return True
-    return isinstance(exc, (smtplib.SMTPConnectError, ConnectionRefusedError, socket.gaierror))
-
-
-def _refused(exc: Exception) -> bool:
-    """Errors that prove the server refused the message for good."""
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        return True
-    return isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500
 
 
 @dataclass
@@ -286,7 +330,7 @@ def send_batch(*, campaign_id: int, phase: str, first_id: int, last_id: int) -> 
         if held is False:
             result.busy = True  # a live worker has this range; its task will finish it
             return result
-        result.interrupted = _resolve_dead_claims(in_range, lock_held=bool(held))
+        result.interrupted = _resolve_dead_claims(in_range, lock_held=bool(held), copies=copies)
         rows = list(in_range.filter(status=Send.Status.QUEUED).select_related("contact").order_by("id"))
         emails = [r.contact.email.lower() for r in rows if r.contact.email]
         suppressed = set(Suppression.objects.filter(email__in=emails).values_list("email", flat=True))
@@ -337,15 +381,18 @@ class _Rows:
 
 
 def _deliver(rows: list[Send], copies: dict[str, dict[str, str]], result: BatchResult) -> None:
+    """Claim, send, mark — one row at a time, each state committed on its own (the kernel's
+    prepared → sending → sent | failed | unknown, on the ``Send`` rows themselves): the claim is
+    durable before the message is handed over and nothing is locked while the server works."""
     token = uuid.uuid4().hex
     throttle = _Throttle(app_settings.SEND_RATE)
     mail = get_connection()
     try:
-        mail.open()
-    except Exception as exc:
-        if _not_delivered(exc) or isinstance(exc, (ConnectionError, TimeoutError, OSError)):
-            raise TransientSendError(f"Mail server unavailable: {exc}") from exc
-        raise
+        open_connection(mail)
+    except DeliveryDeferred as exc:
+        raise TransientSendError(str(exc)) from exc
+    except DeliveryRefused as exc:
+        raise TransientSendError(f"Mail server refused the connection: {exc}") from exc
     cursor = db_connection.cursor()
     sql = _Rows(cursor)
     try:
@@ -354,27 +401,25 @@ def _deliver(rows: list[Send], copies: dict[str, dict[str, str]], result: BatchR
             if not sql.claim(row.pk, token):
                 continue  # someone else took it, or it was cancelled meanwhile
             message = build_message(send=row, contact=row.contact, copy=copies[str(row.variant_id)], connection=mail)
+            mine = Send.objects.filter(pk=row.pk, claim_token=token)
             try:
-                accepted = mail.send_messages([message])
+                send_one(message, mail)
+            except DeliveryDeferred as exc:
+                mine.update(status=Send.Status.QUEUED, claim_token="", claimed_at=None)
+                raise TransientSendError(f"Mail server deferred the batch: {exc}") from exc
+            except DeliveryRefused as exc:
+                result.failed += mine.update(status=Send.Status.FAILED, claim_token="", error=str(exc)[:500])
+                continue
             except Exception as exc:
-                mine = Send.objects.filter(pk=row.pk, claim_token=token)
-                if _not_delivered(exc):
-                    mine.update(status=Send.Status.QUEUED, claim_token="", claimed_at=None)
-                    raise TransientSendError(f"Mail server deferred the batch: {exc}") from exc
-                if _refused(exc):
-                    result.failed += mine.update(status=Send.Status.FAILED, claim_token="", error=str(exc)[:500])
-                    continue
-                result.interrupted += mine.update(
+                logger.exception("Campaign send %s: delivery outcome unknown", row.pk)
+                interrupted = mine.update(
                     status=Send.Status.INTERRUPTED, claim_token="", error=f"{INTERRUPTED_ERROR} ({exc})"[:500]
                 )
-                logger.exception("Campaign send %s: delivery outcome unknown", row.pk)
+                if interrupted:
+                    result.interrupted += interrupted
+                    _hand_to_a_person(row, copies, reason=f"({type(exc).__name__}: {exc})")
                 continue
-            if accepted:
-                result.sent += sql.mark_sent(row.pk, token)
-            else:
-                result.failed += Send.objects.filter(pk=row.pk, claim_token=token).update(
-                    status=Send.Status.FAILED, claim_token="", error="The mail backend did not accept the message."
-                )
+            result.sent += sql.mark_sent(row.pk, token)
     finally:
         cursor.close()
         try:

@@ -9,9 +9,10 @@ Features, per contact:
   days since the last activity (capped at a year).
 
 Missing values take the training median; every column is standardised with the training
-mean and standard deviation; columns that never vary are dropped. The fitted model is stored
-as JSON — the feature spec, the scaling and the coefficients — so scoring needs only numpy,
-and an admin can read what the model learned. Nothing is pickled.
+mean and standard deviation; columns that never vary are dropped. The model is the kernel's
+:class:`hitl_crm.learning.LogisticModel`, stored as JSON — the feature spec, the scaling and
+each feature's coefficient next to it — so scoring needs only numpy, and an admin can read
+what the model learned. Nothing is pickled.
 
 Labels: churn comes from a contact attribute (``churned``: yes/no by default). Propensity is
 learned the honest way round: features as they were ``horizon`` days ago, label = a purchase
@@ -31,6 +32,8 @@ from django.db.models import Count, Max, Q, QuerySet
 from threadpoolctl import threadpool_limits
 
 from hitl_crm.contacts.models import Activity, Contact
+from hitl_crm.learning import MODEL_FORMAT, LogisticModel, choose_c
+from hitl_crm.learning import roc_auc as _roc_auc
 
 ACTIVITY_KINDS = ("email_in", "email_out", "call", "meeting", "form", "site_visit", "purchase", "case")
 MAX_CATEGORIES = 30
@@ -225,8 +228,6 @@ def fit_spec(records: list[Record], labels: np.ndarray, *, c: float | None = Non
     Without ``c`` the L2 strength is chosen by 5-fold cross-validated ROC AUC on these records
     only (small CRMs need strong regularisation, large ones little).
     """
-    from sklearn.linear_model import LogisticRegression
-
     features = candidate_features(records)
     raw = matrix(features, records, fill=False)
     present = ~np.isnan(raw)
@@ -244,31 +245,22 @@ def fit_spec(records: list[Record], labels: np.ndarray, *, c: float | None = Non
     # Small dense problems: BLAS threads only fight each other (8× slower on a busy 2-core box).
     with threadpool_limits(limits=1):
         if c is None:
-            c = _choose_c(z, labels)
-        model = LogisticRegression(C=c, max_iter=5000)
-        model.fit(z, labels)
-    for feature, m, s, w in zip(features, mean, scale, model.coef_[0], strict=True):
+            c = choose_c(z, labels, CS)
+        model = LogisticModel.fit(z, labels, c=c)
+    for feature, m, s, w in zip(features, mean, scale, model.coef, strict=True):
         feature.update(mean=float(m), scale=float(s), coef=float(w))
-    return {"features": features, "intercept": float(model.intercept_[0]), "c": c}
+    return {"features": features, "intercept": model.intercept, "c": c, "model_format": MODEL_FORMAT}
 
 
-def _choose_c(z: np.ndarray, labels: np.ndarray) -> float:
-    """The regularisation strength with the best mean cross-validated ROC AUC (ties: stronger)."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import roc_auc_score
-    from sklearn.model_selection import StratifiedKFold
-
-    folds = max(2, min(5, int(labels.sum()), int(len(labels) - labels.sum())))
-    splits = list(StratifiedKFold(folds, shuffle=True, random_state=0).split(z, labels))
-    best, best_auc = CS[0], -1.0
-    for c in CS:
-        aucs = []
-        for train, test in splits:
-            model = LogisticRegression(C=c, max_iter=5000).fit(z[train], labels[train])
-            aucs.append(roc_auc_score(labels[test], model.decision_function(z[test])))
-        if np.mean(aucs) > best_auc + 1e-4:
-            best, best_auc = c, float(np.mean(aucs))
-    return best
+def model_of(params: dict[str, Any]) -> LogisticModel:
+    """The stored model: each feature carries its own coefficient (readable next to its scaling)."""
+    return LogisticModel.from_dict(
+        {
+            "model_format": params.get("model_format", 1),
+            "coef": [f["coef"] for f in params["features"]],
+            "intercept": params["intercept"],
+        }
+    )
 
 
 def standardised(params: dict[str, Any], records: list[Record]) -> np.ndarray:
@@ -283,9 +275,7 @@ def predict(params: dict[str, Any], records: list[Record]) -> np.ndarray:
     """Probabilities for ``records`` from a stored model (numpy only)."""
     if not records:
         return np.zeros(0)
-    coef = np.array([f["coef"] for f in params["features"]])
-    logits = standardised(params, records) @ coef + params["intercept"]
-    return 1.0 / (1.0 + np.exp(-np.clip(logits, -40, 40)))
+    return model_of(params).predict_proba(standardised(params, records))
 
 
 def _shown(feature: dict[str, Any], record: Record) -> Any:
@@ -307,12 +297,11 @@ def explain(params: dict[str, Any], records: list[Record], top: int = 3) -> list
     if not records:
         return []
     features = params["features"]
-    contributions = standardised(params, records) * np.array([f["coef"] for f in features])
     groups: dict[str, list[int]] = defaultdict(list)
     for index, feature in enumerate(features):
         groups[feature["group"]].append(index)
     names = list(groups)
-    by_group = np.stack([contributions[:, groups[g]].sum(axis=1) for g in names], axis=1)
+    by_group = model_of(params).contributions(standardised(params, records), [groups[g] for g in names])
     first = {g: features[idx[0]] for g, idx in groups.items()}
     out = []
     for row, record in enumerate(records):
@@ -332,9 +321,11 @@ def explain(params: dict[str, Any], records: list[Record], top: int = 3) -> list
 
 
 def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    from sklearn.metrics import roc_auc_score
-
-    return float(roc_auc_score(labels, scores))
+    """ROC AUC on a hold-out that has both outcomes (``check_labels`` and the stratified split ensure it)."""
+    auc = _roc_auc(labels, scores)
+    if auc is None:
+        raise TrainingError("The hold-out has only one outcome, so the model cannot be evaluated.")
+    return auc
 
 
 def check_labels(labels: np.ndarray) -> None:

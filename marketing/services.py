@@ -923,27 +923,17 @@ def predictive_retrain(*, now: datetime | None = None) -> dict[str, Any]:
 # --- importing customers with attributes (evaluation, migrations from other tools) ----------
 
 
-def _coerce(value: Any) -> Any:
-    if not isinstance(value, str):
-        return value
-    text = value.strip()
-    if text == "":
-        return None
-    try:
-        number = float(text)
-    except ValueError:
-        return text
-    return int(number) if number.is_integer() and "." not in text else number
-
-
 @transaction.atomic
 def contacts_import_attributes(
     *, rows: Iterable[dict[str, Any]], id_field: str, source: str, actor: AbstractBaseUser | None = None
 ) -> dict[str, int]:
     """Create one contact per row (numbers typed, blanks as missing), keyed by ``source:id``.
 
-    Rows whose key was imported before are skipped, so running an import twice adds nothing.
+    Cells are typed by :func:`hitl_crm.coercion.coerce_attribute`, as in every import. Rows whose
+    key was imported before are skipped, so running an import twice adds nothing.
     """
+    from hitl_crm.coercion import coerce_attribute
+
     rows = list(rows)
     keys = [f"{source}:{row[id_field]}" for row in rows]
     existing = set(
@@ -954,7 +944,7 @@ def contacts_import_attributes(
         if key in existing:
             skipped += 1
             continue
-        attributes = {k: _coerce(v) for k, v in row.items() if k != id_field}
+        attributes = {k: coerce_attribute(v) for k, v in row.items() if k != id_field}
         attributes["external_id"] = key
         contact_create(actor=actor, source="import", last_name=str(row[id_field])[:100], attributes=attributes)
         existing.add(key)

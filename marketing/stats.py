@@ -1,8 +1,7 @@
 """A/B test statistics: pure functions, no Django, no numpy.
 
-- :func:`wilson_interval` — a confidence interval for a rate that behaves at 0 % and small n
-  (the normal "p ± 1.96·SE" interval does not);
-- :func:`two_proportion_z_test` — is the difference between two rates more than chance?
+- :func:`wilson_interval` and :func:`two_proportion_z_test` come from the kernel
+  (:mod:`hitl_crm.stats`) and are re-exported here for the campaign pages;
 - :func:`sample_size_per_arm` — how many recipients each variant needs to detect a difference;
 - :func:`compare_arms` / :func:`verdict_sentence` — the leader, the runner-up, the p-value and
   one plain sentence a marketer can act on.
@@ -15,44 +14,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 
+from hitl_crm.stats import two_proportion_z_test, wilson_interval
+
+__all__ = [
+    "Arm",
+    "Comparison",
+    "compare_arms",
+    "sample_size_per_arm",
+    "two_proportion_z_test",
+    "verdict_sentence",
+    "wilson_interval",
+]
+
 _NORMAL = NormalDist()
-
-
-def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """Wilson score interval for ``successes`` out of ``n`` (default 95 %).
-
-    ``(p + z²/2n ± z·sqrt(p(1-p)/n + z²/4n²)) / (1 + z²/n)``; ``(0.0, 0.0)`` when ``n == 0``.
-    """
-    if n <= 0:
-        return (0.0, 0.0)
-    if not 0 <= successes <= n:
-        raise ValueError(f"successes must be between 0 and n ({successes} of {n})")
-    p = successes / n
-    z2 = z * z
-    denominator = 1 + z2 / n
-    centre = (p + z2 / (2 * n)) / denominator
-    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / denominator
-    # At 0 (or n) successes the bound is exactly 0 (or 1); rounding must not put it past the rate.
-    low = 0.0 if successes == 0 else max(0.0, centre - half)
-    high = 1.0 if successes == n else min(1.0, centre + half)
-    return (low, high)
-
-
-def two_proportion_z_test(x1: int, n1: int, x2: int, n2: int) -> tuple[float, float]:
-    """Pooled two-proportion z-test of ``x2/n2`` against ``x1/n1``; returns ``(z, two-sided p)``.
-
-    ``z = (p2 - p1) / sqrt(p̂(1-p̂)(1/n1 + 1/n2))`` with the pooled ``p̂ = (x1+x2)/(n1+n2)``, and
-    ``p = erfc(|z|/√2)``. With no data, or no variation at all (both 0 % or both 100 %), there is
-    no evidence of a difference: ``(0.0, 1.0)``.
-    """
-    if n1 <= 0 or n2 <= 0:
-        return (0.0, 1.0)
-    pooled = (x1 + x2) / (n1 + n2)
-    variance = pooled * (1 - pooled) * (1 / n1 + 1 / n2)
-    if variance <= 0:
-        return (0.0, 1.0)
-    z = (x2 / n2 - x1 / n1) / math.sqrt(variance)
-    return (z, math.erfc(abs(z) / math.sqrt(2)))
 
 
 def sample_size_per_arm(baseline: float, mde_abs: float, alpha: float = 0.05, power: float = 0.8) -> int:

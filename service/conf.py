@@ -72,12 +72,3 @@ class _Settings:
 
 
 app_settings = _Settings()
-
-# Periodic tasks. The lead merges this into CELERY_BEAT_SCHEDULE (settings.py).
-BEAT_SCHEDULE = {
-    "service-pipeline-sweep": {
-        "task": "service.tasks.message_pipeline_sweep_task",
-        "schedule": 300.0,
-        "options": {"queue": "default", "expires": 290},
-    },
-}

@@ -87,6 +87,7 @@ class DraftDecisionForm(forms.Form):
     subject = forms.CharField(max_length=300, strip=False)
     body = forms.CharField(max_length=20_000, strip=False, widget=forms.Textarea(attrs={"rows": 12}))
     reason = forms.ChoiceField(required=False, choices=[("", "Why? (required to reject)"), *Decision.Reason.choices])
+    payload_hash = forms.CharField(widget=forms.HiddenInput)  # the version shown: a decision applies only to it
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

@@ -1,4 +1,5 @@
-"""Payment gateways: how an approved refund becomes money. Only ``service.handlers`` calls them.
+"""Payment gateways: how an approved refund becomes money. Only the delivery kernel calls them,
+for ``service.handlers``.
 
 ``HITL_CRM_SERVICE_PAYMENT_GATEWAY`` names the class (dotted path). The default,
 :class:`LedgerGateway`, writes one :class:`~service.models.LedgerEntry` per refund and is
@@ -13,12 +14,16 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from django.db import IntegrityError, transaction
 from django.utils.module_loading import import_string
 
+from hitl_crm.delivery.channels import DeliveryDeferred, DeliveryRefused
 from service.conf import app_settings
+
+if TYPE_CHECKING:
+    from hitl_crm.delivery.models import Delivery
 
 
 @dataclass(frozen=True)
@@ -91,3 +96,37 @@ class LedgerGateway:
 
 def get_gateway() -> PaymentGateway:
     return import_string(app_settings.PAYMENT_GATEWAY)()
+
+
+REFUND_TRANSMITTER = "service.gateways.transmit_refund"
+
+
+def transmit_refund(delivery: Delivery) -> dict[str, Any]:
+    """The delivery kernel's transmitter for refunds: call the gateway with the delivery's key
+    (the approval's execution key) as idempotency key.
+
+    A ``TransientError`` (the gateway certainly did not pay) is retried later; a
+    ``GatewayError`` is a refusal; anything else (a timeout after the request left) leaves the
+    outcome unknown, for a person.
+    """
+    from approvals.exceptions import TransientError
+
+    terms = delivery.content
+    try:
+        result = get_gateway().refund(
+            idempotency_key=delivery.key,
+            amount=Decimal(terms["amount"]),
+            currency=terms["currency"],
+            order_ref=terms["order_ref"],
+            metadata=terms.get("metadata") or {},
+        )
+    except TransientError as exc:
+        raise DeliveryDeferred(str(exc)) from exc
+    except GatewayError as exc:
+        raise DeliveryRefused(f"The payment gateway refused the refund: {exc}") from exc
+    return {
+        "reference": result.reference,
+        "amount": str(result.amount),
+        "currency": result.currency,
+        "duplicate": result.duplicate,
+    }

@@ -1,23 +1,28 @@
 """The service desk's approval actions. Only the approvals executor calls these handlers, and only
-they deliver anything to a customer: the approved reply by email, the approved refund through
-the payment gateway. Each is idempotent per ``request.execution_key``.
+they deliver anything to a customer, through the delivery kernel (``hitl_crm.delivery``): the approved
+reply by email, the approved refund through the payment gateway. Each is idempotent per
+``request.execution_key``, and none holds a lock or an open transaction while the effect happens.
 """
 
 from __future__ import annotations
 
 import re
-import smtplib
 from decimal import Decimal
 from email.utils import parseaddr
 from typing import TYPE_CHECKING, Any
 
-from django.core.mail import EmailMessage, get_connection
+from django.core.mail import EmailMessage
 from django.db.models import F
 from django.utils import timezone
 from rest_framework import serializers
 
-from approvals.exceptions import TransientError
+from approvals.execution import StagedHandler
 from approvals.registry import Action
+from hitl_crm.delivery.channels import email_content
+from hitl_crm.delivery.models import Delivery
+from hitl_crm.delivery.services import Outbound
+from service.gateways import REFUND_TRANSMITTER
+from service.redrafts import redraft_reply
 from service.routing import ISSUE_REFUND, SEND_REPLY
 
 if TYPE_CHECKING:
@@ -121,26 +126,17 @@ def _approver(req: ApprovalRequest):
     return decision.reviewer if decision else None
 
 
-def send_reply(req: ApprovalRequest, payload: dict[str, Any]) -> dict[str, Any]:
-    """Email the approved reply, threaded (Message-ID, In-Reply-To, References); record the outbound
-    message on the case and an activity on the customer's timeline.
+def _references(payload: dict[str, Any]) -> str:
+    return " ".join(dict.fromkeys([*payload["references"].split(), *filter(None, [payload["in_reply_to"]])]))
 
-    Idempotent per execution key: the outbound message row carries the key (unique), and the
-    Message-ID derives from it, so a retry after a crash is recognised here and by mail systems.
-    """
-    from hitl_crm.contacts.models import Activity
-    from hitl_crm.contacts.services import activity_record
+
+def _prepare_reply(req: ApprovalRequest, payload: dict[str, Any]) -> Outbound:
+    """The approved reply, threaded (Message-ID from the execution key, In-Reply-To, References)."""
     from service.conf import app_settings
-    from service.models import Case, Message
-    from service.tasks import case_summary_refresh_task
 
-    case: Case = req.subject
-    message_id = reply_message_id(req.execution_key)
-    previous = Message.objects.filter(execution_key=req.execution_key).first()
-    if previous is not None:
-        return {"message_id": message_id, "to": payload["to"], "message": previous.pk, "duplicate": True}
-    references = " ".join(dict.fromkeys([*payload["references"].split(), *filter(None, [payload["in_reply_to"]])]))
-    headers = {"Message-ID": message_id, "X-HITL-Approval": str(req.pk), "X-HITL-Case": str(case.pk)}
+    references = _references(payload)
+    headers = {"Message-ID": reply_message_id(req.execution_key), "X-HITL-Approval": str(req.pk)}
+    headers["X-HITL-Case"] = str(req.subject.pk)
     if payload["in_reply_to"]:
         headers["In-Reply-To"] = payload["in_reply_to"]
     if references:
@@ -152,17 +148,30 @@ def send_reply(req: ApprovalRequest, payload: dict[str, Any]) -> dict[str, Any]:
         to=[payload["to"]],
         headers=headers,
     )
-    try:
-        sent = get_connection().send_messages([email])
-    except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, ConnectionError, TimeoutError) as exc:
-        raise TransientError(f"Mail server unavailable: {exc}") from exc
-    except smtplib.SMTPResponseException as exc:
-        if 400 <= exc.smtp_code < 500:
-            raise TransientError(f"Mail server deferred the message: {exc.smtp_code} {exc.smtp_error!r}") from exc
-        raise
-    if not sent:
-        raise TransientError("The mail backend did not accept the message.")
-    now = timezone.now()
+    return Outbound(
+        channel=Delivery.Channel.EMAIL,
+        kind=Delivery.Kind.REPLY,
+        content=email_content(email),
+        recipient=payload["to"],
+        summary=payload["subject"],
+    )
+
+
+def _complete_reply(req: ApprovalRequest, payload: dict[str, Any], delivery: Delivery) -> dict[str, Any]:
+    """Record the sent reply on the case and an activity on the customer's timeline, once per key."""
+    from hitl_crm.contacts.models import Activity
+    from hitl_crm.contacts.services import activity_record
+    from service.conf import app_settings
+    from service.models import Case, Message
+    from service.tasks import case_summary_refresh_task
+
+    case: Case = req.subject
+    message_id = reply_message_id(req.execution_key)
+    previous = Message.objects.filter(execution_key=req.execution_key).first()
+    if previous is not None:
+        return {"message_id": message_id, "to": payload["to"], "message": previous.pk, "duplicate": True}
+    references = _references(payload)
+    now = delivery.sent_at or timezone.now()
     approver = _approver(req)
     parent = (
         Message.objects.filter(case=case, message_id=payload["in_reply_to"]).first() if payload["in_reply_to"] else None
@@ -215,32 +224,76 @@ def send_reply(req: ApprovalRequest, payload: dict[str, Any]) -> dict[str, Any]:
         actor=approver,
     )
     case_summary_refresh_task.delay_on_commit(case.pk)
-    return {"message_id": message_id, "to": payload["to"], "message": outbound.pk, "activity": activity.pk}
+    return {
+        "message_id": message_id,
+        "to": payload["to"],
+        "message": outbound.pk,
+        "activity": activity.pk,
+        "delivery": delivery.pk,
+    }
 
 
-def issue_refund(req: ApprovalRequest, payload: dict[str, Any]) -> dict[str, Any]:
-    """Pay the approved refund through the configured gateway, keyed by the execution key, and
-    record it on the refund request and the customer's timeline. A retry pays nothing new."""
+# Email the approved reply through the delivery kernel: prepared under the executor's locks, sent
+# with none held, recorded (outbound message, case, timeline) under the locks again. Idempotent per
+# execution key: the Delivery and the outbound message carry it, and the Message-ID derives from it.
+send_reply = StagedHandler(prepare=_prepare_reply, complete=_complete_reply)
+
+
+def _prepare_refund(req: ApprovalRequest, payload: dict[str, Any]) -> Outbound:
+    """The approved refund's terms; the gateway gets the execution key as its idempotency key."""
+    from service.refunds import money
+
+    refund = req.subject
+    amount = Decimal(str(payload["amount"]))
+    return Outbound(
+        channel=Delivery.Channel.PAYMENT,
+        kind=Delivery.Kind.REFUND,
+        content={
+            "amount": str(amount),
+            "currency": payload["currency"],
+            "order_ref": payload["order_ref"],
+            "metadata": {
+                "refund_request": str(refund.pk),
+                "case": str(refund.case_id),
+                "approval_request": str(req.pk),
+            },
+        },
+        recipient=payload["order_ref"] or f"refund request {refund.pk}",
+        summary=f"Refund {money(amount, payload['currency'])}",
+        transmitter=REFUND_TRANSMITTER,
+    )
+
+
+def _complete_refund(req: ApprovalRequest, payload: dict[str, Any], delivery: Delivery) -> dict[str, Any]:
+    """Record the paid refund on the refund request and the customer's timeline, once per key."""
     from hitl_crm.contacts.models import Activity
     from hitl_crm.contacts.services import activity_record
-    from service.gateways import get_gateway
     from service.models import RefundRequest
     from service.refunds import money
 
     refund: RefundRequest = req.subject
-    amount = Decimal(str(payload["amount"]))
-    result = get_gateway().refund(
-        idempotency_key=req.execution_key,
-        amount=amount,
-        currency=payload["currency"],
-        order_ref=payload["order_ref"],
-        metadata={"refund_request": str(refund.pk), "case": str(refund.case_id), "approval_request": str(req.pk)},
-    )
-    now = timezone.now()
+    paid = delivery.result or {}
+    amount = Decimal(str(paid.get("amount") or payload["amount"]))
+    currency = paid.get("currency") or payload["currency"]
+    reference = paid.get("reference") or paid.get("marked_sent_by", "")
+    result = {
+        "reference": reference,
+        "amount": str(amount),
+        "currency": currency,
+        "idempotency_key": req.execution_key,
+        "duplicate": bool(paid.get("duplicate")),
+        "delivery": delivery.pk,
+    }
+    previous = Activity.objects.filter(
+        contact=refund.case.contact, kind=Activity.Kind.CASE, data__execution_key=req.execution_key
+    ).first()
+    if previous is not None:
+        return {**result, "activity": previous.pk, "duplicate": True}
+    now = delivery.sent_at or timezone.now()
     RefundRequest.objects.filter(pk=refund.pk).update(
         status=RefundRequest.Status.ISSUED,
-        amount_issued=result.amount,
-        gateway_reference=result.reference,
+        amount_issued=amount,
+        gateway_reference=reference,
         issued_at=refund.issued_at or now,
         updated_at=now,
     )
@@ -249,26 +302,25 @@ def issue_refund(req: ApprovalRequest, payload: dict[str, Any]) -> dict[str, Any
     activity = activity_record(
         contact=refund.case.contact,
         kind=Activity.Kind.CASE,
-        summary=f"Refund issued: {money(result.amount, result.currency)}{order}",
+        summary=f"Refund issued: {money(amount, currency)}{order}",
         data={
             "case": refund.case_id,
             "refund": refund.pk,
             "approval_request": req.pk,
-            "reference": result.reference,
+            "reference": reference,
             "execution_key": req.execution_key,
         },
         source="service",
         occurred_at=now,
         actor=approver,
     )
-    return {
-        "reference": result.reference,
-        "amount": str(result.amount),
-        "currency": result.currency,
-        "idempotency_key": req.execution_key,
-        "duplicate": result.duplicate,
-        "activity": activity.pk,
-    }
+    return {**result, "activity": activity.pk}
+
+
+# Pay the approved refund through the configured gateway (service.gateways), keyed by the execution
+# key, with no lock held and no transaction open while the gateway works; a retry pays nothing new,
+# and an unknown outcome (the worker died mid-call) goes to a person.
+issue_refund = StagedHandler(prepare=_prepare_refund, complete=_complete_refund)
 
 
 SEND_REPLY_ACTION = Action(
@@ -278,6 +330,7 @@ SEND_REPLY_ACTION = Action(
     handler=send_reply,
     editable_fields=("subject", "body"),
     template="service/approvals/send_reply.html",
+    redraft=redraft_reply,
     description="Email a reply to the customer of a support case, threaded into their conversation.",
 )
 ISSUE_REFUND_ACTION = Action(
@@ -288,5 +341,7 @@ ISSUE_REFUND_ACTION = Action(
     editable_fields=("amount",),
     template="service/approvals/issue_refund.html",
     amount_field="amount",
+    currency_field="currency",
+    material_fields=("amount",),
     description="Pay a refund to a customer through the payment gateway.",
 )

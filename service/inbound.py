@@ -89,18 +89,27 @@ def synthetic_message_id(*, sender: str, subject: str, sent_at: datetime | None,
     return f"<{hashlib.sha256(material.encode('utf-8')).hexdigest()[:40]}@inbound.hitl-crm.invalid>"
 
 
-def strip_quoted(body: str) -> str:
-    """The new text of a reply: drops the quoted previous message (``> …`` lines, "On … wrote:")."""
-    lines = body.replace("\r\n", "\n").split("\n")
+def new_text(body: str) -> str:
+    """Only what the sender wrote in this message: drops ``> …`` lines and everything from an
+    "On <date>, X wrote:" header (also when a mail client wraps it over two lines) or an
+    "-----Original Message-----" block on. Empty when the message is nothing but a quote."""
+    lines = (body or "").replace("\r\n", "\n").split("\n")
     kept: list[str] = []
-    for line in lines:
-        if _QUOTE_HEADER.match(line) and kept:
+    for index, line in enumerate(lines):
+        wrapped = f"{line.strip()} {lines[index + 1].strip()}" if index + 1 < len(lines) else ""
+        if _QUOTE_HEADER.match(line) or (line.lstrip().startswith("On ") and _QUOTE_HEADER.match(wrapped)):
             break
         if line.lstrip().startswith(">"):
             continue
         kept.append(line)
-    text = "\n".join(kept).strip()
-    return text or body.strip()
+    return "\n".join(kept).strip()
+
+
+def strip_quoted(body: str) -> str:
+    """The new text of a reply: drops the quoted previous message (``> …`` lines, "On … wrote:").
+    A message that is all quote is kept whole rather than lost."""
+    unquoted = "\n".join(line for line in body.replace("\r\n", "\n").split("\n") if not line.lstrip().startswith(">"))
+    return new_text(body) or unquoted.strip() or body.strip()
 
 
 def _clean_sender(raw: str) -> tuple[str, str]:

@@ -15,10 +15,22 @@ from decimal import Decimal
 
 from hitl_crm.ai.nlp import facts
 from hitl_crm.ai.nlp.text import clip, sentences
+from service.inbound import new_text
 
+_AMOUNT = r"(?:[$€£]\s?\d[\d,]*(?:\.\d{1,2})?|\d[\d,]*(?:\.\d{1,2})?\s?(?:dollars|euros|pounds|usd|eur|gbp|[$€£]))"
 REFUND_ASK = re.compile(
-    r"\b(?:refund\w*|money back|reimburs\w*|pay (?:me )?back|repay\w*|credit (?:my|the) card)\b", re.IGNORECASE
+    r"\b(?:refund\w*|money back|reimburs\w*|pay (?:me )?back|repay\w*|credit (?:my|the) card)\b"
+    rf"|\b(?:my|the|our|all)\s+(?:{_AMOUNT}\s+|money\s+|cash\s+)back\b",
+    re.IGNORECASE,
 )
+#: Said before the refund words in the same clause, these mean the customer does not ask for one:
+#: "rather than a refund", "I don't want a refund", "no need for a refund".
+_NEGATION = re.compile(
+    r"(?:\brather than|\binstead of|\bin place of|\bother than|\bwithout|\bno need (?:for|of)|\bno longer"
+    r"|\bnot\b|n't\b|\bnever\b|\bno\b|\bdont\b|\bwont\b|\bneither\b|\bnor\b)",
+    re.IGNORECASE,
+)
+_CLAUSE_BREAK = re.compile(r"[,;:()]|\b(?:but|however|though|although|so|because|and then)\b", re.IGNORECASE)
 _ORDER_CONTEXT = re.compile(
     r"\b(?:order\w*|bought|purchas\w*|deliver\w*|arriv\w*|receiv\w*|paid|ship\w*)\b", re.IGNORECASE
 )
@@ -71,9 +83,62 @@ class Recommendation:
         return RISK_OF[self.verdict]
 
 
+@dataclass(frozen=True)
+class ThreadMessage:
+    """One customer message of a thread, as refunds read it: its new text (quotes removed) and its day."""
+
+    id: int
+    text: str
+    day: date
+
+
+@dataclass(frozen=True)
+class RefundReading:
+    """What the whole thread says about money back. ``asked``: the customer's latest word on it is
+    an ask (a later "I don't want a refund" takes an earlier ask back); ``ask_message_id`` is the
+    message holding that ask; ``withdrawn``: an earlier ask was taken back."""
+
+    asked: bool
+    ask_message_id: int | None = None
+    withdrawn: bool = False
+    asking: tuple[str, ...] = ()
+
+
+def _stance(sentence: str) -> bool | None:
+    """True when the sentence asks for money back, False when it says it does not, None otherwise."""
+    found = None
+    for match in REFUND_ASK.finditer(sentence):
+        before = _CLAUSE_BREAK.split(sentence[: match.start()])[-1]
+        if _NEGATION.search(before):
+            return False
+        found = True
+    return found
+
+
+def read_thread(messages: list[ThreadMessage], *, intent: str = "") -> RefundReading:
+    """Read the refund ask of a whole thread (oldest message first). The latest stance wins;
+    triage's ``get_refund`` intent counts as an ask only where no message says either way."""
+    latest: bool | None = None
+    ask_id: int | None = None
+    asking: list[str] = []
+    withdrawn = False
+    for message in messages:
+        for sentence in sentences(message.text) or [message.text]:
+            stance = _stance(sentence)
+            if stance is True:
+                latest, ask_id = True, message.id
+                asking.append(sentence)
+            elif stance is False:
+                withdrawn = withdrawn or latest is True
+                latest, ask_id, asking = False, None, []
+    if latest is None and intent in REFUND_INTENTS and messages:
+        return RefundReading(True, messages[-1].id)
+    return RefundReading(bool(latest), ask_id, withdrawn and not latest, tuple(asking))
+
+
 def refund_asked(text: str, *, intent: str = "") -> bool:
     """Whether the customer asks for money back (by triage's intent or in so many words)."""
-    return intent in REFUND_INTENTS or bool(REFUND_ASK.search(text or ""))
+    return read_thread([ThreadMessage(0, new_text(text or ""), date.min)], intent=intent).asked
 
 
 def _flag(code: str, message: str, span: str, severity: str) -> dict[str, str]:
@@ -88,30 +153,51 @@ def extract_ask(
     The amount is the one said next to the refund request (else the largest one named); the
     order date is the earliest calendar date up to today mentioned beside an order word.
     """
-    parts = sentences(text) or [text]
-    asking = [s for s in parts if REFUND_ASK.search(s)]
-    amounts = [m for s in asking for m in facts.money(s)] or facts.money(text)
+    message = ThreadMessage(0, new_text(text), today)
+    return extract_thread_ask(
+        [message], read_thread([message]), default_currency=default_currency, known_order_ids=known_order_ids
+    )
+
+
+def extract_thread_ask(
+    messages: list[ThreadMessage],
+    reading: RefundReading,
+    *,
+    default_currency: str,
+    known_order_ids: list[str] | None = None,
+) -> RefundAsk:
+    """The refund ask of a thread: the amount said with the (latest) ask, else the largest amount
+    the thread names; the newest order reference; the earliest order date, each relative date read
+    against the day its own message was written."""
+    asking = list(reading.asking)
+    whole = "\n".join(m.text for m in messages)
+    amounts = [m for s in asking for m in facts.money(s)] or facts.money(whole)
     chosen = max(amounts, key=lambda m: m.value) if amounts else None
-    order_ids = facts.order_ids(text) or list(known_order_ids or [])
+    order_ids = [i for m in reversed(messages) for i in facts.order_ids(m.text)] or list(known_order_ids or [])
     dated: list[date] = []
-    for sentence in parts:
-        if not _ORDER_CONTEXT.search(sentence):
-            continue
-        dated.extend(_relative_dates(sentence, today))
-        for mention in facts.dates(sentence, today=today):
-            if mention.iso:
-                day = date.fromisoformat(mention.iso)
-                if day > today and mention.key.startswith("--"):  # "March 28" said in March means last year's?
-                    day = day.replace(year=day.year - 1)
-                if day <= today:
-                    dated.append(day)
+    for message in messages:
+        for sentence in sentences(message.text) or [message.text]:
+            if _ORDER_CONTEXT.search(sentence):
+                dated.extend(_order_dates(sentence, message.day))
     return RefundAsk(
         amount=chosen.value.quantize(Decimal("0.01")) if chosen else None,
         currency=(chosen.currency if chosen and len(chosen.currency) == 3 else default_currency).upper(),
-        order_ref=order_ids[0] if order_ids else "",
+        order_ref=order_ids[0].upper() if order_ids else "",
         order_date=min(dated) if dated else None,
-        reason=clip(" ".join(asking) or text, 500),
+        reason=clip(" ".join(asking) or whole, 500),
     )
+
+
+def _order_dates(sentence: str, today: date) -> list[date]:
+    found = _relative_dates(sentence, today)
+    for mention in facts.dates(sentence, today=today):
+        if mention.iso:
+            day = date.fromisoformat(mention.iso)
+            if day > today and mention.key.startswith("--"):  # "March 28" said in March means last year's?
+                day = day.replace(year=day.year - 1)
+            if day <= today:
+                found.append(day)
+    return found
 
 
 def _relative_dates(sentence: str, today: date) -> list[date]:
@@ -139,12 +225,31 @@ def recommend(
     window_days: int,
     limit: Decimal,
     max_prior: int,
+    order_known: bool | None = None,
 ) -> Recommendation:
     """Apply the refund policy: order age ≤ ``window_days``, amount ≤ ``limit``, fewer than
-    ``max_prior`` refunds in 12 months. Injection attempts always escalate."""
+    ``max_prior`` refunds in 12 months. Injection attempts always escalate.
+
+    ``order_known`` is whether the CRM has a record of the order the customer names (None: not
+    checked). Money asked back for an order nobody can find is high risk and a person's call.
+    """
     lines: list[str] = []
     flags: list[dict[str, str]] = []
     escalate = deny = False
+    if order_known is False:
+        escalate = True
+        what = f"Order {ask.order_ref}" if ask.order_ref else "The order"
+        lines.append(f"{what}: not on record in the CRM — check that it exists before approving. ✗")
+        flags.append(
+            _flag(
+                "refund_order_unknown",
+                f"{what} is not on record in the CRM: the refund asked for "
+                f"{'(no amount named)' if ask.amount is None else money(ask.amount, ask.currency)} cannot be "
+                "matched to a purchase. Check the order before approving.",
+                ask.order_ref,
+                "high",
+            )
+        )
     if injection:
         escalate = True
         lines.append(
@@ -233,8 +338,8 @@ def recommend(
         )
     else:
         lines.append(f"Refunds to this customer in the last 12 months: {prior_refunds}. ✓")
-    if ask.order_ref:
-        lines.insert(0, f"Order: {ask.order_ref}.")
+    if ask.order_ref and order_known is not False:
+        lines.insert(0, f"Order: {ask.order_ref}{' (on record)' if order_known else ''}.")
     if injection:
         verdict = "escalate"
     elif deny:

@@ -20,13 +20,12 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.text import slugify
 
-from approvals.exceptions import AlreadyOpen, InvalidState
+from approvals.exceptions import InvalidState
 from approvals.models import ApprovalRequest
 from approvals.selectors import approval_open_for_subject
 from approvals.services import approval_cancel, approval_request_create
-from hitl_crm.ai.engine import AiResult, run
+from hitl_crm.ai.engine import run
 from hitl_crm.ai.nlp.bm25 import BM25
-from hitl_crm.ai.nlp.risk import injection_spans, max_risk
 from hitl_crm.ai.nlp.text import content_terms
 from hitl_crm.ai.services import intent_example_add
 from hitl_crm.contacts.models import Activity, Contact
@@ -39,7 +38,6 @@ from service.routing import ISSUE_REFUND, SEND_REPLY, approval_flags
 
 logger = logging.getLogger(__name__)
 
-PIPELINE_VERSION = "service-pipeline@1"
 #: Articles scoring below this share of the best one are not suggested (nor handed to the drafting skill).
 RELEVANCE_FLOOR = 0.4
 THREAD_FOR_SUMMARY = 30  # messages; older ones are in the previous summary's facts anyway
@@ -189,45 +187,8 @@ def inbound_message_receive(
 # --- the AI pipeline -----------------------------------------------------------------------
 
 
-@dataclass
-class _Triage:
-    ok: bool
-    result: AiResult
-    intent: str = ""
-    confidence: float = 0.0
-    sentiment: float | None = None
-    risk: str = "low"
-    flags: list[dict[str, Any]] | None = None
-
-
 def _flag(code: str, message: str, span: str, severity: str) -> dict[str, str]:
     return {"code": code, "message": message, "span": span, "severity": severity}
-
-
-def _customer_text(case: Case, message: Message) -> str:
-    """What the customer said since our last processed message: this message plus any earlier
-    ones the pipeline skipped because this one arrived before it ran."""
-    pending = case.messages.filter(
-        direction=Message.Direction.INBOUND, processed_at__isnull=True, pk__lte=message.pk
-    ).order_by("occurred_at", "id")
-    texts = [m.body.strip() for m in pending] or [message.body.strip()]
-    return "\n\n".join(texts)
-
-
-def _triage(case: Case, message: Message, text: str) -> _Triage:
-    result = run("triage", {"text": text, "subject": message.subject}, subject=case)
-    if not result.ok:
-        return _Triage(False, result, flags=list(result.flags))
-    out = result.output
-    return _Triage(
-        True,
-        result,
-        out["intent"],
-        float(out.get("intent_confidence", result.confidence)),
-        float(out["sentiment"]),
-        result.risk,
-        list(result.flags),
-    )
 
 
 def _thread_for_summary(case: Case) -> list[dict[str, str]]:
@@ -391,208 +352,20 @@ def _reply_request_create(
     )
 
 
-def _refund_step(case: Case, message: Message, text: str, triage: _Triage) -> tuple[list[dict], RefundRequest | None]:
-    """Propose a refund when the customer asks for money back; return extra reply flags and the refund."""
-    if not refunds.refund_asked(text, intent=triage.intent):
-        return [], None
-    if case.refunds.filter(status=RefundRequest.Status.PROPOSED).exists():
-        return [], None  # one refund decision at a time per case; the open one is still waiting
-    today = timezone.localdate(message.occurred_at)
-    ask = refunds.extract_ask(
-        text,
-        today=today,
-        default_currency=app_settings.DEFAULT_CURRENCY,
-        known_order_ids=(case.facts or {}).get("order_ids"),
-    )
-    if ask.amount is None or ask.amount <= 0:
-        return [
-            _flag(
-                "refund_amount_unknown",
-                "The customer asks for money back but names no amount: check the "
-                "order and create the refund request by hand.",
-                "",
-                "medium",
-            )
-        ], None
-    since = timezone.now() - timedelta(days=365)
-    prior = RefundRequest.objects.filter(
-        case__contact_id=case.contact_id, status=RefundRequest.Status.ISSUED, issued_at__gte=since
-    ).count()
-    recommendation = refunds.recommend(
-        ask=ask,
-        today=today,
-        prior_refunds=prior,
-        injection=injection_spans(text),
-        window_days=app_settings.REFUND_WINDOW_DAYS,
-        limit=app_settings.REFUND_POLICY_LIMIT,
-        max_prior=app_settings.REFUND_MAX_PRIOR,
-    )
-    refund = RefundRequest.objects.create(
-        case=case,
-        source_message=message,
-        order_ref=ask.order_ref,
-        order_date=ask.order_date,
-        amount=ask.amount,
-        currency=ask.currency,
-        reason=ask.reason,
-        recommendation=recommendation.verdict,
-        rationale=recommendation.rationale,
-        flags=recommendation.flags,
-    )
-    factor = {"approve": 1.0, "deny": 0.6, "escalate": 0.3}[recommendation.verdict]
-    approval_request_create(
-        action=ISSUE_REFUND,
-        subject=refund,
-        proposal={
-            "refund_request_id": refund.pk,
-            "amount": str(refund.amount),
-            "currency": refund.currency,
-            "order_ref": refund.order_ref,
-            "reason": refund.reason,
-        },
-        ai_run=triage.result.run,
-        confidence=round(min(1.0, triage.confidence * factor), 4),
-        risk=max_risk(recommendation.risk, triage.risk),
-        flags=approval_flags([*recommendation.flags, *(triage.flags or []), *_routing_flags(case)]),
-        context={
-            "category": triage.intent,
-            "amount": str(refund.amount),
-            "currency": refund.currency,
-            "vip": case.is_vip,
-            **sentiment_context(case),
-        },
-    )
-    return [], refund
-
-
-def _needs_human(case: Case, reasons: list[str]) -> None:
-    reasons = [r for r in dict.fromkeys(reasons) if r]
-    case.needs_human = bool(reasons)
-    case.needs_human_reason = " ".join(reasons)[:500]
-
-
-@transaction.atomic
 def message_pipeline_run(*, message_id: int) -> str:
-    """Triage → summary → knowledge → grounded draft → refund recommendation → approval requests.
+    """Triage → summary → knowledge → refund recommendation → grounded draft → approval requests.
 
-    Idempotent per message: the message row is locked and stamped ``processed_at`` in the
-    same transaction as everything the run creates, so a redelivered task finds it stamped and
-    does nothing (and a run that dies rolls back entirely). Runs for one case are serialised on
-    the case's row lock. A message that a newer customer message has overtaken is left to that
-    message's run, which covers both. Returns what happened, in a few words.
+    The AI runs first, with no transaction open and no row locked; its results are then applied
+    under the message and case locks, and only to the thread version it read (see
+    :mod:`service.pipeline`). Idempotent per message: the message is stamped ``processed_at`` in the
+    transaction that applies the results, so a redelivered task does nothing. A message that a
+    newer customer message has overtaken is left to that message's run, which covers both. A
+    result that cannot be applied hands the case to a person with the reason and never raises
+    (database outages excepted: the task retries). Returns what happened, in a few words.
     """
-    message = Message.objects.select_for_update().filter(pk=message_id).first()
-    if message is None:
-        return "gone"
-    case = (
-        Case.objects.select_for_update(of=("self",)).select_related("contact__account", "owner").get(pk=message.case_id)
-    )
-    if message.processed_at is not None:
-        return "already processed"
-    now = timezone.now()
-    if not message.is_inbound:
-        Message.objects.filter(pk=message.pk).update(processed_at=now, pipeline_note="outbound: nothing to do")
-        return "outbound"
-    if case.messages.filter(direction=Message.Direction.INBOUND, pk__gt=message.pk).exists():
-        # The newer message's run reads this one too and stamps both; stamping it here would hide it.
-        return "superseded"
+    from service.pipeline import pipeline_run
 
-    text = _customer_text(case, message)
-    processed = case.messages.filter(direction=Message.Direction.INBOUND, processed_at__isnull=True, pk__lte=message.pk)
-    reasons: list[str] = []
-    withdrawn_ok, withdrawn = _cancel_open(
-        SEND_REPLY, case, reason="The customer wrote again; a new draft replaces this one."
-    )
-    if withdrawn is not None and withdrawn.requested_by_id and withdrawn_ok:
-        reasons.append(f"A reply {withdrawn.requested_by} wrote was withdrawn because the customer wrote again.")
-
-    # 1. triage
-    triage = _triage(case, message, text)
-    if triage.ok:
-        case.intent, case.intent_confidence, case.intent_source = triage.intent, triage.confidence, Case.Source.AI
-        case.sentiment, case.sentiment_source = triage.sentiment, Case.Source.AI
-        case.risk = triage.risk
-        case.flags = triage.flags or []
-        if triage.risk in ("high", "critical"):
-            case.priority = Case.Priority.URGENT if triage.risk == "critical" else Case.Priority.HIGH
-    else:
-        case.flags = triage.flags or []
-        reasons.append(f"Triage failed ({triage.result.error[:150]}); please read and route this case.")
-    # 2. summary of the whole thread
-    _summarise(case)
-    # 3. knowledge
-    articles = knowledge_search(f"{message.subject}\n{text}")
-    case.suggested_article_ids = [a.pk for a in articles]
-
-    note = "triaged"
-    if triage.ok:
-        # 4. refund recommendation (its own approval request, on the refund)
-        refund_flags, refund = _refund_step(case, message, text, triage)
-        # 5. grounded draft, with exemplars of approved replies to similar cases
-        draft = run(
-            "draft_reply",
-            {
-                "customer_text": text,
-                "customer_name": case.contact.full_name,
-                "agent_name": _agent_name(case),
-                "sentiment": max(-1.0, min(1.0, triage.sentiment or 0.0)),
-                "intent": triage.intent,
-                "knowledge": [{"id": f"kb-{a.pk}", "title": a.title, "body": a.body} for a in articles],
-                "exemplars": _exemplars(triage.intent),
-                "policy": _refund_policy_lines(case),
-            },
-            subject=case,
-        )
-        if not draft.ok:
-            reasons.append(f"The AI could not draft a reply ({draft.error[:150]}); please write one.")
-            note = "draft failed"
-        elif not withdrawn_ok:
-            reasons.append("A reply was being sent as the customer wrote again; check the thread and answer.")
-            note = "reply in flight"
-        else:
-            flags = [*(triage.flags or []), *refund_flags, *draft.flags, *_routing_flags(case)]
-            if refund is not None:
-                flags.append(
-                    _flag(
-                        "refund_pending",
-                        f"A refund of {refunds.money(refund.amount, refund.currency)} "
-                        "waits for its own approval; this reply must not promise it.",
-                        "",
-                        "medium",
-                    )
-                )
-            proposal = {
-                "to": case.contact.email,
-                "subject": reply_subject(case.subject),
-                "body": draft.output["body"],
-                "in_reply_to": message.message_id,
-                "references": _references(message),
-                "case_id": case.pk,
-            }
-            try:
-                _reply_request_create(
-                    case,
-                    proposal=proposal,
-                    ai_run=draft.run,
-                    confidence=draft.confidence,
-                    risk=max_risk(triage.risk, draft.risk),
-                    flags=flags,
-                )
-            except AlreadyOpen:
-                reasons.append("A reply is already waiting for approval.")
-            note = "drafted"
-            codes = {f["code"] for f in flags}
-            if "no_grounding" in codes:
-                reasons.append("No knowledge article answers this; the draft only says we will follow up.")
-        if triage.risk in ("high", "critical"):
-            high = [f["message"] for f in triage.flags or [] if f.get("severity") == "high"]
-            reasons.append(" ".join(high[:2]) or f"Triage rates the risk {triage.risk}.")
-        if any(f["code"] == "prompt_injection" for f in triage.flags or []):
-            reasons.append("The message contains instructions aimed at the AI.")
-    _needs_human(case, reasons)
-    case.save()
-    processed.update(processed_at=now, pipeline_note=f"{PIPELINE_VERSION}: {note}")
-    return note
+    return pipeline_run(message_id=message_id)
 
 
 def message_pipeline_sweep(*, older_than: timedelta, limit: int = 500) -> int:
@@ -611,18 +384,22 @@ def message_pipeline_sweep(*, older_than: timedelta, limit: int = 500) -> int:
     return len(ids)
 
 
-@transaction.atomic
 def case_summary_refresh(*, case_id: int) -> bool:
-    """Bring the summary up to the thread's current version (after a reply went out). Idempotent."""
-    case = Case.objects.select_for_update(of=("self",)).select_related("contact").filter(pk=case_id).first()
+    """Bring the summary up to the thread's current version (after a reply went out). Idempotent.
+
+    The summary is computed with no transaction open (no row lock held while the AI works) and
+    stored only if the thread is still at the version it summarised; True if it was stored."""
+    case = Case.objects.select_related("contact").filter(pk=case_id).first()
     if case is None or case.summary_is_current:
         return False
-    changed = _summarise(case)
-    if changed:
-        Case.objects.filter(pk=case.pk).update(
-            summary=case.summary, key_points=case.key_points, facts=case.facts, summary_version=case.summary_version
+    version = case.thread_version
+    if not _summarise(case):
+        return False
+    with transaction.atomic():
+        stored = Case.objects.filter(pk=case.pk, thread_version=version, summary_version__lt=version).update(
+            summary=case.summary, key_points=case.key_points, facts=case.facts, summary_version=version
         )
-    return changed
+    return bool(stored)
 
 
 # --- people's work ---------------------------------------------------------------------------

@@ -217,6 +217,7 @@ def case_draft_decide(request: HttpRequest, pk: int) -> HttpResponse:
                 verdict=Decision.Verdict.APPROVE_WITH_EDITS if edits else verdict,
                 edits=edits or None,
                 reason=form.cleaned_data["reason"],
+                payload_hash=form.cleaned_data["payload_hash"],
             )
         except InvalidInput as exc:
             for field, text in exc.errors.items():

@@ -32,10 +32,18 @@ def test_database_url() -> str:
     return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
-def broker_url_for_this_process(base: str = "redis://127.0.0.1:6379") -> str:
-    # xdist workers get their own Redis database, so their queues never mix.
+def broker_url_for_this_process(base: str = "redis://127.0.0.1:6379", *, offset: int = 0) -> str:
+    """A Redis database of this test process's own, so concurrent test runs never share a queue.
+
+    xdist workers get 10-15; ``HITL_TEST_REDIS_DB`` pins one database for a whole run (two
+    developers' runs on one machine each pick their own). ``offset`` separates a package's
+    second broker from the first.
+    """
+    pinned = os.environ.get("HITL_TEST_REDIS_DB")
+    if pinned:
+        return f"{base}/{(int(pinned) + offset) % 16}"
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    index = 10 + int("".join(ch for ch in worker if ch.isdigit()) or 0) % 6
+    index = 10 + (int("".join(ch for ch in worker if ch.isdigit()) or 0) + offset) % 6
     return f"{base}/{index}"
 
 

@@ -14,6 +14,7 @@ PRODUCTION_ENV = {
     "SECRET_KEY": "k9$Vx2!pQ7zR4mW8nT1bY6cH3jL5sD0fG9aE2uI7oP4rK8vX1qZ",
     "ALLOWED_HOSTS": "crm.example.com",
     "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+    "HITL_CRM_AUDIT_KEY": "a7Qm2Zr9Lx4Tw8Kc1Vb6Hn3Jd5Sf0Gp9",
 }
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from approvals.models import ApprovalRequest, AuditEvent, Decision
+from approvals.models import ApprovalRequest, AuditEvent, Decision, PayloadVersion
 
 
 class SubjectRefSerializer(serializers.Serializer):
@@ -102,6 +102,7 @@ class ApprovalRequestDetailSerializer(ApprovalRequestListSerializer):
             "proposal",
             "final",
             "payload_hash",
+            "version",
             "context",
             "editable_fields",
             "can_decide",
@@ -125,7 +126,15 @@ class ApprovalRequestDetailSerializer(ApprovalRequestListSerializer):
 
 
 class DecideInputSerializer(serializers.Serializer):
+    """A decision names the payload version it is for: ``payload_hash`` as read from the request."""
+
     verdict = serializers.ChoiceField(choices=Decision.Verdict.choices)
+    payload_hash = serializers.RegexField(
+        r"^[0-9a-f]{64}$",
+        help_text="The payload_hash of the version you reviewed (GET the request first). If the payload "
+        "changed since, nothing is decided and the answer is 409 with the current payload.",
+        error_messages={"invalid": "Must be the 64-character payload_hash of the request as you read it."},
+    )
     edits = serializers.DictField(required=False, allow_empty=True)
     reason = serializers.ChoiceField(choices=Decision.Reason.choices, required=False, allow_blank=True, default="")
     comment = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
@@ -145,7 +154,11 @@ class DecisionSerializer(serializers.ModelSerializer):
             "comment",
             "diff",
             "edit_ratio",
+            "material",
+            "second_review",
             "stats",
+            "version",
+            "payload_hash",
             "payload_after",
             "created_at",
         ]
@@ -153,6 +166,26 @@ class DecisionSerializer(serializers.ModelSerializer):
 
     def get_reviewer(self, decision: Decision) -> str | None:
         return "autopilot" if decision.is_autopilot else decision.reviewer.get_username()
+
+
+class PayloadVersionSerializer(serializers.ModelSerializer):
+    author = serializers.CharField(source="author.get_username", default=None, read_only=True)
+
+    class Meta:
+        model = PayloadVersion
+        fields = ["number", "source", "author", "note", "payload_hash", "payload", "created_at"]
+        read_only_fields = fields
+
+
+class ConflictSerializer(serializers.Serializer):
+    """409 body of ``decide``: the payload changed after the reviewer opened it; nothing was decided."""
+
+    detail = serializers.CharField()
+    code = serializers.CharField(help_text="payload_conflict, or conflict for other state conflicts.")
+    payload_hash = serializers.CharField(required=False, help_text="The current payload's hash: decide again with it.")
+    version = serializers.IntegerField(required=False)
+    payload = serializers.DictField(required=False, help_text="The current payload.")
+    sent_payload_hash = serializers.CharField(required=False)
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
@@ -164,4 +197,5 @@ class AuditEventSerializer(serializers.ModelSerializer):
 
 class HistorySerializer(serializers.Serializer):
     decisions = DecisionSerializer(many=True)
+    versions = PayloadVersionSerializer(many=True)
     audit = AuditEventSerializer(many=True)

@@ -8,7 +8,7 @@ probed. Decisions go through ``approval_decide`` — the same rules as the web U
 from __future__ import annotations
 
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
@@ -18,10 +18,11 @@ from rest_framework.response import Response
 from approvals.api.serializers import (
     ApprovalRequestDetailSerializer,
     ApprovalRequestListSerializer,
+    ConflictSerializer,
     DecideInputSerializer,
     HistorySerializer,
 )
-from approvals.exceptions import ApprovalError, InvalidInput, NotAllowed
+from approvals.exceptions import ApprovalError, InvalidInput, NotAllowed, PayloadConflict
 from approvals.models import ApprovalRequest
 from approvals.selectors import approval_history, approval_queue_for, approval_visible_to
 from approvals.services import approval_decide
@@ -42,6 +43,21 @@ class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "This request can no longer be changed."
     default_code = "conflict"
+
+
+class PayloadChanged(Conflict):
+    default_code = "payload_conflict"
+
+    def __init__(self, exc: PayloadConflict) -> None:
+        super().__init__(str(exc))
+        self.detail = {
+            "detail": str(exc),
+            "code": self.default_code,
+            "payload_hash": exc.payload_hash,
+            "version": exc.version,
+            "payload": exc.payload,
+            "sent_payload_hash": exc.sent_hash,
+        }
 
 
 class ApprovalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -70,10 +86,28 @@ class ApprovalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def get_serializer_class(self):
         return ApprovalRequestListSerializer if self.action == "list" else ApprovalRequestDetailSerializer
 
-    @extend_schema(request=DecideInputSerializer, responses=ApprovalRequestDetailSerializer)
+    @extend_schema(
+        request=DecideInputSerializer,
+        responses={
+            200: ApprovalRequestDetailSerializer,
+            400: OpenApiResponse(description="A field is missing or invalid (e.g. payload_hash); the body names it."),
+            403: OpenApiResponse(description="Not allowed: own request, own subject, or above your authority limit."),
+            404: OpenApiResponse(description="No such request, or not one you may review."),
+            409: OpenApiResponse(
+                ConflictSerializer,
+                description="This request changed since you opened it (code payload_conflict: the body carries "
+                "the current payload, payload_hash and version; nothing was decided), or it can no longer be "
+                "decided (code conflict).",
+            ),
+        },
+    )
     @action(detail=True, methods=["post"])
     def decide(self, request: Request, pk: str | None = None) -> Response:
-        """Approve (optionally with edits of the editable fields), reject (reason required) or request changes."""
+        """Approve (optionally with edits of the editable fields), reject (reason required) or request changes.
+
+        Send the ``payload_hash`` of the version you reviewed: a decision applies only to the payload the
+        reviewer saw. "Request changes" keeps the request pending and (where the action can) redrafts it.
+        """
         req = self.get_object()  # 404 unless the caller may see it
         data = DecideInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -83,6 +117,8 @@ class ApprovalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             raise exceptions.ValidationError(exc.errors) from exc
         except NotAllowed as exc:
             raise exceptions.PermissionDenied(str(exc)) from exc
+        except PayloadConflict as exc:
+            raise PayloadChanged(exc) from exc
         except ApprovalError as exc:
             raise Conflict(str(exc)) from exc
         fresh = self.get_queryset().get(pk=req.pk)

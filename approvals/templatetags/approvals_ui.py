@@ -51,3 +51,11 @@ def due_label(due_at, now=None) -> SafeString:
     if delta.total_seconds() < 0:
         return format_html('<span class="overdue" title="{}">overdue {}</span>', due_at, text)
     return format_html('<span title="{}">in {}</span>', due_at, text)
+
+
+@register.inclusion_tag("approvals/_feedback.html")
+def approval_feedback(subject: Any) -> dict[str, Any]:
+    """Reviewers' change requests about ``subject`` (a case, a lead…), for its own page."""
+    from approvals.selectors import approval_feedback_for_subject
+
+    return {"feedback": approval_feedback_for_subject(subject=subject)}

@@ -71,6 +71,21 @@ class _Settings:
         """Region used to recognise phone numbers written without a country code."""
         return getattr(settings, "HITL_CRM_DEFAULT_PHONE_REGION", "US")
 
+    @property
+    def DEFAULT_REGION(self) -> str:
+        """The site's region (ISO 3166 alpha-2, e.g. "GB") for national phone numbers and ids written
+        without a country code, when the contact's own region is not known. Falls back to
+        ``HITL_CRM_DEFAULT_PHONE_REGION``, then "US"."""
+        value = getattr(settings, "HITL_CRM_AI_DEFAULT_REGION", "") or getattr(
+            settings, "HITL_CRM_DEFAULT_PHONE_REGION", ""
+        )
+        return str(value or "US").upper()
+
+    @property
+    def CONTACT_MODEL(self) -> str:
+        """``app_label.Model`` of the CRM contacts whose names and e-mails a draft must not leak."""
+        return getattr(settings, "HITL_CRM_AI_CONTACT_MODEL", "contacts.Contact")
+
     def backend_config(self, skill: str) -> dict[str, Any]:
         """The effective backend options for ``skill``: defaults < ``default`` < ``skills[skill]``."""
         ai = self.AI

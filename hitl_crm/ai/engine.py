@@ -15,11 +15,17 @@ Every call:
    ``subject`` and ``context["known"]``); the redacted inputs are what an external backend
    receives and what ``AiRun.input_redacted`` keeps, for every run, offline included;
 3. runs the skill on the backend ``HITL_CRM_AI`` chooses for it, re-hydrating placeholders in an
-   external backend's answer, and validates the output against the skill's output schema;
+   external backend's answer, and validates the output against the skill's output schema and the
+   bounds of :data:`hitl_crm.ai.schema.OUTPUT_BOUNDS` (label lengths, draft size, enums, ranges): an
+   output out of bounds is an ``invalid`` run with the reason, never silently cut (flag messages
+   and spans, which are display-only, are clipped);
 4. runs the guards on generated text, merges their flags with the skill's own, raises the risk
    accordingly and lowers confidence for every high-severity guard flag;
 5. saves an :class:`~hitl_crm.ai.models.AiRun` with what the AI saw and said, latency, tokens,
-   cost, status and error, and returns an :class:`AiResult`.
+   cost, status and error, in its own atomic block, and returns an :class:`AiResult`. Called with
+   no transaction open (as the service pipeline does), the run is committed before the caller
+   applies anything, so a later failure of the caller never loses it; ``run_reject`` marks a run
+   whose output the caller could not use.
 
 An ordinary backend failure (timeout, HTTP error, rate limit, malformed or invalid JSON, SDK
 missing) never raises: the result has ``ok=False``, an ``ai_failed`` flag and risk ``high``, and
@@ -28,6 +34,7 @@ the run is saved as ``failed`` or ``invalid`` with the error text.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -35,7 +42,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
-from django.db import models
+from django.db import models, transaction
 
 from hitl_crm.ai import guards
 from hitl_crm.ai.backends import get_backend
@@ -45,7 +52,7 @@ from hitl_crm.ai.errors import AiError, AiInputError, BackendError
 from hitl_crm.ai.models import AiRun
 from hitl_crm.ai.nlp.risk import flag, max_risk
 from hitl_crm.ai.prompts import SYSTEM_PROMPT_VERSION
-from hitl_crm.ai.schema import validate
+from hitl_crm.ai.schema import bounds_errors, clip_flag, validate
 from hitl_crm.ai.skills import get_skill
 from hitl_crm.ai.skills.base import Skill
 from hitl_crm.ai.trust import Redactor, known_from_subject, merge_known, rehydrate
@@ -129,6 +136,10 @@ def execute(
     if not response.finalized:
         output = skill.finalize(output, clean)
     errors = validate(output, skill.output_schema)
+    if not errors:
+        if isinstance(output.get("flags"), list):
+            output = {**output, "flags": [clip_flag(f) for f in output["flags"]]}
+        errors = bounds_errors(skill.name, output)
     if errors:
         raise BackendError(
             f"The {skill.name} output does not match its schema: {'; '.join(errors[:5])}",
@@ -137,14 +148,16 @@ def execute(
             tokens_in=response.tokens_in,
             tokens_out=response.tokens_out,
             model=response.model,
+            raw=_raw(response.output),
         )
     guard_flags = guards.check(
         skill.generated_texts(output),
         sources=skill.grounding_sources(clean),
         policy=skill.policy(clean),
         who=skill.noun,
+        known=redactor.known if skill.name in guards.ADDRESSED_SKILLS else None,
     )
-    flags = guards.dedupe([*output.get("flags", []), *guard_flags])
+    flags = [clip_flag(f) for f in guards.dedupe([*output.get("flags", []), *guard_flags])]
     risk = max_risk(output.get("risk", "low"), guards.risk_floor(flags))
     confidence = float(output.get("confidence", 0.0))
     for item in guard_flags:
@@ -152,6 +165,14 @@ def execute(
     confidence = round(confidence, 4)
     output = {**output, "flags": flags, "risk": risk, "confidence": confidence}
     return Outcome(output, flags, risk, confidence, response)
+
+
+def _raw(output: Any) -> str:
+    """The rejected output as text, kept on the failed run so a reviewer sees what the AI said."""
+    try:
+        return json.dumps(output, ensure_ascii=False, default=str)[:20_000]
+    except (TypeError, ValueError):
+        return repr(output)[:20_000]
 
 
 def _subject_fields(subject: Any) -> dict[str, Any]:
@@ -192,18 +213,20 @@ def run(skill: str, inputs: dict[str, Any], *, subject: Any = None, context: dic
             exc = BackendError(f"Unexpected error: {type(exc).__name__}: {exc}")
         return _failure(spec, record, exc, started)
     response = outcome.response
-    run_ = AiRun.objects.create(
-        **{**record, "model_name": (response.model or record["model_name"])[:100]},
-        output=outcome.output,
-        confidence=outcome.confidence,
-        flags=outcome.flags,
-        risk=outcome.risk,
-        attempts=response.attempts,
-        latency_ms=round((time.perf_counter() - started) * 1000, 3),
-        tokens_in=response.tokens_in,
-        tokens_out=response.tokens_out,
-        cost_usd=response.cost_usd,
-        status=AiRun.Status.OK,
+    run_ = _save(
+        AiRun(
+            **{**record, "model_name": (response.model or record["model_name"])[:100]},
+            output=outcome.output,
+            confidence=outcome.confidence,
+            flags=outcome.flags,
+            risk=outcome.risk,
+            attempts=response.attempts,
+            latency_ms=round((time.perf_counter() - started) * 1000, 3),
+            tokens_in=response.tokens_in,
+            tokens_out=response.tokens_out,
+            cost_usd=response.cost_usd,
+            status=AiRun.Status.OK,
+        )
     )
     return AiResult(outcome.output, outcome.confidence, run_, outcome.flags, True, outcome.risk)
 
@@ -220,21 +243,41 @@ def _failure(spec: Skill, record: dict[str, Any], exc: BackendError, started: fl
         )
     ]
     logger.warning("AI run %s via %s %s: %s", spec.name, record["backend"], status, exc)
-    run_ = AiRun.objects.create(
-        **{**record, "model_name": (exc.model or record["model_name"])[:100]},
-        output={"raw": exc.raw[:20_000]} if exc.raw else {},
-        confidence=0.0,
-        flags=flags,
-        risk=AiRun.Risk.HIGH,
-        attempts=max(1, exc.attempts),
-        latency_ms=round((time.perf_counter() - started) * 1000, 3),
-        tokens_in=exc.tokens_in,
-        tokens_out=exc.tokens_out,
-        cost_usd=Decimal(0),
-        status=status,
-        error=str(exc),
+    run_ = _save(
+        AiRun(
+            **{**record, "model_name": (exc.model or record["model_name"])[:100]},
+            output={"raw": exc.raw[:20_000]} if exc.raw else {},
+            confidence=0.0,
+            flags=flags,
+            risk=AiRun.Risk.HIGH,
+            attempts=max(1, exc.attempts),
+            latency_ms=round((time.perf_counter() - started) * 1000, 3),
+            tokens_in=exc.tokens_in,
+            tokens_out=exc.tokens_out,
+            cost_usd=Decimal(0),
+            status=status,
+            error=str(exc),
+        )
     )
     return AiResult({}, 0.0, run_, flags, False, AiRun.Risk.HIGH)
+
+
+def _save(run_: AiRun) -> AiRun:
+    """Record a run in its own atomic block. Callers that must keep the record whatever happens
+    next (the service pipeline) call the engine outside any transaction, so it commits here."""
+    with transaction.atomic():
+        run_.save(force_insert=True)
+    return run_
+
+
+def run_reject(*, run_id: int, reason: str) -> None:
+    """Mark a run whose output its caller could not use (an approval refused the draft, a column
+    refused the label) as ``invalid`` with the reason, so its record tells the truth. Idempotent;
+    call it outside the transaction that failed, so the mark is kept."""
+    with transaction.atomic():
+        AiRun.objects.filter(pk=run_id).update(
+            status=AiRun.Status.INVALID, error=f"The output could not be used: {reason}"[:5000]
+        )
 
 
 def run_offline(skill: str, inputs: dict[str, Any], *, context: dict[str, Any] | None = None) -> Outcome:
@@ -246,4 +289,4 @@ def run_offline(skill: str, inputs: dict[str, Any], *, context: dict[str, Any] |
     return execute(spec, clean, backend=backend, config={"backend": "offline"}, redactor=redactor, redacted=clean)
 
 
-__all__ = ["AiError", "AiResult", "Outcome", "execute", "prepare_inputs", "run", "run_offline"]
+__all__ = ["AiError", "AiResult", "Outcome", "execute", "prepare_inputs", "run", "run_offline", "run_reject"]

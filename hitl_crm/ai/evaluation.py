@@ -300,3 +300,156 @@ def eval_draft(
         **{f"latency {k}": v for k, v in latency_summary(latencies).items()},
     }
     return EvalResult("draft", figures, [f"first-pass BM25 picks {candidates} {as_kind} per message"])
+
+
+# --- security: guards, injection detector, redaction ------------------------------------------------
+#
+# Each corpus is a JSON-lines file (see tests/data/): the figures say how many of its positives are
+# caught and how many of its look-alike negatives are wrongly caught. Nothing is written anywhere.
+
+GUARD_CORPUS = "guard_corpus.jsonl"
+INJECTION_CORPUS = "injection_corpus.jsonl"
+PII_CORPUS = "pii_corpus.jsonl"
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    import json
+
+    rows = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except ValueError as exc:
+                raise ValueError(f"{path}:{number}: not valid JSON ({exc}).") from None
+    return rows
+
+
+@dataclass(frozen=True)
+class CorpusScore:
+    """Recall over positives and false positives over negatives, with the misses by name."""
+
+    positives: int
+    caught: int
+    negatives: int
+    false_positives: int
+    misses: list[str]
+    wrongly_caught: list[str]
+
+    @property
+    def recall(self) -> float:
+        return round(self.caught / self.positives, 4) if self.positives else 1.0
+
+    def figures(self, prefix: str) -> dict[str, Any]:
+        return {
+            f"{prefix} positives": self.positives,
+            f"{prefix} negatives": self.negatives,
+            f"{prefix} recall": self.recall,
+            f"{prefix} false positives": self.false_positives,
+        }
+
+
+def score_guards(rows: list[dict[str, Any]]) -> CorpusScore:
+    """Each row: ``text`` and ``expect`` (flag codes that must be raised; empty for a negative, which
+    must raise none). A ``context`` row gives the sources, the known contact and the CRM contacts."""
+    from hitl_crm.ai import guards
+
+    context = next((r["context"] for r in rows if "context" in r), {})
+    people = [guards.Person(c["name"], c["email"]) for c in context.get("contacts", [])]
+
+    def directory(emails: set[str], names: set[tuple[str, str]]) -> list[guards.Person]:
+        return [p for p in people if p.email.lower() in emails or tuple(p.name.split(" ", 1)) in names]
+
+    caught = positives = negatives = wrong = 0
+    misses: list[str] = []
+    wrongly: list[str] = []
+    for row in (r for r in rows if "text" in r):
+        flags = guards.check(
+            [row["text"]],
+            sources=row.get("sources", context.get("sources", [])),
+            policy=row.get("policy", []),
+            known=row.get("known", context.get("known", {})),
+            directory=directory,
+        )
+        codes = {f["code"] for f in flags}
+        if row["expect"]:
+            positives += 1
+            if set(row["expect"]) <= codes:
+                caught += 1
+            else:
+                misses.append(row["text"])
+        else:
+            negatives += 1
+            if codes:
+                wrong += 1
+                wrongly.append(f"{row['text']} → {', '.join(sorted(codes))}")
+    return CorpusScore(positives, caught, negatives, wrong, misses, wrongly)
+
+
+def score_injection(rows: list[dict[str, Any]]) -> CorpusScore:
+    """Each row: ``text`` and ``injection`` (true or false)."""
+    from hitl_crm.ai.nlp.risk import injection_flags
+
+    caught = positives = negatives = wrong = 0
+    misses: list[str] = []
+    wrongly: list[str] = []
+    for row in rows:
+        hit = bool(injection_flags(row["text"]))
+        if row["injection"]:
+            positives += 1
+            caught += hit
+            if not hit:
+                misses.append(row["text"])
+        else:
+            negatives += 1
+            wrong += hit
+            if hit:
+                wrongly.append(row["text"])
+    return CorpusScore(positives, caught, negatives, wrong, misses, wrongly)
+
+
+def score_pii(rows: list[dict[str, Any]], *, region: str = "") -> CorpusScore:
+    """Each row: ``text`` and ``values`` (the personal data in it; empty for a look-alike). A value
+    counts as caught when it is absent from what a backend would receive (the redacted text); a
+    look-alike is wrongly caught when redaction changes it at all. Positives count values."""
+    from hitl_crm.ai.trust import Redactor
+
+    caught = positives = negatives = wrong = 0
+    misses: list[str] = []
+    wrongly: list[str] = []
+    for row in rows:
+        redacted = Redactor(row.get("known") or {}, row.get("region", region)).text(row["text"])
+        if row["values"]:
+            for value in row["values"]:
+                positives += 1
+                if value in redacted:
+                    misses.append(f"{value} in “{row['text']}”")
+                else:
+                    caught += 1
+        else:
+            negatives += 1
+            if redacted != row["text"]:
+                wrong += 1
+                wrongly.append(f"{row['text']} → {redacted}")
+    return CorpusScore(positives, caught, negatives, wrong, misses, wrongly)
+
+
+def eval_security(directory: Path, *, region: str = "") -> EvalResult:
+    """Guard, injection and PII figures on the three corpora in ``directory``."""
+    figures: dict[str, Any] = {}
+    notes: list[str] = []
+    for name, prefix, scorer in (
+        (GUARD_CORPUS, "guards", score_guards),
+        (INJECTION_CORPUS, "injection", score_injection),
+        (PII_CORPUS, "pii", lambda rows: score_pii(rows, region=region)),
+    ):
+        path = directory / name
+        if not path.is_file():
+            raise FileNotFoundError(f"No such file: {path}.")
+        score = scorer(read_jsonl(path))
+        figures.update(score.figures(prefix))
+        notes += [f"{prefix} missed: {m}" for m in score.misses]
+        notes += [f"{prefix} false positive: {w}" for w in score.wrongly_caught]
+    return EvalResult("security", figures, notes)

@@ -113,3 +113,73 @@ FLAG = obj(
     ["code", "message", "span", "severity"],
 )
 RISK = string(enum=["low", "medium", "high", "critical"])
+
+
+# --- bounds on what a skill may return ---------------------------------------------------------
+#
+# A skill's output schema says what shape it has; these bounds say how big each part may be,
+# whatever the backend (an LLM can return a 300-character "intent" or a 90,000-character draft).
+# The engine checks them before anything uses the output: an output out of bounds is an
+# ``invalid`` run with the reason, never silently cut. The sizes are the contract callers build
+# on (an intent label fits an 80-character column, a reply body the 20,000 characters an
+# approval accepts).
+
+#: Any string anywhere in an output (raw model text kept for reviewers excepted).
+MAX_OUTPUT_TEXT = 50_000
+#: Any list anywhere in an output.
+MAX_OUTPUT_ITEMS = 500
+#: Labels: intents, categories, model names.
+MAX_LABEL = 80
+#: A draft a person reviews and, once approved, sends.
+MAX_DRAFT_BODY = 20_000
+#: Flags are display-only: their message and span are clipped to these (documented, not an error).
+MAX_FLAG_MESSAGE = 500
+MAX_FLAG_SPAN = 200
+
+_DRAFT_BOUNDS = obj({"body": string(minLength=1, maxLength=MAX_DRAFT_BODY)}, extra=True)
+OUTPUT_BOUNDS: dict[str, Schema] = {
+    "triage": obj(
+        {
+            "intent": string(minLength=1, maxLength=MAX_LABEL),
+            "category": string(maxLength=MAX_LABEL),
+            "intent_model": string(maxLength=100),
+            "language": string(minLength=2, maxLength=8),
+            "sentiment": number(minimum=-1, maximum=1),
+            "risk": RISK,
+            "confidence": PROBABILITY,
+        },
+        extra=True,
+    ),
+    "draft_reply": _DRAFT_BOUNDS,
+    "draft_followup": _DRAFT_BOUNDS,
+    "summarize": obj({"summary": string(maxLength=10_000), "confidence": PROBABILITY}, extra=True),
+}
+
+
+def _size_errors(value: Any, path: str) -> list[str]:
+    if isinstance(value, str):
+        return [f"{path}: must have at most {MAX_OUTPUT_TEXT} characters"] if len(value) > MAX_OUTPUT_TEXT else []
+    if isinstance(value, dict):
+        return [e for key, item in value.items() for e in _size_errors(item, f"{path}.{key}")]
+    if isinstance(value, (list, tuple)):
+        if len(value) > MAX_OUTPUT_ITEMS:
+            return [f"{path}: must have at most {MAX_OUTPUT_ITEMS} items"]
+        return [e for index, item in enumerate(value) for e in _size_errors(item, f"{path}[{index}]")]
+    return []
+
+
+def bounds_errors(skill: str, output: Any) -> list[str]:
+    """What is out of bounds in ``skill``'s ``output``: the skill's own bounds, then a size cap on
+    every string and list. An empty list means the output may be used."""
+    errors = validate(output, OUTPUT_BOUNDS[skill]) if skill in OUTPUT_BOUNDS else []
+    return errors + _size_errors(output, "$")
+
+
+def clip_flag(item: dict[str, Any]) -> dict[str, Any]:
+    """A flag with its display-only message and span clipped (a flag is read, never stored in a column)."""
+    out = dict(item)
+    for key, limit in (("message", MAX_FLAG_MESSAGE), ("span", MAX_FLAG_SPAN)):
+        text = out.get(key)
+        if isinstance(text, str) and len(text) > limit:
+            out[key] = text[: limit - 1] + "…"
+    return out

@@ -1,13 +1,22 @@
 """The trust layer: personal data out before a call leaves the building, back in afterwards.
 
-``redact`` swaps emails, phone numbers (``phonenumbers``), payment card numbers (Luhn-checked),
-IBANs (mod-97-checked) and the names, emails and phones of the CRM record in hand for stable
-placeholders (``[EMAIL_1]``, ``[PHONE_1]``, ``[CARD_1]``, ``[IBAN_1]``, ``[NAME_1]``): the same
+``redact`` swaps emails, phone numbers, payment card numbers (Luhn-checked), IBANs (mod-97-checked),
+national ids (US social security numbers, UK National Insurance numbers) and the names, emails and
+phones of the CRM record in hand for stable placeholders (``[EMAIL_1]``, ``[PHONE_1]``, ``[CARD_1]``,
+``[IBAN_1]``, ``[ID_1]``, ``[NAME_1]``): the same
 value gets the same placeholder everywhere in one call, so the model can still tell that two
 mentions are the same person. ``rehydrate`` puts the originals back into the model's answer.
 
 Phones are keyed by their E.164 form and emails case-insensitively, so "(415) 555-0123" and
 "+1 415 555 0123" share one placeholder; rehydration writes the first spelling seen.
+
+Phone numbers are found in three passes: ``phonenumbers`` with VALID leniency for the regions that
+matter (the contact's own, from the phones on record, then ``HITL_CRM_AI_DEFAULT_REGION``), the same
+with POSSIBLE leniency (fictional ranges such as 555 and Ofcom's drama numbers are still personal
+data in a message), and a lenient pass over phone-shaped strings (separators or a leading ``+``,
+``00``, ``0`` or parenthesis, 7-15 digits) parsed for the common regions. Strings that sit behind an
+identifier word ("order", "invoice", "tracking" …), dates, times, prices and card-like digit runs
+are never phones.
 """
 
 from __future__ import annotations
@@ -27,7 +36,27 @@ IBAN_START_RE = re.compile(r"\b[A-Za-z]{2}\d{2}(?=[ ]?[A-Za-z0-9])")
 # Issuer identification: Amex/Diners/JCB 3, Visa 4, Mastercard 2/5, Discover/UnionPay/Maestro 6.
 # Order numbers starting with 1, 7, 8, 9 or 0 that happen to pass Luhn are left alone.
 CARD_FIRST_DIGITS = frozenset("23456")
-PLACEHOLDER_RE = re.compile(r"\[(EMAIL|PHONE|CARD|IBAN|NAME)_(\d+)\]")
+PLACEHOLDER_RE = re.compile(r"\[(EMAIL|PHONE|CARD|IBAN|ID|NAME)_(\d+)\]")
+#: US social security number: never area 000, 666 or 9xx, group 00 or serial 0000.
+SSN_RE = re.compile(r"(?<![\d-])(?!000|666|9\d\d)(\d{3})([- ])(?!00)(\d{2})\2(?!0000)(\d{4})(?![\d-])")
+SSN_LABELLED_RE = re.compile(
+    r"\b(?:ssn|social security(?: number| no\.?)?|ss#)\W{0,3}"
+    r"(?!000|666|9\d\d)(\d{3})[- ]?(?!00)(\d{2})[- ]?(?!0000)(\d{4})\b",
+    re.IGNORECASE,
+)
+#: UK National Insurance number: two prefix letters (D, F, I, Q, U, V never; O never second; some
+#: pairs unused), six digits, suffix A-D; spaces optional.
+NINO_RE = re.compile(r"\b(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b")
+#: Phone-shaped strings for the lenient pass.
+PHONE_SHAPE_RE = re.compile(r"(?<![\w.,/:-])(?:\+|00)?\(?\d[\d().\- ]{5,20}\d(?![\w/:-]|[.,]\d)")
+_IDENTIFIER_BEFORE_RE = re.compile(
+    r"(?:\b(?:order|purchase|invoice|inv|receipt|tracking|track|ref(?:erence)?|ticket|case|rma|sku|item|part|"
+    r"serial|model|account no|po|isbn|ean|upc|batch|lot|id|no\.?|number)|#)\W{0,4}$",
+    re.IGNORECASE,
+)
+_DATE_OR_TIME_RE = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}$|^\d{1,2}[./-]\d{1,2}[./-]\d{2,4}$|^\d{1,2}[.:]\d{2}$")
+#: Regions tried by the lenient pass after the contact's and the site's.
+LENIENT_REGIONS = ("US", "GB", "DE", "FR", "ES", "IT", "NL", "IE", "AU", "CA", "IN", "BR", "MX", "JP", "ZA")
 
 IBAN_LENGTHS = {
     "AD": 24,
@@ -132,12 +161,102 @@ def _card_spans(text: str) -> list[_Span]:
     return spans
 
 
-def _phone_spans(text: str, region: str) -> list[_Span]:
-    spans = []
-    for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID):
-        key = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
-        spans.append(_Span(match.start, match.end, "PHONE", key))
+def _id_spans(text: str) -> list[_Span]:
+    spans = [_Span(m.start(), m.end(), "ID", "ssn:" + "".join(m.groups()[::2])) for m in SSN_RE.finditer(text)]
+    spans += [_Span(m.start(1), m.end(3), "ID", "ssn:" + "".join(m.groups())) for m in SSN_LABELLED_RE.finditer(text)]
+    spans += [_Span(m.start(), m.end(), "ID", "nino:" + m.group(0).replace(" ", "")) for m in NINO_RE.finditer(text)]
     return spans
+
+
+def _e164(number: phonenumbers.PhoneNumber) -> str:
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _phone_spans(text: str, regions: list[str]) -> list[_Span]:
+    """Phone numbers for the first matching of ``regions`` (VALID, then POSSIBLE), then the lenient pass."""
+    spans: list[_Span] = []
+    for leniency in (phonenumbers.Leniency.VALID, phonenumbers.Leniency.POSSIBLE):
+        for region in regions:
+            for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=leniency):
+                strict = leniency == phonenumbers.Leniency.VALID
+                if not _looks_like_identifier(text, match.start, match.raw_string, strict=strict):
+                    spans.append(_Span(match.start, match.end, "PHONE", _e164(match.number)))
+    for m in PHONE_SHAPE_RE.finditer(text):
+        raw = m.group(0).strip()
+        start = m.start() + (len(m.group(0)) - len(m.group(0).lstrip()))
+        number = _lenient_phone(raw, regions)
+        if number is not None and not _looks_like_identifier(text, start, raw):
+            spans.append(_Span(start, start + len(raw), "PHONE", _e164(number)))
+    return spans
+
+
+def _lenient_phone(raw: str, regions: list[str]) -> phonenumbers.PhoneNumber | None:
+    digits = re.sub(r"\D", "", raw)
+    separated = bool(re.search(r"[\s().-]", raw))
+    if not 7 <= len(digits) <= 15 or _DATE_OR_TIME_RE.match(raw):
+        return None
+    if not (separated or raw.startswith(("+", "00", "0", "("))):
+        return None  # a bare run of digits is an order or tracking number until shown otherwise
+    if raw.count(".") and not re.fullmatch(r"\(?\d{2,4}\)?(?:\.\d{2,4}){2,3}", raw):
+        return None  # "1.249.99", versions
+    international = "+" + raw[2:].lstrip() if raw.startswith("00") else raw
+    for region in [*regions, *(r for r in LENIENT_REGIONS if r not in regions)]:
+        try:
+            number = phonenumbers.parse(international, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_possible_number(number):
+            return number
+    return None
+
+
+def _looks_like_identifier(text: str, start: int, raw: str, *, strict: bool = False) -> bool:
+    """Digits right after "order", "invoice", "tracking", "#" … are that identifier, not a phone;
+    nor are prices, dates, fractions, short numbers or pieces of a long digit run (cards, tracking).
+    ``strict`` (a number valid for its region) skips the shape checks, not the context checks."""
+    if _DATE_OR_TIME_RE.match(raw.strip()):
+        return True
+    end = start + len(raw)
+    if not strict:
+        digits = re.sub(r"\D", "", raw)
+        if len(digits) < 7 or "/" in raw or re.fullmatch(r"[\d,]+[.,]\d{1,2}", raw.strip()):
+            return True
+        if digits.startswith("000"):
+            return True  # zero-padded: an identifier ("00004587345"), never a dialling prefix
+        if not re.search(r"[\s().-]", raw.strip()) and not raw.strip().startswith(("+", "0", "(")):
+            return True  # a bare run of digits that is not a valid number: an order or purchase number
+        if re.search(r"[$€£¥]\s?[\d,]*$", text[max(0, start - 3) : start]):
+            return True
+        run_start, run_end = start, end
+        while run_start > 0 and (text[run_start - 1].isdigit() or text[run_start - 1] == " "):
+            run_start -= 1
+        while run_end < len(text) and (text[run_end].isdigit() or text[run_end] == " "):
+            run_end += 1
+        if any(ch.isdigit() for ch in text[run_start:start]):
+            return True  # the tail of a longer digit run
+        run = text[start:run_end].strip()
+        if len(re.sub(r"\D", "", run)) >= 13 and not (raw.startswith(("00", "+")) or text[start - 1 : start] == "+"):
+            return True  # a piece of a card or tracking number
+    if (start > 0 and (text[start - 1].isalnum() or text[start - 1] in "-_/")) or (
+        end < len(text) and (text[end].isalnum() or text[end] in "-_/")
+    ):
+        return True  # part of a longer code: "1Z999AA10123456784", "NW-10023"
+    return bool(_IDENTIFIER_BEFORE_RE.search(text[max(0, start - 24) : start]))
+
+
+def regions_for(phones: Iterable[str], default: str) -> list[str]:
+    """The contact's own regions (from the phones on record, in E.164), then the site's region."""
+    regions: list[str] = []
+    for raw in phones:
+        try:
+            region = phonenumbers.region_code_for_number(phonenumbers.parse(raw, default))
+        except phonenumbers.NumberParseException:
+            continue
+        if region and region != "ZZ" and region not in regions:
+            regions.append(region)
+    if default not in regions:
+        regions.append(default)
+    return regions
 
 
 def _literal_spans(text: str, values: Iterable[str], kind: str, *, case_sensitive: bool = False) -> list[_Span]:
@@ -168,10 +287,11 @@ class Redactor:
     _counts: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.region = self.region or app_settings.DEFAULT_PHONE_REGION
+        self.region = (self.region or app_settings.DEFAULT_REGION).upper()
         self._names = _name_variants(_as_list(self.known.get("names")))
         self._emails = _as_list(self.known.get("emails"))
         self._phones: dict[str, str] = {}
+        self._regions = regions_for(_as_list(self.known.get("phones")), self.region)
         for raw in _as_list(self.known.get("phones")):
             try:
                 parsed = phonenumbers.parse(raw, self.region)
@@ -198,12 +318,13 @@ class Redactor:
             [_Span(m.start(), m.end(), "EMAIL", m.group(0).lower()) for m in EMAIL_RE.finditer(text)],
             _iban_spans(text),
             _card_spans(text),
+            _id_spans(text),
             [
                 _Span(s.start, s.end, "PHONE", self._phones[raw])
                 for raw in self._phones
                 for s in _literal_spans(text, [raw], "PHONE")
             ],
-            _phone_spans(text, self.region),
+            _phone_spans(text, self._regions),
             _literal_spans(text, self._names, "NAME"),
         ]
         taken: list[_Span] = []

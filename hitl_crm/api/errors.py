@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -49,3 +50,28 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         "errors": errors,
     }
     return response
+
+
+API_PREFIX = "/api/"
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith(API_PREFIX)
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """The site's 404: JSON in the error format under /api/ (e.g. ``/api/v1/leads/1.5/``), else the page."""
+    if _is_api(request):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    from hitl_crm.web.views import error_404
+
+    return error_404(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """The site's 500: JSON in the error format under /api/, else the page."""
+    if _is_api(request):
+        return JsonResponse({"detail": "Something went wrong on our side; the error has been logged."}, status=500)
+    from hitl_crm.web.views import error_500
+
+    return error_500(request)

@@ -22,3 +22,23 @@ class ContentSecurityPolicyMiddleware:
                 policy = policy.replace("img-src 'self' data:", "img-src 'self' data: blob:")
             response["Content-Security-Policy"] = policy
         return response
+
+
+class PrivateCacheMiddleware:
+    """``Cache-Control: private, no-store`` on every response to a signed-in user (pages and API).
+
+    What a signed-in user sees (customers, cases, drafts) must not stay in a shared proxy or in
+    the browser's cache after sign-out. A view that set its own ``Cache-Control`` keeps it.
+    Listed after the authentication middleware; API token users count too (DRF sets the user
+    on the request it authenticates).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if "Cache-Control" not in response and user is not None and user.is_authenticated:
+            response["Cache-Control"] = "private, no-store"
+        return response

@@ -15,8 +15,8 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
-from hitl_crm.contacts.selectors import activity_per_day, contact_list, contact_stats, contact_timeline
-from hitl_crm.web.selectors import worker_status
+from hitl_crm.contacts.selectors import contact_list, contact_timeline
+from hitl_crm.web.selectors import dashboard_customer_panels, worker_status
 
 CONTACTS_PER_PAGE = 25
 TIMELINE_PER_PAGE = 30
@@ -25,8 +25,6 @@ TIMELINE_PER_PAGE = 30
 @require_GET
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    from hitl_crm.contacts.models import Activity
-
     # Apps add their own figures: AppConfig.dashboard_stats(user) -> [{"label", "value", "url"}].
     app_stats = [
         stat
@@ -36,9 +34,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     ]
     context = {
         "app_stats": app_stats,
-        "stats": contact_stats(),
-        "activity_series": activity_per_day(days=30),
-        "recent": Activity.objects.select_related("contact", "actor")[:8],
+        **dashboard_customer_panels(user=request.user),
         "workers": worker_status(),
     }
     return render(request, "web/dashboard.html", context)

@@ -14,7 +14,7 @@ class OverrideInputSerializer(serializers.Serializer):
 
 
 class LeadSerializer(serializers.ModelSerializer):
-    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     factors = serializers.JSONField(
         source="score_factors",
         read_only=True,
@@ -101,7 +101,7 @@ class LeadInputSerializer(serializers.Serializer):
 
 
 class ScoreHistorySerializer(serializers.ModelSerializer):
-    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = LeadScoreHistory
@@ -142,7 +142,7 @@ class LeadEventInputSerializer(serializers.Serializer):
 
 class LeadImportSerializer(serializers.ModelSerializer):
     percent = serializers.IntegerField(read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = LeadImport

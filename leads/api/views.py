@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.db.models import Q
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -14,6 +14,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from hitl_crm.api.filters import IsoDateTimeFilter
 from hitl_crm.api.pagination import CursorPagination
 from leads import selectors, services
 from leads.api.serializers import (
@@ -44,7 +45,7 @@ class LeadFilter(filters.FilterSet):
     owner = filters.CharFilter(field_name="owner__username")
     min_score = filters.NumberFilter(field_name="score", lookup_expr="gte")
     mine = filters.BooleanFilter(method="filter_mine")
-    updated_since = filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    updated_since = IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
 
     class Meta:
         model = Lead
@@ -114,7 +115,7 @@ class LeadViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.Rea
             lead = services.lead_score_override(lead=lead, actor=request.user, **serializer.validated_data)
         return self._respond(lead, status.HTTP_200_OK)
 
-    @extend_schema(responses=ScoreHistorySerializer(many=True))
+    @extend_schema(responses=ScoreHistorySerializer(many=True), filters=False)
     @action(detail=True, methods=["get"], pagination_class=CursorPagination)
     def scores(self, request: Request, pk: str | None = None) -> Response:
         """The lead's score history, newest first: computed scores and overrides with reasons."""
@@ -128,7 +129,7 @@ class LeadViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.Rea
         """Every factor of the current score: each model feature's log-odds contribution and the rules that match."""
         return Response(selectors.lead_explanation(lead=self.get_object()))
 
-    @extend_schema(responses=LeadEventSerializer(many=True))
+    @extend_schema(responses=LeadEventSerializer(many=True), filters=False)
     @action(detail=True, methods=["get"], pagination_class=CursorPagination)
     def events(self, request: Request, pk: str | None = None) -> Response:
         """The lead's engagement timeline, newest first."""
@@ -138,7 +139,7 @@ class LeadViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.Rea
 
 
 class LeadEventFilter(filters.FilterSet):
-    since = filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    since = IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
 
     class Meta:
         model = LeadEvent
@@ -161,11 +162,19 @@ class LeadEventViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     def get_serializer_class(self):
         return LeadEventInputSerializer if self.action == "create" else LeadEventSerializer
 
-    @extend_schema(request=LeadEventInputSerializer(many=True), responses={201: LeadEventSerializer(many=True)})
+    @extend_schema(
+        request=LeadEventInputSerializer(many=True),
+        responses={
+            201: LeadEventSerializer(many=True),
+            200: OpenApiResponse(LeadEventSerializer(many=True), description="Every event was already recorded."),
+        },
+    )
     def create(self, request: Request, *args, **kwargs) -> Response:
         many = isinstance(request.data, list)
         if many and len(request.data) > MAX_EVENTS_PER_CALL:
             raise ValidationError({"non_field_errors": [f"Send at most {MAX_EVENTS_PER_CALL} events per call."]})
+        if many and not request.data:
+            raise ValidationError({"non_field_errors": ["Send at least one event."]})
         serializer = LeadEventInputSerializer(data=request.data, many=many)
         serializer.is_valid(raise_exception=True)
         items = serializer.validated_data if many else [serializer.validated_data]
@@ -236,7 +245,7 @@ class LeadImportViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         imp.refresh_from_db()
         return Response(LeadImportSerializer(imp).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(responses=LeadImportErrorSerializer(many=True))
+    @extend_schema(responses=LeadImportErrorSerializer(many=True), filters=False)
     @action(detail=True, methods=["get"])
     def errors(self, request: Request, pk: str | None = None) -> Response:
         """Every row that was not imported, with the line, column and reason."""

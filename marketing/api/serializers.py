@@ -8,7 +8,7 @@ from marketing.models import Campaign, Conversion, Segment, Variant
 
 
 class CampaignSerializer(serializers.ModelSerializer):
-    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     awaiting_decision = serializers.BooleanField(read_only=True)
     url = serializers.CharField(source="get_absolute_url", read_only=True)
 
@@ -68,7 +68,7 @@ class WinnerSerializer(serializers.Serializer):
 
 
 class SegmentSerializer(serializers.ModelSerializer):
-    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     count = serializers.SerializerMethodField(help_text="Contacts matching the rules.")
     reachable = serializers.SerializerMethodField(help_text="Of those, how many may receive marketing email.")
 

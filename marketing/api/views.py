@@ -76,7 +76,7 @@ class CampaignViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets
         data = _validated(CampaignInputSerializer, request, partial=True)
         return self._respond(_service(services.campaign_update, campaign=campaign, actor=request.user, data=data))
 
-    @extend_schema(request=GenerateSerializer, responses=VariantSerializer(many=True))
+    @extend_schema(request=GenerateSerializer, responses=VariantSerializer(many=True), filters=False)
     @action(detail=True, methods=["post"])
     def generate(self, request: Request, pk: str | None = None) -> Response:
         """Ask the AI for variants from the brief (they start as proposals for a marketer to curate)."""
@@ -218,13 +218,24 @@ class VariantViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.
 
 
 class ConversionViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
-    """Conversions credited to campaign emails. Partners POST them (idempotent per ``external_id``)."""
+    """Conversions credited to campaign emails. Partners POST them (idempotent per ``external_id``).
+    Listing shows the conversions of the campaigns the caller may see (``marketing.view_conversion``
+    and ``marketing.view_campaign``)."""
 
     serializer_class = ConversionSerializer
     filterset_fields = ["send__campaign"]
+    queryset = Conversion.objects.none()  # for ModelPermissions and the schema; get_queryset scopes it
 
     def get_queryset(self) -> QuerySet[Conversion]:
-        return Conversion.objects.select_related("send").order_by("-occurred_at", "-id")
+        user = self.request.user
+        if not user.has_perm("marketing.view_conversion"):
+            return Conversion.objects.none()
+        campaigns = campaign_list(user=user).values("pk")
+        return (
+            Conversion.objects.filter(send__campaign__in=campaigns)
+            .select_related("send")
+            .order_by("-occurred_at", "-id")
+        )
 
     @extend_schema(request=ConversionInputSerializer, responses=ConversionSerializer)
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:

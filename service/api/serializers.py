@@ -26,7 +26,7 @@ class _ContactSerializer(serializers.Serializer):
 
 class CaseSerializer(serializers.ModelSerializer):
     contact = _ContactSerializer(read_only=True)
-    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = Case

@@ -18,7 +18,7 @@ class RefundSerializer(serializers.Serializer):
     amount = serializers.DecimalField(
         max_digits=10, decimal_places=2, min_value=Decimal("0.01"), max_value=Decimal("100000")
     )
-    currency = serializers.ChoiceField(choices=["USD", "EUR"])
+    currency = serializers.RegexField(r"^[A-Z]{3}$")  # like the real refund: any three letters pass here
     note = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
 
@@ -42,4 +42,6 @@ REFUND = Action(
     editable_fields=("amount", "note"),
     template="approvals/actions/generic.html",
     amount_field="amount",
+    currency_field="currency",
+    material_fields=("amount", "currency"),
 )

@@ -81,7 +81,12 @@ def test_decide_approves_with_edits_through_the_same_service(make_email_request,
     with on_commit():
         response = client_for(agent).post(
             f"{BASE}{req.pk}/decide/",
-            {"verdict": "approve_with_edits", "edits": {"subject": "Shipped today"}, "comment": "shorter"},
+            {
+                "verdict": "approve_with_edits",
+                "edits": {"subject": "Shipped today"},
+                "comment": "shorter",
+                "payload_hash": req.payload_hash,
+            },
             format="json",
         )
     assert response.status_code == 200, response.content
@@ -96,30 +101,38 @@ def test_decide_errors_name_the_field_or_explain_the_refusal(make_email_request,
     req = make_email_request()
     client = client_for(agent)
     # 400 naming the field: a reject without a reason, an edit of a locked field, a bad verdict
-    r = client.post(f"{BASE}{req.pk}/decide/", {"verdict": "reject"}, format="json")
+    r = client.post(f"{BASE}{req.pk}/decide/", {"verdict": "reject", "payload_hash": req.payload_hash}, format="json")
     assert r.status_code == 400
     assert r.json()["errors"][0]["field"] == "reason"
     r = client.post(
-        f"{BASE}{req.pk}/decide/", {"verdict": "approve_with_edits", "edits": {"to": "x@evil.example"}}, format="json"
+        f"{BASE}{req.pk}/decide/",
+        {"verdict": "approve_with_edits", "edits": {"to": "x@evil.example"}, "payload_hash": req.payload_hash},
+        format="json",
     )
     assert r.status_code == 400
     assert r.json()["errors"] == [{"field": "to", "message": "This field cannot be edited.", "code": "invalid"}]
-    r = client.post(f"{BASE}{req.pk}/decide/", {"verdict": "maybe"}, format="json")
+    r = client.post(f"{BASE}{req.pk}/decide/", {"verdict": "maybe", "payload_hash": req.payload_hash}, format="json")
     assert r.status_code == 400
     assert r.json()["errors"][0]["field"] == "verdict"
     # 403: above the caller's authority
     refund = make_refund("900.00")
-    r = client.post(f"{BASE}{refund.pk}/decide/", {"verdict": "approve"}, format="json")
+    r = client.post(
+        f"{BASE}{refund.pk}/decide/", {"verdict": "approve", "payload_hash": refund.payload_hash}, format="json"
+    )
     assert r.status_code == 403
     assert "approval limit" in r.json()["detail"]
     # 409: decided already
-    client.post(f"{BASE}{req.pk}/decide/", {"verdict": "reject", "reason": "tone"}, format="json")
-    r = client.post(f"{BASE}{req.pk}/decide/", {"verdict": "approve"}, format="json")
+    client.post(
+        f"{BASE}{req.pk}/decide/",
+        {"verdict": "reject", "reason": "tone", "payload_hash": req.payload_hash},
+        format="json",
+    )
+    r = client.post(f"{BASE}{req.pk}/decide/", {"verdict": "approve", "payload_hash": req.payload_hash}, format="json")
     assert r.status_code == 409
     assert "can no longer be decided" in r.json()["detail"]
     # 403: segregation of duties
     own = make_email_request(requested_by=agent)
-    r = client.post(f"{BASE}{own.pk}/decide/", {"verdict": "approve"}, format="json")
+    r = client.post(f"{BASE}{own.pk}/decide/", {"verdict": "approve", "payload_hash": own.payload_hash}, format="json")
     assert r.status_code == 403
     assert ApprovalRequest.objects.get(pk=own.pk).status == "pending"
 
@@ -127,7 +140,11 @@ def test_decide_errors_name_the_field_or_explain_the_refusal(make_email_request,
 def test_history_returns_decisions_and_audit(make_email_request, agent):
     req = make_email_request()
     client = client_for(agent)
-    client.post(f"{BASE}{req.pk}/decide/", {"verdict": "reject", "reason": "policy", "comment": "no"}, format="json")
+    client.post(
+        f"{BASE}{req.pk}/decide/",
+        {"verdict": "reject", "reason": "policy", "comment": "no", "payload_hash": req.payload_hash},
+        format="json",
+    )
     body = client.get(f"{BASE}{req.pk}/history/").json()
     assert [d["verdict"] for d in body["decisions"]] == ["reject"]
     assert body["decisions"][0]["reviewer"] == "agent1"
@@ -163,3 +180,95 @@ def test_list_makes_the_same_queries_for_10_and_100_items(email_policy, agent):
     # 1. the queue page: requests joined with policy, requester, AI run, content type; approvals counted
     # 2. the subjects (contacts), one query for the page
     assert len(with_10) == len(with_100) == 2, with_100
+
+
+# --- a decision names the payload version it is for ---------------------------------------------
+
+
+def test_decide_with_a_stale_payload_hash_is_409_with_the_current_payload(make_refund, manager, make_user):
+    # given: two managers open a 30,000 refund; the first lowers it to 20,500 and approves
+    second = make_user("Manager", username="manager2")
+    req = make_refund("30000.00")
+    seen = client_for(second).get(f"{BASE}{req.pk}/").json()
+    assert seen["version"] == 1
+    first = client_for(manager).post(
+        f"{BASE}{req.pk}/decide/",
+        {"verdict": "approve", "edits": {"amount": "20500.00"}, "payload_hash": req.payload_hash},
+        format="json",
+    )
+    assert first.status_code == 200, first.content
+    # when: the second approves the version they saw
+    r = client_for(second).post(
+        f"{BASE}{req.pk}/decide/", {"verdict": "approve", "payload_hash": seen["payload_hash"]}, format="json"
+    )
+    # then: 409, nothing decided, and the body carries what is there now
+    assert r.status_code == 409
+    body = r.json()
+    current = ApprovalRequest.objects.get(pk=req.pk)
+    assert body["code"] == "payload_conflict"
+    assert body["detail"].startswith("This request changed since you opened it")
+    assert body["payload"]["amount"] == "20500.00"
+    assert body["payload_hash"] == current.payload_hash
+    assert body["version"] == 2
+    assert body["sent_payload_hash"] == seen["payload_hash"]
+    assert not Decision.objects.filter(request=req, reviewer=second).exists()
+
+
+def test_decide_without_a_payload_hash_is_400_naming_the_field(make_email_request, agent):
+    req = make_email_request()
+    r = client_for(agent).post(f"{BASE}{req.pk}/decide/", {"verdict": "approve"}, format="json")
+    assert r.status_code == 400
+    assert [e["field"] for e in r.json()["errors"]] == ["payload_hash"]
+    assert not Decision.objects.exists()
+
+
+def test_decide_in_a_currency_without_a_rate_is_400_naming_the_currency(refund_action, managers, manager):
+    from decimal import Decimal
+
+    from approvals.models import ApprovalPolicy, AuthorityLimit, ExchangeRate
+    from approvals.services import approval_request_create
+
+    policy = ApprovalPolicy.objects.create(name="All refunds", action="tests.refund")
+    policy.reviewer_groups.set([managers])
+    AuthorityLimit.objects.create(policy=policy, group=managers, currency="USD", max_amount=Decimal("20000"))
+    ExchangeRate.objects.create(currency="KWD", base_currency="USD", rate=Decimal("3.25"))
+    req = approval_request_create(
+        action="tests.refund", subject=ContactFactory(), proposal={"amount": "499.00", "currency": "KWD"}
+    )
+    ExchangeRate.objects.all().delete()  # the admin withdrew the rate
+    r = client_for(manager).post(
+        f"{BASE}{req.pk}/decide/", {"verdict": "approve", "payload_hash": req.payload_hash}, format="json"
+    )
+    assert r.status_code == 400
+    [error] = r.json()["errors"]
+    assert error["field"] == "currency"
+    assert "No exchange rate from KWD to USD" in error["message"]
+
+
+def test_history_shows_material_edits_and_versions(make_refund, agent):
+    req = make_refund("1200.00")
+    client_for(agent).post(
+        f"{BASE}{req.pk}/decide/",
+        {"verdict": "approve", "edits": {"amount": "400.00"}, "payload_hash": req.payload_hash},
+        format="json",
+    )
+    body = client_for(agent).get(f"{BASE}{req.pk}/history/").json()
+    [decision] = body["decisions"]
+    assert [m["display"] for m in decision["material"]] == ["Amount changed from 1,200.00 USD to 400.00 USD"]
+    assert decision["second_review"] == "material"
+    assert decision["version"] == 2
+    assert [(v["number"], v["source"]) for v in body["versions"]] == [(1, "proposal"), (2, "edit")]
+
+
+def test_the_openapi_schema_documents_the_payload_hash_and_the_409():
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    decide = schema["paths"]["/api/v1/approvals/{id}/decide/"]["post"]
+    ref = decide["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    assert "payload_hash" in schema["components"]["schemas"][ref]["required"]
+    assert "409" in decide["responses"]
+    conflict = decide["responses"]["409"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    assert {"detail", "code", "payload", "payload_hash", "version"} <= set(
+        schema["components"]["schemas"][conflict]["properties"]
+    )

@@ -207,7 +207,13 @@ def test_rejections_demote_the_autopilot_and_the_audit_says_why(autopilot_policy
     agent = make_user("Support agent", username="agent1")
     for _ in range(3):
         req = _propose(make_email_request, confidence=0.5)
-        approval_decide(request_id=req.pk, reviewer=agent, verdict="reject", reason="wrong_facts")
+        approval_decide(
+            request_id=req.pk,
+            payload_hash=req.payload_hash,
+            reviewer=agent,
+            verdict="reject",
+            reason="wrong_facts",
+        )
     # then: the bound fell below 0.9 → demoted at once, with the numbers
     state = AutopilotState.objects.get(policy=autopilot_policy, category="shipping")
     assert not state.active

@@ -24,4 +24,4 @@ def test_seed_demo_creates_policies_and_a_non_empty_queue_once(roles, make_user)
     # and a demo agent can work the queue
     agent = make_user("Support agent", username="sue")
     req = ApprovalRequest.objects.filter(policy__name="Email to a contact").first()
-    approval_decide(request_id=req.pk, reviewer=agent, verdict="approve")
+    approval_decide(request_id=req.pk, payload_hash=req.payload_hash, reviewer=agent, verdict="approve")

@@ -38,7 +38,13 @@ def test_an_overdue_request_escalates_to_the_escalation_group_and_never_approves
     assert event.data["groups"] == ["Manager"]
     assert not req.decisions.exists()
     # and the escalated manager can now decide
-    approval_decide(request_id=req.pk, reviewer=boss, verdict="reject", reason="not_needed")
+    approval_decide(
+        request_id=req.pk,
+        payload_hash=req.payload_hash,
+        reviewer=boss,
+        verdict="reject",
+        reason="not_needed",
+    )
 
 
 def test_a_request_that_is_not_overdue_is_left_alone(make_email_request):
@@ -68,5 +74,5 @@ def test_after_the_last_escalation_the_request_expires_it_fails_closed(make_emai
 def test_decided_requests_do_not_escalate(make_email_request, make_user):
     agent = make_user("Support agent", username="agent1")
     req = make_email_request()
-    approval_decide(request_id=req.pk, reviewer=agent, verdict="reject", reason="tone")
+    approval_decide(request_id=req.pk, payload_hash=req.payload_hash, reviewer=agent, verdict="reject", reason="tone")
     assert approval_escalate_overdue(now=timezone.now() + timedelta(days=2)) == 0

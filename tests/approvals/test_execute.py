@@ -34,7 +34,7 @@ def agent(make_user):
 def approved(make_refund, agent):
     """A refund approved by an agent, execution not yet run (on-commit callbacks are not executed)."""
     req = make_refund("120.00")
-    approval_decide(request_id=req.pk, reviewer=agent, verdict="approve")
+    approval_decide(request_id=req.pk, payload_hash=req.payload_hash, reviewer=agent, verdict="approve")
     req.refresh_from_db()
     assert req.status == Status.APPROVED
     return req
@@ -50,7 +50,13 @@ def test_the_handler_never_runs_for_a_request_that_is_not_approved(make_refund, 
     # given
     req = make_refund("120.00")
     if state == "rejected":
-        approval_decide(request_id=req.pk, reviewer=agent, verdict="reject", reason="not_needed")
+        approval_decide(
+            request_id=req.pk,
+            payload_hash=req.payload_hash,
+            reviewer=agent,
+            verdict="reject",
+            reason="not_needed",
+        )
     elif state == "expired":
         _expire(req)
     elif state == "cancelled":
@@ -148,7 +154,7 @@ def test_transient_errors_are_retried_with_the_same_key(make_refund, agent, refu
     req = make_refund("120.00")
     # when: the approval enqueues execution (eager tasks retry at once)
     with on_commit():
-        approval_decide(request_id=req.pk, reviewer=agent, verdict="approve")
+        approval_decide(request_id=req.pk, payload_hash=req.payload_hash, reviewer=agent, verdict="approve")
     # then
     req.refresh_from_db()
     assert req.status == Status.EXECUTED
@@ -162,7 +168,7 @@ def test_persistent_transient_errors_end_in_failed_for_a_human(make_refund, agen
     refund_action.FAILURES["transient"] = 100
     req = make_refund("120.00")
     with on_commit():
-        approval_decide(request_id=req.pk, reviewer=agent, verdict="approve")
+        approval_decide(request_id=req.pk, payload_hash=req.payload_hash, reviewer=agent, verdict="approve")
     req.refresh_from_db()
     assert req.status == Status.FAILED
     assert req.error.startswith("Gave up after 3 attempts")

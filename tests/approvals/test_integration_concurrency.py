@@ -63,7 +63,11 @@ def test_twenty_reviewers_deciding_at_once_produce_one_outcome_and_one_execution
     def decide(user, verdict):
         close_old_connections()
         return approval_decide(
-            request_id=req.pk, reviewer=user, verdict=verdict, reason="other" if verdict == "reject" else ""
+            request_id=req.pk,
+            payload_hash=req.payload_hash,
+            reviewer=user,
+            verdict=verdict,
+            reason="other" if verdict == "reject" else "",
         )
 
     # when
@@ -94,7 +98,7 @@ def test_twenty_managers_on_a_two_approval_request_give_two_approvals_and_one_ex
 
     def approve(user):
         close_old_connections()
-        return approval_decide(request_id=req.pk, reviewer=user, verdict="approve")
+        return approval_decide(request_id=req.pk, payload_hash=req.payload_hash, reviewer=user, verdict="approve")
 
     results = _in_threads(approve, [(m,) for m in managers])
     assert Counter(type(r).__name__ for r in results) == Counter({"ApprovalRequest": 2, "InvalidState": 18})
@@ -111,7 +115,7 @@ def test_twenty_executors_of_one_approved_request_run_the_handler_once(postgres,
     )
     with monkeypatch.context() as patch:  # approve without enqueueing the execution
         patch.setattr("approvals.services._enqueue_execution", lambda req: None)
-        approval_decide(request_id=req.pk, reviewer=agent, verdict="approve")
+        approval_decide(request_id=req.pk, payload_hash=req.payload_hash, reviewer=agent, verdict="approve")
 
     def execute():
         close_old_connections()
@@ -136,7 +140,7 @@ def test_a_claim_whose_worker_holds_the_row_is_live_and_is_not_taken_over(postgr
     )
     with monkeypatch.context() as patch:
         patch.setattr("approvals.services._enqueue_execution", lambda req: None)
-        approval_decide(request_id=req.pk, reviewer=agent, verdict="approve")
+        approval_decide(request_id=req.pk, payload_hash=req.payload_hash, reviewer=agent, verdict="approve")
     ApprovalRequest.objects.filter(pk=req.pk).update(status="executing", claim_token="live", attempts=1)
     holding, release = threading.Event(), threading.Event()
 

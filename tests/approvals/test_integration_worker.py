@@ -59,7 +59,7 @@ def test_a_worker_killed_mid_execution_leaves_the_effect_happening_once(services
     with celery_worker(env=env, include="tests.approvals.worker_actions", name="first") as first:
         # when: the approval is published to the broker and the worker starts executing it
         with tasks_via_redis():
-            approval_decide(request_id=req.pk, reviewer=agent, verdict="approve")
+            approval_decide(request_id=req.pk, payload_hash=req.payload_hash, reviewer=agent, verdict="approve")
         wait_for(invocations.exists, timeout=90, what="the first worker to start the handler")
         child_pid = int(invocations.read_text().split()[0])
         assert os.getpgid(child_pid) == first.pid  # the handler runs in the worker's process group

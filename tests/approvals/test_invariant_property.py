@@ -118,6 +118,7 @@ class InvariantTests(TestCase):
             _, who, verdict, edits = op
             approval_decide(
                 request_id=req.pk,
+                payload_hash=req.payload_hash,
                 reviewer=self.users[who],
                 verdict=verdict,
                 edits=edits,

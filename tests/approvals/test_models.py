@@ -21,9 +21,15 @@ def test_a_pending_request_becomes_overdue_after_its_due_time(make_email_request
 def test_approvals_count_only_counts_approvals_of_the_current_payload(make_refund, make_user, manager):
     second = make_user("Manager", username="manager2")
     req = make_refund("30000.00")
-    approval_decide(request_id=req.pk, reviewer=manager, verdict="approve")
+    approval_decide(request_id=req.pk, payload_hash=req.payload_hash, reviewer=manager, verdict="approve")
     assert ApprovalRequest.objects.get(pk=req.pk).approvals_count == 1
-    approval_decide(request_id=req.pk, reviewer=second, verdict="approve_with_edits", edits={"note": "edited"})
+    approval_decide(
+        request_id=req.pk,
+        payload_hash=req.payload_hash,
+        reviewer=second,
+        verdict="approve_with_edits",
+        edits={"note": "edited"},
+    )
     fresh = ApprovalRequest.objects.get(pk=req.pk)
     assert fresh.approvals_count == 1  # the first approval was for the old text
     assert fresh.decisions.count() == 2

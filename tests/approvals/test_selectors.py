@@ -26,7 +26,13 @@ def test_queue_holds_pending_requests_routed_to_the_user_directly_or_via_a_group
     agent = make_user("Support agent", username="agent1")
     via_group = make_email_request()
     decided = make_email_request()
-    approval_decide(request_id=decided.pk, reviewer=agent, verdict="reject", reason="tone")
+    approval_decide(
+        request_id=decided.pk,
+        payload_hash=decided.payload_hash,
+        reviewer=agent,
+        verdict="reject",
+        reason="tone",
+    )
     direct = make_email_request()
     _grant(direct, users=[sales_rep])
     # then
@@ -80,7 +86,7 @@ def test_queue_is_one_query_with_what_a_row_shows(make_email_request, make_user,
 def test_history_lists_decisions_and_the_audit_trail(make_email_request, make_user):
     agent = make_user("Support agent", username="agent1")
     req = make_email_request()
-    approval_decide(request_id=req.pk, reviewer=agent, verdict="reject", reason="policy")
+    approval_decide(request_id=req.pk, payload_hash=req.payload_hash, reviewer=agent, verdict="reject", reason="policy")
     history = approval_history(request=req)
     assert [d.verdict for d in history["decisions"]] == ["reject"]
     assert [e.verb for e in history["audit"]] == ["created", "decided"]
@@ -100,12 +106,18 @@ def test_stats_per_action_reviewer_and_model(make_email_request, make_refund, ma
         refund = make_refund("100.00")
     make_email_request()  # still pending: backlog
     with time_machine.travel(now - timedelta(hours=2), tick=False):  # 60 minutes after, within the SLA
-        approval_decide(request_id=r1.pk, reviewer=a1, verdict="approve")
-        approval_decide(request_id=r2.pk, reviewer=a1, verdict="approve_with_edits", edits={"body": "Rewritten."})
+        approval_decide(request_id=r1.pk, payload_hash=r1.payload_hash, reviewer=a1, verdict="approve")
+        approval_decide(
+            request_id=r2.pk,
+            payload_hash=r2.payload_hash,
+            reviewer=a1,
+            verdict="approve_with_edits",
+            edits={"body": "Rewritten."},
+        )
     with time_machine.travel(now, tick=False):  # 180 minutes after: SLA (60) breached
-        approval_decide(request_id=r3.pk, reviewer=a2, verdict="reject", reason="tone")
-        approval_decide(request_id=r4.pk, reviewer=a2, verdict="reject", reason="tone")
-        approval_decide(request_id=refund.pk, reviewer=manager, verdict="approve")
+        approval_decide(request_id=r3.pk, payload_hash=r3.payload_hash, reviewer=a2, verdict="reject", reason="tone")
+        approval_decide(request_id=r4.pk, payload_hash=r4.payload_hash, reviewer=a2, verdict="reject", reason="tone")
+        approval_decide(request_id=refund.pk, payload_hash=refund.payload_hash, reviewer=manager, verdict="approve")
     # when
     by_action = {row["key"]: row for row in approval_stats(by="action")}
     by_reviewer = {row["key"]: row for row in approval_stats(by="reviewer")}
@@ -140,7 +152,7 @@ def test_daily_series_counts_per_day_with_backlog(make_email_request, make_user)
         first = make_email_request()
         make_email_request()
     with time_machine.travel(today_10am - timedelta(days=1), tick=False):
-        approval_decide(request_id=first.pk, reviewer=agent, verdict="approve")
+        approval_decide(request_id=first.pk, payload_hash=first.payload_hash, reviewer=agent, verdict="approve")
     series = approval_daily_series(days=3)
     assert [d["date"] for d in series] == [(timezone.localdate() - timedelta(days=i)).isoformat() for i in (2, 1, 0)]
     assert [d["backlog_end_of_day"] for d in series] == [2, 1, 1]

@@ -33,7 +33,12 @@ def test_a_lost_execution_message_is_swept_up(
     # given: approved, but the task message never arrived (e.g. the broker was down at commit)
     agent = make_user("Support agent", username="agent1")
     req = make_refund("50.00")
-    approval_decide(request_id=req.pk, reviewer=agent, verdict="approve")  # on-commit callbacks not run
+    approval_decide(
+        request_id=req.pk,
+        payload_hash=req.payload_hash,
+        reviewer=agent,
+        verdict="approve",
+    )  # on-commit callbacks not run
     assert refund_action.CALLS == []
     # when: the beat's sweep runs a few minutes later
     # (the beat task runs outside a transaction, so its enqueues go out at once)

@@ -36,7 +36,7 @@ def test_a_user_without_the_object_permission_sees_nothing_and_gets_404(client, 
     assert "Nothing is waiting for you" in html
     assert f"/approvals/{req.pk}/" not in html
     assert client.get(f"/approvals/{req.pk}/").status_code == 404
-    response = client.post(f"/approvals/{req.pk}/decide/", {"verdict": "approve"})
+    response = client.post(f"/approvals/{req.pk}/decide/", {"verdict": "approve", "payload_hash": req.payload_hash})
     assert response.status_code == 404
     req.refresh_from_db()
     assert req.status == ApprovalRequest.Status.PENDING
@@ -56,6 +56,7 @@ def test_approving_with_edits_sends_the_edited_mail_once(
                 "verdict": "approve",
                 "edit_subject": "Your order has shipped",
                 "edit_body": "Hi Olivia,\nit left the warehouse today. Tracking follows.",
+                "payload_hash": req.payload_hash,
             },
             HTTP_HX_REQUEST="true",
         )
@@ -74,7 +75,11 @@ def test_approving_with_edits_sends_the_edited_mail_once(
     assert decision.edit_ratio > 0
     # and a second click changes nothing
     with django_capture_on_commit_callbacks(execute=True):
-        again = agent_client.post(f"/approvals/{req.pk}/decide/", {"verdict": "approve"}, HTTP_HX_REQUEST="true")
+        again = agent_client.post(
+            f"/approvals/{req.pk}/decide/",
+            {"verdict": "approve", "payload_hash": req.payload_hash},
+            HTTP_HX_REQUEST="true",
+        )
     assert len(customer_mail(contact)) == 1
     assert "Review and decide" not in again.content.decode()
 
@@ -86,7 +91,12 @@ def test_approving_unchanged_text_records_a_plain_approval(
     with django_capture_on_commit_callbacks(execute=True):
         agent_client.post(
             f"/approvals/{req.pk}/decide/",
-            {"verdict": "approve", "edit_subject": req.final["subject"], "edit_body": req.final["body"]},
+            {
+                "verdict": "approve",
+                "edit_subject": req.final["subject"],
+                "edit_body": req.final["body"],
+                "payload_hash": req.payload_hash,
+            },
         )
     assert req.decisions.get().verdict == "approve"
 
@@ -96,13 +106,17 @@ def test_rejecting_needs_a_reason_and_sends_nothing(
 ):
     contact = ContactFactory()
     req = make_email_request(contact=contact)
-    response = agent_client.post(f"/approvals/{req.pk}/decide/", {"verdict": "reject"}, HTTP_HX_REQUEST="true")
+    response = agent_client.post(
+        f"/approvals/{req.pk}/decide/", {"verdict": "reject", "payload_hash": req.payload_hash}, HTTP_HX_REQUEST="true"
+    )
     assert "Pick a reason" in response.content.decode()
     req.refresh_from_db()
     assert req.status == ApprovalRequest.Status.PENDING
     with django_capture_on_commit_callbacks(execute=True):
         response = agent_client.post(
-            f"/approvals/{req.pk}/decide/", {"verdict": "reject", "reason": "tone"}, HTTP_HX_REQUEST="true"
+            f"/approvals/{req.pk}/decide/",
+            {"verdict": "reject", "reason": "tone", "payload_hash": req.payload_hash},
+            HTTP_HX_REQUEST="true",
         )
     assert "Rejected. Nothing was sent." in response.content.decode()
     assert customer_mail(contact) == []
@@ -112,7 +126,12 @@ def test_an_edit_that_breaks_the_payload_rules_is_shown_on_the_field(agent_clien
     req = make_email_request()
     response = agent_client.post(
         f"/approvals/{req.pk}/decide/",
-        {"verdict": "approve", "edit_subject": "x" * 300, "edit_body": req.final["body"]},
+        {
+            "verdict": "approve",
+            "edit_subject": "x" * 300,
+            "edit_body": req.final["body"],
+            "payload_hash": req.payload_hash,
+        },
         HTTP_HX_REQUEST="true",
     )
     html = response.content.decode()
@@ -216,3 +235,77 @@ def test_analytics_is_for_managers(
     assert "Is the AI getting it right?" in html
     client.force_login(support_agent)
     assert client.get("/approvals/analytics/").status_code == 403
+
+
+# --- a decision applies only to the version the reviewer saw -------------------------------------
+
+
+def test_a_decision_on_a_version_that_changed_shows_the_current_one_and_keeps_the_comment(
+    agent_client, make_email_request, make_user, django_capture_on_commit_callbacks
+):
+    # given: the reviewer opened the page (version 1) while a colleague edits and approves it
+    from approvals.services import approval_decide
+
+    contact = ContactFactory()
+    req = make_email_request(contact=contact)
+    page = agent_client.get(f"/approvals/{req.pk}/").content.decode()
+    assert f'name="payload_hash" value="{req.payload_hash}"' in page
+    colleague = make_user("Manager", username="manager2")
+    email_policy_groups = list(req.group_permissions.values_list("group_id", flat=True))
+    colleague.groups.add(*email_policy_groups)
+    approval_decide(
+        request_id=req.pk,
+        payload_hash=req.payload_hash,
+        reviewer=colleague,
+        verdict="request_changes",
+        comment="Mention the tracking link",
+    )
+    from approvals.services import approval_request_revise
+
+    approval_request_revise(
+        request_id=req.pk, actor=None, payload={**req.final, "body": "Hi,\nit shipped today; tracking follows."}
+    )
+    # when: the reviewer rejects what they saw, with a comment
+    with django_capture_on_commit_callbacks(execute=True):
+        response = agent_client.post(
+            f"/approvals/{req.pk}/decide/",
+            {
+                "verdict": "reject",
+                "reason": "tone",
+                "comment": "Too curt for this customer",
+                "payload_hash": req.payload_hash,
+            },
+        )
+    # then: 409, the conflict explained, the current version on the page, their comment kept, nothing decided
+    assert response.status_code == 409
+    html = response.content.decode()
+    assert "This request changed since you opened it" in html
+    assert "it shipped today; tracking follows." in html
+    assert "Too curt for this customer" in html
+    current = ApprovalRequest.objects.get(pk=req.pk)
+    assert f'name="payload_hash" value="{current.payload_hash}"' in html
+    assert current.status == ApprovalRequest.Status.PENDING
+    assert not current.decisions.filter(verdict="reject").exists()
+
+
+def test_a_decision_without_a_version_is_refused(agent_client, make_email_request):
+    req = make_email_request()
+    response = agent_client.post(f"/approvals/{req.pk}/decide/", {"verdict": "approve"}, HTTP_HX_REQUEST="true")
+    assert "did not say which version you reviewed" in response.content.decode()
+    req.refresh_from_db()
+    assert req.status == ApprovalRequest.Status.PENDING
+    assert req.decisions.count() == 0
+
+
+def test_a_material_edit_is_shown_as_such_in_the_history(client, make_refund, make_user):
+    agent = make_user("Support agent", username="agent1")
+    req = make_refund("1200.00")
+    client.force_login(agent)
+    client.post(
+        f"/approvals/{req.pk}/decide/",
+        {"verdict": "approve", "edit_amount": "400.00", "edit_note": "", "payload_hash": req.payload_hash},
+    )
+    html = client.get(f"/approvals/{req.pk}/").content.decode()
+    assert "Amount changed from 1,200.00 USD to 400.00 USD — material" in html
+    assert "of the text" not in html
+    assert "Needs one more approval by a different reviewer" in html

@@ -83,12 +83,14 @@ def test_the_rep_edits_and_approves_the_ai_follow_up_before_it_is_sent(
     req = ApprovalRequest.objects.get(action=SEND_FOLLOWUP)
     page.goto(f"{live_server.url}/leads/{pipeline.pk}/")
     page.click("text=Review, edit and approve")
-    page.fill("textarea[name=edit_body]", "Hi Hana,\nYes, May works. I'll send the quote today.\nSam")
+    # a light edit (a rewrite would need a second reviewer)
+    edited = req.final["body"] + "\n\nPS: May works; I'll send the quote today."
+    page.fill("textarea[name=edit_body]", edited)
     page.click("button[value=approve]")
     expect(page.locator("#main .result-banner")).to_contain_text("Approved")
     sent = [m for m in mail.outbox if "hana@northpeak.example" in m.to]
     assert len(sent) == 1
-    assert sent[0].body == "Hi Hana,\nYes, May works. I'll send the quote today.\nSam"
+    assert sent[0].body == edited
     page.goto(f"{live_server.url}/leads/{pipeline.pk}/")
     expect(page.locator("#timeline")).to_contain_text("Email sent")
     req.refresh_from_db()

@@ -16,12 +16,6 @@ from leads.models import Lead, LeadEvent
 from tests.integration.conftest import real_services  # noqa: F401 (PostgreSQL + Redis, or a skip)
 
 
-@pytest.fixture(autouse=True)
-def _leads_urls(settings):
-    """Route /leads/ and the leads API the way hitl_crm/urls.py will."""
-    settings.ROOT_URLCONF = "tests.leads.urls"
-
-
 @pytest.fixture
 def on_commit(django_capture_on_commit_callbacks):
     def run():

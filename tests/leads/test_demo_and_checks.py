@@ -29,7 +29,7 @@ def snapshot() -> tuple[int, ...]:
 
 
 def test_seed_demo_builds_scored_prospects_with_a_trained_model_once(django_capture_on_commit_callbacks):
-    call_command("seed_demo", stdout=io.StringIO())  # users, roles, contacts and every app's demo data
+    call_command("seed_demo", force=True, stdout=io.StringIO())  # users, roles, contacts and every app's demo data
     leads, events, rules, models, drafts = snapshot()
     assert 200 <= leads <= 500
     assert events > leads * 3

@@ -83,10 +83,17 @@ def test_a_draft_waits_for_approval_and_nothing_is_sent(lead):
 def test_a_colleague_edits_and_approves_and_the_edited_email_goes_out_once(lead, colleague, on_commit):
     mail.outbox.clear()
     req = lead_followup_draft(lead=lead).request
-    edited = "Hi Dana,\n\nYes, 40 tents by the end of May works. Shall I send a quote?\n\nBest,\nRita"
+    # a light edit (a rewrite would need yet another reviewer)
+    edited = req.final["body"] + "\n\nPS: 40 tents by the end of May works. Shall I send a quote?"
     # when
     with on_commit():
-        approval_decide(request_id=req.pk, reviewer=colleague, verdict="approve", edits={"body": edited})
+        approval_decide(
+            request_id=req.pk,
+            payload_hash=req.payload_hash,
+            reviewer=colleague,
+            verdict="approve",
+            edits={"body": edited},
+        )
     # then exactly the approved text went to the lead, from the rep's thread
     req.refresh_from_db()
     assert req.status == Status.EXECUTED
@@ -121,14 +128,15 @@ def test_the_leads_own_rep_edits_and_approves_the_ais_follow_up(lead, sales_rep,
     with on_commit():
         approval_decide(
             request_id=req.pk,
+            payload_hash=req.payload_hash,
             reviewer=sales_rep,
             verdict="approve",
-            edits={"body": "Hi Dana,\nshall we talk on Thursday?\nSam"},
+            edits={"body": req.final["body"] + "\n\nShall we talk on Thursday?"},
         )
     # then: exactly the edited text goes out, once
     sent = sent_to("dana@northpeak.example")
     assert len(sent) == 1
-    assert sent[0].body.startswith("Hi Dana,\nshall we talk on Thursday?")
+    assert sent[0].body.endswith("\n\nShall we talk on Thursday?")
     assert ApprovalRequest.objects.get(pk=req.pk).status == Status.EXECUTED
 
 
@@ -138,7 +146,7 @@ def test_a_rep_cannot_approve_a_follow_up_they_wrote_themselves(lead, sales_rep,
     mail.outbox.clear()
     req = lead_followup_submit(lead=lead, actor=sales_rep, subject="Checking in", body="Hi Dana, any news?")
     with pytest.raises(NotAllowed), on_commit():
-        approval_decide(request_id=req.pk, reviewer=sales_rep, verdict="approve")
+        approval_decide(request_id=req.pk, payload_hash=req.payload_hash, reviewer=sales_rep, verdict="approve")
     assert ApprovalRequest.objects.get(pk=req.pk).status == Status.PENDING
     assert sent_to("dana@northpeak.example") == []
 
@@ -149,6 +157,7 @@ def test_a_rejection_sends_nothing_and_counts_in_the_acceptance_figures(lead, co
     with on_commit():
         approval_decide(
             request_id=first.pk,
+            payload_hash=first.payload_hash,
             reviewer=colleague,
             verdict="reject",
             reason="tone",
@@ -156,7 +165,7 @@ def test_a_rejection_sends_nothing_and_counts_in_the_acceptance_figures(lead, co
         )
     second = lead_followup_draft(lead=lead).request
     with on_commit():
-        approval_decide(request_id=second.pk, reviewer=manager, verdict="approve")
+        approval_decide(request_id=second.pk, payload_hash=second.payload_hash, reviewer=manager, verdict="approve")
     # then the rejected draft never went out; the approved one did
     assert ApprovalRequest.objects.get(pk=first.pk).status == Status.REJECTED
     assert len(sent_to("dana@northpeak.example")) == 1
@@ -188,7 +197,7 @@ def test_when_the_ai_fails_the_rep_writes_it_and_it_still_needs_approval(
     assert req.flags[0]["code"] == "written_by_hand"
     assert sent_to("dana@northpeak.example") == []
     with on_commit():
-        approval_decide(request_id=req.pk, reviewer=colleague, verdict="approve")
+        approval_decide(request_id=req.pk, payload_hash=req.payload_hash, reviewer=colleague, verdict="approve")
     assert sent_to("dana@northpeak.example")[0].body == "Hi Dana,\nYes to 40 tents before June.\nRita"
 
 
@@ -206,7 +215,7 @@ def test_an_opt_out_after_approval_stops_the_email(lead, colleague, on_commit):
     # when the lead opts out, and then a reviewer approves the old draft
     lead_update(lead=lead, data={"do_not_email": True})
     with on_commit():
-        approval_decide(request_id=req.pk, reviewer=colleague, verdict="approve")
+        approval_decide(request_id=req.pk, payload_hash=req.payload_hash, reviewer=colleague, verdict="approve")
     # then the handler refuses (the version was fixed at approval, after the opt-out, so it re-checks)
     req.refresh_from_db()
     assert req.status == Status.FAILED
@@ -218,7 +227,7 @@ def test_a_change_of_address_between_approval_and_sending_stops_the_email(lead, 
     # given an approved follow-up whose execution has not run yet (no commit hook here)
     mail.outbox.clear()
     req = lead_followup_draft(lead=lead).request
-    approval_decide(request_id=req.pk, reviewer=colleague, verdict="approve")
+    approval_decide(request_id=req.pk, payload_hash=req.payload_hash, reviewer=colleague, verdict="approve")
     assert ApprovalRequest.objects.get(pk=req.pk).status == Status.APPROVED
     # when the lead's address changes, then the executor runs
     lead_update(lead=lead, data={"email": "dana.ng@northpeak.example"})
@@ -236,7 +245,7 @@ def test_a_score_change_does_not_invalidate_an_approved_follow_up(lead, colleagu
     LeadEventFactory.create_batch(3, lead=lead)  # engagement moves the score, not the email
     lead_update(lead=lead, data={"employees": 900, "attributes": {"Budget": 5000}})
     with on_commit():
-        approval_decide(request_id=req.pk, reviewer=colleague, verdict="approve")
+        approval_decide(request_id=req.pk, payload_hash=req.payload_hash, reviewer=colleague, verdict="approve")
     assert ApprovalRequest.objects.get(pk=req.pk).status == Status.EXECUTED
     assert len(sent_to("dana@northpeak.example")) == 1
 

@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from leads import importer
+from leads import csv_parsing
 from leads.models import Lead, LeadImport, LeadImportError
 from leads.services import lead_import_create, lead_import_error_report, lead_import_run, lead_import_start
 from tests.factories import ContactFactory
@@ -122,6 +122,23 @@ def test_utf16_and_semicolons_as_excel_writes_them():
     assert Lead.objects.get(email="u16@example.com").employees == 30
 
 
+def test_amounts_written_the_german_or_french_way_keep_their_value():
+    # given a semicolon file as European spreadsheets write it: "12.500,00" is twelve thousand five hundred
+    data = (
+        b"Email;Employees;Deal value;Revenue\r\n"
+        b"de@example.de;1200;12.500,00;1.234.567,89\r\n"
+        b"fr@example.fr;45;1 234,50;\r\n"
+    )
+    # when
+    imp = run_import(data)
+    # then neither amount shrinks to 12.50 or 1.23, and the attribute is a number rules can compare
+    assert (imp.created_rows, imp.failed_rows) == (2, 0)
+    de = Lead.objects.get(email="de@example.de")
+    assert (str(de.estimated_value), de.employees, de.attributes["Revenue"]) == ("12500.00", 1200, 1234567.89)
+    fr = Lead.objects.get(email="fr@example.fr")
+    assert (str(fr.estimated_value), fr.employees) == ("1234.50", 45)
+
+
 def test_trailing_commas_and_crlf_add_no_empty_column():
     data = b"Prospect ID,Lead Source,Converted,\r\nP-1,Google,1,\r\nP-2,Olark Chat,0,\r\n"
     imp = lead_import_create(file_name="x.csv", data=data)
@@ -210,17 +227,17 @@ def test_a_redelivered_run_resumes_after_the_last_committed_chunk(settings):
     rows = "".join(f"p{i}@example.com,P{i}\n" for i in range(8))
     imp = lead_import_create(file_name="x.csv", data=f"Email,Company\n{rows}".encode())
     imp = lead_import_start(lead_import=imp, mapping=imp.mapping, run=False)
-    original = importer.data_rows
+    original = csv_parsing.data_rows
 
     def die_after_first_chunk(*args, **kwargs):
         rows = original(*args, **kwargs)
         return rows[:3]
 
-    importer.data_rows = die_after_first_chunk
+    csv_parsing.data_rows = die_after_first_chunk
     try:
         lead_import_run(import_id=imp.pk)
     finally:
-        importer.data_rows = original
+        csv_parsing.data_rows = original
     LeadImport.objects.filter(pk=imp.pk).update(status=LeadImport.Status.RUNNING, finished_at=None)
     assert LeadImport.objects.get(pk=imp.pk).processed_rows == 3
     # when the task is delivered again

@@ -72,7 +72,11 @@ def test_a_follow_up_is_drafted_on_the_ai_queue_and_sent_by_the_worker_after_app
         assert req is not None, "".join(worker.lines)
         assert not [p for p in tmp_path.glob("*.eml") if b"dana@worker.example" in p.read_bytes()]  # not sent
         approval_decide(
-            request_id=req.pk, reviewer=manager, verdict="approve", edits={"body": "Hi Dana,\nMay works.\nRita"}
+            request_id=req.pk,
+            payload_hash=req.payload_hash,
+            reviewer=manager,
+            verdict="approve",
+            edits={"body": "Hi Dana,\nMay works.\nRita"},
         )
         assert wait_for(lambda: ApprovalRequest.objects.get(pk=req.pk).status == "executed"), "".join(worker.lines)
     [eml] = [p for p in tmp_path.glob("*.eml") if b"dana@worker.example" in p.read_bytes()]

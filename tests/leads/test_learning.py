@@ -56,7 +56,7 @@ def test_the_model_is_stored_as_json_not_a_pickle():
     model = scoring_model_train()
     stored = ScoringModel.objects.get(pk=model.pk)
     text = json.dumps(stored.params)  # plain JSON, round-trips
-    assert set(stored.params) == {"format", "features", "encoders", "coef", "intercept"}
+    assert set(stored.params) == {"format", "features", "encoders", "model_format", "coef", "intercept"}
     assert "Lead source" in text
     assert {"roc_auc", "accuracy", "n_train", "n_test", "positive_rate"} <= set(stored.metrics)
     assert stored.trained_at is not None

@@ -16,9 +16,8 @@ BODY = "Hi {first_name},\n\nSee the new tents: https://shop.example/tents?src=ma
 
 
 @pytest.fixture(autouse=True)
-def _marketing_urls(settings):
-    """Mount marketing's pages and API (the site does it once the lead includes them)."""
-    settings.ROOT_URLCONF = "tests.marketing.urls"
+def _site_url(settings):
+    """Tracking links and unsubscribe links are absolute: they need the site's public address."""
     settings.HITL_CRM_SITE_URL = "https://crm.example.com"
 
 

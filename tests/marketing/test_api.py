@@ -31,9 +31,8 @@ def api(marketer) -> APIClient:
 def sent_campaign(make_campaign, marketer, colleague, campaign_policy, on_commit):
     campaign = make_campaign(arms=2)
     with on_commit():
-        approval_decide(
-            request_id=campaign_submit(campaign=campaign, actor=marketer).pk, reviewer=colleague, verdict="approve"
-        )
+        req = campaign_submit(campaign=campaign, actor=marketer)
+        approval_decide(request_id=req.pk, payload_hash=req.payload_hash, reviewer=colleague, verdict="approve")
     return campaign
 
 

@@ -40,7 +40,7 @@ def to(address: str) -> list:
 
 def approve(req, reviewer, on_commit) -> ApprovalRequest:
     with on_commit():
-        return approval_decide(request_id=req.pk, reviewer=reviewer, verdict="approve")
+        return approval_decide(request_id=req.pk, payload_hash=req.payload_hash, reviewer=reviewer, verdict="approve")
 
 
 def test_submitting_plans_the_sends_but_sends_nothing(make_campaign, marketer, campaign_policy, audience):
@@ -94,7 +94,7 @@ def test_a_forged_release_without_an_executed_approval_sends_nothing(make_campai
 def test_the_campaign_owner_cannot_approve_it(make_campaign, marketer, campaign_policy):
     req = campaign_submit(campaign=make_campaign(), actor=marketer)
     with pytest.raises(NotAllowed):
-        approval_decide(request_id=req.pk, reviewer=marketer, verdict="approve")
+        approval_decide(request_id=req.pk, payload_hash=req.payload_hash, reviewer=marketer, verdict="approve")
     assert mail.outbox == []
 
 
@@ -160,7 +160,7 @@ def test_unconsented_suppressed_and_withdrawn_contacts_get_nothing(
     assert req.final["audience_size"] == 9  # suppressed and unconsented contacts are not even planned
     # when: approved and executed, but before the batches run one contact unsubscribes and another is suppressed
     with django_capture_on_commit_callbacks(execute=False):
-        approval_decide(request_id=req.pk, reviewer=colleague, verdict="approve")
+        approval_decide(request_id=req.pk, payload_hash=req.payload_hash, reviewer=colleague, verdict="approve")
     with django_capture_on_commit_callbacks(execute=False) as batches:
         approval_execute(request_id=req.pk)
     contact_unsubscribe(contact=audience[1])
@@ -185,7 +185,7 @@ def test_a_message_a_dead_worker_was_handing_over_is_never_sent_again(
     campaign = make_campaign(arms=1)
     req = campaign_submit(campaign=campaign, actor=marketer)
     with django_capture_on_commit_callbacks(execute=False):
-        approval_decide(request_id=req.pk, reviewer=colleague, verdict="approve")
+        approval_decide(request_id=req.pk, payload_hash=req.payload_hash, reviewer=colleague, verdict="approve")
     with django_capture_on_commit_callbacks(execute=False) as batches:
         approval_execute(request_id=req.pk)
     in_flight = Send.objects.filter(campaign=campaign).order_by("pk").first()
@@ -202,6 +202,9 @@ def test_a_message_a_dead_worker_was_handing_over_is_never_sent_again(
     assert not to(in_flight.contact.email)
     assert len(mail.outbox) == 9
     assert len({m.to[0] for m in mail.outbox}) == 9
+    from hitl_crm.delivery.models import Delivery
+
+    assert Delivery.objects.get(kind="campaign").state == Delivery.State.UNKNOWN  # for a person to decide
 
 
 def test_the_handler_is_idempotent_per_execution_key(make_campaign, marketer, colleague, campaign_policy, on_commit):
@@ -234,7 +237,13 @@ def test_a_rejection_hands_the_campaign_back_and_a_resubmission_replans(
     campaign = make_campaign(arms=2)
     req = campaign_submit(campaign=campaign, actor=marketer)
     with on_commit():
-        approval_decide(request_id=req.pk, reviewer=colleague, verdict="reject", reason="tone")
+        approval_decide(
+            request_id=req.pk,
+            payload_hash=req.payload_hash,
+            reviewer=colleague,
+            verdict="reject",
+            reason="tone",
+        )
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.VARIANTS_APPROVED
     assert mail.outbox == []
@@ -325,7 +334,7 @@ def test_lost_dispatch_messages_are_requeued_by_the_scheduler(
     campaign = make_campaign(arms=1)
     req = campaign_submit(campaign=campaign, actor=marketer)
     with django_capture_on_commit_callbacks(execute=False):
-        approval_decide(request_id=req.pk, reviewer=colleague, verdict="approve")
+        approval_decide(request_id=req.pk, payload_hash=req.payload_hash, reviewer=colleague, verdict="approve")
     with django_capture_on_commit_callbacks(execute=False):
         approval_execute(request_id=req.pk)  # its batch tasks are dropped
     Campaign.objects.filter(pk=campaign.pk).update(started_at=timezone.now() - timedelta(hours=1))
@@ -337,3 +346,50 @@ def test_lost_dispatch_messages_are_requeued_by_the_scheduler(
     assert report["requeued"] == 1
     assert len(mail.outbox) == 10
     assert Campaign.objects.get(pk=campaign.pk).status == Campaign.Status.SENT
+
+
+@pytest.mark.parametrize("decision", ["send_again", "mark_sent"])
+def test_an_interrupted_message_goes_to_a_person_who_sends_it_again_or_marks_it_sent(
+    make_campaign,
+    marketer,
+    colleague,
+    campaign_policy,
+    audience,
+    django_capture_on_commit_callbacks,
+    settings,
+    decision,
+):
+    from hitl_crm.accounts.roles import MANAGER
+    from hitl_crm.delivery.models import Delivery
+    from hitl_crm.delivery.services import delivery_mark_sent, delivery_send_again
+    from tests.factories import UserFactory
+
+    # given: a batch whose first message a dead worker was handing over
+    settings.HITL_CRM_MARKETING_SEND_LEASE_SECONDS = 600
+    campaign = make_campaign(arms=1)
+    req = campaign_submit(campaign=campaign, actor=marketer)
+    with django_capture_on_commit_callbacks(execute=False):
+        approval_decide(request_id=req.pk, payload_hash=req.payload_hash, reviewer=colleague, verdict="approve")
+    with django_capture_on_commit_callbacks(execute=False) as batches:
+        approval_execute(request_id=req.pk)
+    in_flight = Send.objects.filter(campaign=campaign).order_by("pk").first()
+    Send.objects.filter(pk=in_flight.pk).update(
+        status=Send.Status.SENDING, claim_token="dead", claimed_at=timezone.now() - timedelta(minutes=20)
+    )
+    for run_batch in batches:
+        run_batch()
+    # then: it is a "possibly sent" delivery for a person, with the message as it would have gone out
+    delivery = Delivery.objects.get(state=Delivery.State.UNKNOWN)
+    assert (delivery.kind, delivery.recipient) == ("campaign", in_flight.contact.email)
+    assert delivery.content["headers"]["Message-ID"] == f"<mkt-{campaign.pk}-{in_flight.pk}@northwind.example>"
+    assert not to(in_flight.contact.email)
+    # when: a manager decides
+    boss = UserFactory(username="boss", roles=[MANAGER])
+    action = delivery_send_again if decision == "send_again" else delivery_mark_sent
+    with django_capture_on_commit_callbacks(execute=True):
+        action(delivery_id=delivery.pk, actor=boss)
+    # then: exactly one email more (send again) or none (mark as sent), and the send counts as sent
+    assert len(to(in_flight.contact.email)) == (1 if decision == "send_again" else 0)
+    assert len(mail.outbox) == (10 if decision == "send_again" else 9)
+    in_flight.refresh_from_db()
+    assert in_flight.status == Send.Status.SENT

@@ -23,7 +23,7 @@ def sent(make_campaign, marketer, colleague, campaign_policy, audience, on_commi
     campaign = make_campaign(arms=1)
     req = campaign_submit(campaign=campaign, actor=marketer)
     with on_commit():
-        approval_decide(request_id=req.pk, reviewer=colleague, verdict="approve")
+        approval_decide(request_id=req.pk, payload_hash=req.payload_hash, reviewer=colleague, verdict="approve")
     send = Send.objects.select_related("contact").get(campaign=campaign, contact=audience[0])
     message = next(m for m in mail.outbox if m.to == [audience[0].email])
     return send, message

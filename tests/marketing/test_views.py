@@ -157,7 +157,7 @@ def test_the_results_page_shows_rates_intervals_and_a_plain_verdict(
     campaign = make_campaign(arms=2)
     req = campaign_submit(campaign=campaign, actor=marketer)
     with on_commit():
-        approval_decide(request_id=req.pk, reviewer=colleague, verdict="approve")
+        approval_decide(request_id=req.pk, payload_hash=req.payload_hash, reviewer=colleague, verdict="approve")
     a, b = split_evenly(campaign)  # 5 and 5
     now = timezone.now()
     clicked = Send.objects.filter(campaign=campaign, variant=b).order_by("pk")[:1].values_list("pk", flat=True)
@@ -181,9 +181,8 @@ def test_a_person_confirms_the_winner_from_the_results_page(
         ContactFactory(email=f"extra{i}@customer.example")
     campaign = make_campaign(arms=2, baseline_rate=0.3, min_detectable_effect=0.45)
     with on_commit():
-        approval_decide(
-            request_id=campaign_submit(campaign=campaign, actor=marketer).pk, reviewer=colleague, verdict="approve"
-        )
+        req = campaign_submit(campaign=campaign, actor=marketer)
+        approval_decide(request_id=req.pk, payload_hash=req.payload_hash, reviewer=colleague, verdict="approve")
     a, b = shortlisted(campaign)
     client.force_login(marketer)
     page = client.get(reverse("marketing:campaign_results", args=[campaign.pk])).content.decode()

@@ -9,8 +9,8 @@ import pytest
 from django.core import mail as django_mail
 
 from hitl_crm.contacts.models import Account
+from service.demo import ARTICLES
 from service.inbound import build
-from service.knowledge import ARTICLES
 from service.routing import service_policies_ensure
 from service.services import inbound_message_receive, knowledge_article_create
 from tests.factories import AccountFactory, ContactFactory

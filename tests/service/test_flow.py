@@ -87,6 +87,7 @@ def test_approving_sends_one_threaded_email_and_records_it(desk, customer, recei
     with run_on_commit():
         approval_decide(
             request_id=req.pk,
+            payload_hash=req.payload_hash,
             reviewer=support_agent,
             verdict="approve",
             edits={"body": req.final["body"] + "\n\nPS: I've asked the carrier to check."},
@@ -135,7 +136,13 @@ def test_rejecting_sends_nothing_and_hands_the_case_to_a_person(desk, customer, 
 
     # when
     with run_on_commit():
-        approval_decide(request_id=req.pk, reviewer=support_agent, verdict="reject", reason="wrong_facts")
+        approval_decide(
+            request_id=req.pk,
+            payload_hash=req.payload_hash,
+            reviewer=support_agent,
+            verdict="reject",
+            reason="wrong_facts",
+        )
 
     # then
     assert customer_mail(customer.email) == []
@@ -194,7 +201,12 @@ def test_an_approval_made_before_the_customer_wrote_again_is_not_sent(desk, cust
     # given: a draft approved, but its execution has not run yet (the worker is busy)
     first = receive(customer.email, "Where is my order?", WHERE_IS_MY_ORDER, message_id="<m1@x.example>")
     req = _reply_request(first.case)
-    approval_decide(request_id=req.pk, reviewer=support_agent, verdict="approve")  # on_commit not run
+    approval_decide(
+        request_id=req.pk,
+        payload_hash=req.payload_hash,
+        reviewer=support_agent,
+        verdict="approve",
+    )  # on_commit not run
 
     # when: the customer writes again, then the execution runs
     receive(customer.email, "Re: Where is my order?", "Never mind, it just arrived!", in_reply_to="<m1@x.example>")

@@ -65,19 +65,53 @@ def test_a_reviewer_may_edit_subject_and_body_but_not_the_recipient(desk, custom
     req = _reply(receive(customer.email, "Which jacket size?", "Small or medium?").case)
 
     with pytest.raises(InvalidEdits, match="to: This field cannot be edited"):
-        approval_decide(request_id=req.pk, reviewer=support_agent, verdict="approve", edits={"to": "x@evil.example"})
+        approval_decide(
+            request_id=req.pk,
+            payload_hash=req.payload_hash,
+            reviewer=support_agent,
+            verdict="approve",
+            edits={"to": "x@evil.example"},
+        )
     with pytest.raises(InvalidEdits, match="body: This field may not be blank"):
-        approval_decide(request_id=req.pk, reviewer=support_agent, verdict="approve", edits={"body": ""})
+        approval_decide(
+            request_id=req.pk,
+            payload_hash=req.payload_hash,
+            reviewer=support_agent,
+            verdict="approve",
+            edits={"body": ""},
+        )
 
 
-def test_a_refund_can_be_lowered_but_never_raised_above_the_ask(desk, customer, receive, support_agent, run_on_commit):
+def test_a_refund_can_be_lowered_but_never_raised_above_the_ask(
+    desk, customer, receive, support_agent, make_user, run_on_commit
+):
     case = receive(customer.email, "Refund", REFUND_ASK).case
     req = _refund_req(case)
 
     with pytest.raises(InvalidEdits, match="At most 35.00 USD"):
-        approval_decide(request_id=req.pk, reviewer=support_agent, verdict="approve", edits={"amount": "40.00"})
+        approval_decide(
+            request_id=req.pk,
+            payload_hash=req.payload_hash,
+            reviewer=support_agent,
+            verdict="approve",
+            edits={"amount": "40.00"},
+        )
+    approval_decide(
+        request_id=req.pk,
+        payload_hash=req.payload_hash,
+        reviewer=support_agent,
+        verdict="approve",
+        edits={"amount": "30.00"},
+    )
+    # a changed amount is material: a second reviewer approves the lowered refund
+    req.refresh_from_db()
     with run_on_commit():
-        approval_decide(request_id=req.pk, reviewer=support_agent, verdict="approve", edits={"amount": "30.00"})
+        approval_decide(
+            request_id=req.pk,
+            payload_hash=req.payload_hash,
+            reviewer=make_user("Support agent", username="agent2"),
+            verdict="approve",
+        )
 
     assert LedgerEntry.objects.get().amount == Decimal("30.00")
     refund = RefundRequest.objects.get(case=case)
@@ -104,7 +138,7 @@ def test_an_executor_retry_after_the_refund_was_paid_pays_nothing_more(
     case = receive(customer.email, "Refund", REFUND_ASK).case
     req = _refund_req(case)
     with run_on_commit():
-        approval_decide(request_id=req.pk, reviewer=support_agent, verdict="approve")
+        approval_decide(request_id=req.pk, payload_hash=req.payload_hash, reviewer=support_agent, verdict="approve")
     req.refresh_from_db()
 
     # when: the handler is run again with the same key (as a crashed-and-redelivered execution would)
@@ -127,7 +161,7 @@ def test_the_configured_gateway_is_used_with_the_approval_as_idempotency_key(
 
     # when: approved; the gateway times out once and the executor tries again
     with run_on_commit():
-        approval_decide(request_id=req.pk, reviewer=support_agent, verdict="approve")
+        approval_decide(request_id=req.pk, payload_hash=req.payload_hash, reviewer=support_agent, verdict="approve")
 
     # then: both calls carried the same key, and the refund is recorded once, paid
     req.refresh_from_db()
@@ -144,7 +178,7 @@ def test_the_configured_gateway_is_used_with_the_approval_as_idempotency_key(
 def test_a_reply_send_that_is_executed_twice_sends_once(desk, customer, receive, support_agent, run_on_commit):
     req = _reply(receive(customer.email, "Which jacket size?", "Small or medium?").case)
     with run_on_commit():
-        approval_decide(request_id=req.pk, reviewer=support_agent, verdict="approve")
+        approval_decide(request_id=req.pk, payload_hash=req.payload_hash, reviewer=support_agent, verdict="approve")
     req.refresh_from_db()
     from service.handlers import send_reply
 

@@ -62,7 +62,7 @@ def sent_to(mail_dir, address: str) -> list:
 
 
 def test_inbound_to_draft_to_sent_reply_through_the_broker_and_a_real_worker(real_services, roles, tmp_path):
-    from service.knowledge import ARTICLES
+    from service.demo import ARTICLES
     from service.routing import service_policies_ensure
     from service.services import knowledge_article_create
     from tests.factories import ContactFactory, UserFactory
@@ -115,7 +115,7 @@ def test_inbound_to_draft_to_sent_reply_through_the_broker_and_a_real_worker(rea
             assert AiRun.objects.count() == runs + 3  # the marker's triage, summary, draft — none for a repeat
 
             # when: the agent approves; the worker's executor sends the reply
-            approval_decide(request_id=req.pk, reviewer=agent, verdict="approve")
+            approval_decide(request_id=req.pk, payload_hash=req.payload_hash, reviewer=agent, verdict="approve")
             wait_for(
                 lambda: ApprovalRequest.objects.get(pk=req.pk).status == "executed",
                 timeout=60,
@@ -148,3 +148,54 @@ def test_ingest_mail_queues_the_pipeline_through_the_broker(real_services, roles
             case = Case.objects.get(contact__email="ada@customer.example")
             wait_for(lambda: pending_reply(case.pk), timeout=60, what="the ingested message's draft")
     assert Message.objects.get(case=case).processed_at is not None
+
+
+@pytest.mark.parametrize(
+    ("marker", "engine_bounds", "skill", "reason"),
+    [
+        ("LONG-INTENT", True, "triage", "Triage failed (The triage output does not match its schema"),
+        (
+            "LONG-INTENT",
+            False,
+            "triage",
+            "The AI's triage could not be used (value too long for type character varying",
+        ),
+        ("LONG-DRAFT", True, "draft_reply", "The AI could not draft a reply (The draft_reply output"),
+        ("LONG-DRAFT", False, "draft_reply", "The AI's draft reply could not be used ("),
+    ],
+)
+def test_bad_ai_output_on_postgresql_keeps_the_run_flags_the_case_and_the_batch_goes_on(
+    real_services, roles, tmp_path, monkeypatch, marker, engine_bounds, skill, reason
+):
+    # PostgreSQL enforces column lengths (SQLite does not): with the engine's bounds switched off, a
+    # 310-character intent reaches the 80-character column and raises DataError; the over-long draft
+    # reaches the approval's payload validator. Either way: run kept, case to a person, batch goes on.
+    from service.demo import ARTICLES
+    from service.routing import service_policies_ensure
+    from service.services import knowledge_article_create
+    from tests.service.test_inbound import eml
+    from tests.service.test_pipeline import RECORDING
+
+    service_policies_ensure()
+    for article in ARTICLES:
+        knowledge_article_create(actor=None, published=True, **article)
+    if not engine_bounds:
+        monkeypatch.setattr("hitl_crm.ai.engine.bounds_errors", lambda skill, output: [])
+    senders = ["ada@one.example", "bo@two.example", "cy@three.example"]
+    for n, sender in enumerate(senders, start=1):
+        body = f"{marker if n == 2 else ''} Where is order NW-1000{n}?".strip()
+        (tmp_path / f"{n}.eml").write_bytes(eml(sender=sender, body=body, Message_ID=f"<pg-{n}@mail.example>"))
+
+    with RECORDING:
+        call_command("ingest_mail", str(tmp_path), stdout=open("/dev/null", "w"))  # noqa: SIM115
+
+    bad = Case.objects.get(contact__email="bo@two.example")
+    assert bad.needs_human
+    assert reason in bad.needs_human_reason
+    assert AiRun.objects.get(skill=skill, subject_id=str(bad.pk)).status == AiRun.Status.INVALID
+    assert Message.objects.get(case=bad).processed_at is not None
+    assert not pending_reply(bad.pk)
+    for sender in (senders[0], senders[2]):
+        case = Case.objects.get(contact__email=sender)
+        assert pending_reply(case.pk) is not None
+        assert not case.needs_human

@@ -70,7 +70,7 @@ def test_an_angry_customer_goes_to_a_manager_with_a_readable_flag(desk, customer
     flag = next(f for f in req.flags if f["code"] == "negative_sentiment")
     assert flag["message"].startswith("The customer sounds upset (sentiment -0.")
     with pytest.raises(NotAllowed):
-        approval_decide(request_id=req.pk, reviewer=support_agent, verdict="approve")
+        approval_decide(request_id=req.pk, payload_hash=req.payload_hash, reviewer=support_agent, verdict="approve")
 
 
 def test_a_vip_account_goes_to_a_manager(desk, vip_customer, receive, support_agent, manager):
@@ -120,12 +120,12 @@ def test_a_20000_refund_is_beyond_an_agent_and_within_a_manager(
     # when / then: the agent sees it but may not approve that much
     assert req in approval_queue_for(user=support_agent)
     with pytest.raises(AuthorityExceeded):
-        approval_decide(request_id=req.pk, reviewer=support_agent, verdict="approve")
+        approval_decide(request_id=req.pk, payload_hash=req.payload_hash, reviewer=support_agent, verdict="approve")
     assert not LedgerEntry.objects.exists()
 
     # when: a manager approves
     with run_on_commit():
-        approval_decide(request_id=req.pk, reviewer=manager, verdict="approve")
+        approval_decide(request_id=req.pk, payload_hash=req.payload_hash, reviewer=manager, verdict="approve")
 
     # then: paid once through the ledger, keyed by the approval
     req.refresh_from_db()
@@ -150,19 +150,22 @@ def test_a_24000_refund_needs_two_managers(desk, vip_customer, receive, manager,
     assert req.required_approvals == 2
 
     with run_on_commit():
-        approval_decide(request_id=req.pk, reviewer=manager, verdict="approve")
+        approval_decide(request_id=req.pk, payload_hash=req.payload_hash, reviewer=manager, verdict="approve")
     req.refresh_from_db()
     assert req.status == "pending"
     assert not LedgerEntry.objects.exists()
 
     with run_on_commit():
-        approval_decide(request_id=req.pk, reviewer=second_manager, verdict="approve")
+        approval_decide(request_id=req.pk, payload_hash=req.payload_hash, reviewer=second_manager, verdict="approve")
     req.refresh_from_db()
     assert req.status == "executed"
     assert list(LedgerEntry.objects.values_list("amount", flat=True)) == [Decimal("24000.00")]
 
 
 def test_a_small_refund_is_within_an_agents_authority(desk, customer, receive, support_agent, run_on_commit):
+    from hitl_crm.contacts.services import activity_record  # the CRM has the order on record
+
+    activity_record(contact=customer, kind="purchase", summary="Ordered a headlamp", data={"order_ref": "NW-21010"})
     case = receive(
         customer.email,
         "Return and refund for a headlamp",
@@ -172,7 +175,8 @@ def test_a_small_refund_is_within_an_agents_authority(desk, customer, receive, s
     assert refund.recommendation == RefundRequest.Recommendation.APPROVE
 
     with run_on_commit():
-        approval_decide(request_id=_refund_request(case).pk, reviewer=support_agent, verdict="approve")
+        req = _refund_request(case)
+        approval_decide(request_id=req.pk, payload_hash=req.payload_hash, reviewer=support_agent, verdict="approve")
 
     refund.refresh_from_db()
     assert refund.status == "issued"
@@ -184,7 +188,14 @@ def test_a_rejected_refund_pays_nothing(desk, customer, receive, support_agent, 
     case = receive(customer.email, "Refund", "Order NW-21010 from yesterday is unused; please refund the $35.").case
 
     with run_on_commit():
-        approval_decide(request_id=_refund_request(case).pk, reviewer=support_agent, verdict="reject", reason="policy")
+        req = _refund_request(case)
+        approval_decide(
+            request_id=req.pk,
+            payload_hash=req.payload_hash,
+            reviewer=support_agent,
+            verdict="reject",
+            reason="policy",
+        )
 
     assert RefundRequest.objects.get(case=case).status == RefundRequest.Status.REJECTED
     assert not LedgerEntry.objects.exists()
@@ -206,7 +217,7 @@ def test_routine_replies_are_auto_approved_only_once_autopilot_is_switched_on_an
         contact = ContactFactory(email=f"sizing{n}@customer.example")
         req = _reply(receive(contact.email, "Which jacket size?", ROUTINE).case)
         with run_on_commit():
-            approval_decide(request_id=req.pk, reviewer=support_agent, verdict="approve")
+            approval_decide(request_id=req.pk, payload_hash=req.payload_hash, reviewer=support_agent, verdict="approve")
     mail.outbox.clear()
 
     # when: the next routine sizing question arrives, and an angry one

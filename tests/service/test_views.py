@@ -143,11 +143,17 @@ def test_approve_and_send_from_the_case_page_sends_one_threaded_mail_and_shows_i
     ).case
     pending = _pending(case)
     client.force_login(support_agent)
-    edited = "Hi Olivia,\n\nYour parcel is with the carrier; I've asked them to check on it.\n\nSue"
+    # a light edit (a rewrite would need a second reviewer)
+    edited = pending.final["body"] + "\n\nPS: I've asked them to check on it."
 
     response = client.post(
         f"/service/cases/{case.pk}/draft/",
-        {"verdict": "approve", "subject": pending.final["subject"], "body": edited},
+        {
+            "verdict": "approve",
+            "subject": pending.final["subject"],
+            "body": edited,
+            "payload_hash": pending.payload_hash,
+        },
         **HTMX,
     )
 
@@ -184,7 +190,12 @@ def test_an_agent_cannot_send_what_only_a_manager_may_approve(
     with run_on_commit():
         response = client.post(
             f"/service/cases/{case.pk}/draft/",
-            {"verdict": "approve", "subject": "Re: x", "body": pending.final["body"]},
+            {
+                "verdict": "approve",
+                "subject": "Re: x",
+                "body": pending.final["body"],
+                "payload_hash": pending.payload_hash,
+            },
             **HTMX,
         )
     assert "You are not a reviewer of this request." in response.content.decode()
@@ -217,7 +228,12 @@ def test_a_reply_written_by_an_agent_goes_to_another_reviewer(
     with run_on_commit():
         client.post(
             f"/service/cases/{case.pk}/draft/",
-            {"verdict": "approve", "subject": mine.final["subject"], "body": mine.final["body"]},
+            {
+                "verdict": "approve",
+                "subject": mine.final["subject"],
+                "body": mine.final["body"],
+                "payload_hash": mine.payload_hash,
+            },
             **HTMX,
         )
 
@@ -231,7 +247,12 @@ def test_rejecting_on_the_case_page_needs_a_reason_and_sends_nothing(
     case = receive(customer.email, "Which jacket size?", "Small or medium insulated jacket?").case
     pending = _pending(case)
     client.force_login(support_agent)
-    form = {"verdict": "reject", "subject": pending.final["subject"], "body": pending.final["body"]}
+    form = {
+        "verdict": "reject",
+        "subject": pending.final["subject"],
+        "body": pending.final["body"],
+        "payload_hash": pending.payload_hash,
+    }
 
     no_reason = client.post(f"/service/cases/{case.pk}/draft/", form, **HTMX).content.decode()
     assert "Pick a reason" in no_reason

@@ -1,6 +1,6 @@
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from hitl_crm.contacts.models import Account, Activity, Contact
 
@@ -16,7 +16,8 @@ def snapshot() -> tuple[int, ...]:
     )
 
 
-def test_seed_demo_builds_a_business_with_one_login_per_role(capsys):
+def test_seed_demo_builds_a_business_with_one_login_per_role(capsys, settings):
+    settings.DEBUG = True  # as `make demo` runs it
     call_command("seed_demo")
     out = capsys.readouterr().out
     accounts, contacts, activities, users = snapshot()
@@ -36,7 +37,23 @@ def test_seed_demo_builds_a_business_with_one_login_per_role(capsys):
 
 
 def test_running_seed_demo_twice_changes_nothing():
-    call_command("seed_demo")
+    call_command("seed_demo", force=True)
     first = snapshot()
-    call_command("seed_demo")
+    call_command("seed_demo", force=True)
     assert snapshot() == first
+
+
+def test_seed_demo_refuses_to_create_published_logins_with_debug_off(settings):
+    # given: a production-like configuration
+    settings.DEBUG = False
+    # when / then: no superuser with the published password appears
+    with pytest.raises(CommandError, match="DEBUG=true.*--force"):
+        call_command("seed_demo")
+    assert not get_user_model().objects.filter(username="ada").exists()
+    assert snapshot() == (0, 0, 0, 0)
+
+
+def test_seed_demo_with_force_runs_with_debug_off(settings):
+    settings.DEBUG = False
+    call_command("seed_demo", force=True)
+    assert get_user_model().objects.get(username="ada").is_superuser

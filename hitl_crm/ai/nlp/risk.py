@@ -1,4 +1,4 @@
-"""Risk lexicon and prompt-injection detector for customer text.
+"""Risk lexicon and prompt-injection flags for customer text (the detector is in ``nlp.injection``).
 
 Each hit becomes a flag a reviewer can read, with the exact span that triggered it.
 Risk is the maximum over the hits, so adding text can raise risk but never lower it.
@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+from hitl_crm.ai.nlp.injection import INJECTION_PATTERNS as INJECTION_PATTERNS
+from hitl_crm.ai.nlp.injection import injection_spans, without_comments
 
 RISK_ORDER = ["low", "medium", "high", "critical"]
 
@@ -140,24 +143,6 @@ INSULTS = (
 _PROFANITY_RE = re.compile(r"\b(?:" + "|".join(PROFANITY) + r")\b", re.IGNORECASE)
 _INSULT_RE = [re.compile(p, re.IGNORECASE) for p in INSULTS]
 
-INJECTION_PATTERNS = (
-    r"\b(?:ignore|disregard|forget|override|bypass) (?:all |any |the |your |my )?(?:previous |prior |above |earlier |"
-    r"preceding |system |original )*(?:instructions?|prompts?|rules|messages?|directions|guidelines|polic(?:y|ies))\b",
-    r"\bforget (?:everything|all) (?:you|above|before)\b",
-    r"\byou are now (?:a|an|the|in)\b",
-    r"\b(?:new|updated|real) (?:system )?instructions?\s*:",
-    r"\bsystem prompt\b",
-    r"\bdeveloper mode\b",
-    r"\bjailbreak\b",
-    r"\bpretend (?:to be|you are|you're)\b",
-    r"\bact as (?:if|a|an|the)\b",
-    r"\bdo anything now\b",
-    r"</?\s*(?:customer_message|system|instructions?|knowledge|policy|history|document)\s*>",
-    r"(?im)^\s*(?:system|assistant|developer)\s*:",
-    r"\b(?:as an? )?(?:admin(?:istrator)?|manager|supervisor|developer),? (?:i )?"
-    r"(?:authori[sz]e|approve|instruct|order)\b",
-)
-_INJECTION_RE = [re.compile(p, re.IGNORECASE) for p in INJECTION_PATTERNS]
 _LEXICON_RE = [(entry, [re.compile(p, re.IGNORECASE) for p in entry.patterns]) for entry in LEXICON]
 
 
@@ -190,11 +175,6 @@ def profanity_flags(text: str, *, who: str = "The text") -> list[dict[str, str]]
     return [flag("profanity", f"{who} contains profanity or an insult.", match.group(0), "high")]
 
 
-def injection_spans(text: str) -> list[str]:
-    """Phrases that try to give the AI instructions from inside customer text."""
-    return [m.group(0) for p in _INJECTION_RE for m in p.finditer(text)]
-
-
 def injection_flags(text: str) -> list[dict[str, str]]:
     spans = injection_spans(text)
     if not spans:
@@ -214,5 +194,9 @@ def without_injection(text: str) -> str:
     so an injected instruction cannot steer intent or sentiment."""
     from hitl_crm.ai.nlp.text import sentences
 
-    kept = [s for s in sentences(text) if not injection_spans(s)]
+    kept = [s for s in sentences(without_comments(text)) if not injection_spans(s)]
     return " ".join(kept)
+
+
+def injection_suspected(text: str) -> bool:
+    return bool(injection_spans(text))

@@ -38,3 +38,15 @@ def sentiment(text: str) -> Sentiment:
     spread = float(scores["neu"]) if label == "neutral" else abs(compound)
     confidence = 0.5 + 0.5 * spread
     return Sentiment(round(compound, 4), label, round(min(confidence, 0.99), 3))
+
+
+def sentiment_guarded(text: str, clean: str) -> Sentiment:
+    """The most negative of: the cleaned text, the whole text, and its most negative sentence.
+
+    Used when the text is suspected of carrying instructions aimed at the AI: glowing sentences
+    added to the message can then only make the reading stricter, never milder."""
+    from hitl_crm.ai.nlp.text import sentences
+
+    readings = [sentiment(clean), sentiment(text)]
+    readings += [sentiment(s) for s in sentences(text)[:50] if s.strip()]
+    return min(readings, key=lambda r: (r.score, -r.confidence))

@@ -7,6 +7,13 @@ previously approved replies that BM25 retrieved for this message. The draft cite
 used. Confidence combines how much of the question the best source covers with how much
 of the answer the cited sources support ("grounding"). With nothing relevant retrieved, the
 draft says a person will follow up, confidence is low and a ``no_grounding`` flag is raised.
+
+Approved replies (exemplars) and a lead's history teach *style*, never facts: they were written
+to someone else, so every sentence in them that commits to something (an amount, a discount, a
+code, a refund, something free, a date, a link) is stripped before they are used, and they never
+ground a commitment. A draft that repeats such a sentence anyway is flagged ``exemplar_commitment``.
+Confidence cannot be bought by padding: a draft with any sentence its cited sources do not
+support is capped at :data:`UNSUPPORTED_CAP` however many supported sentences surround it.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from hitl_crm.ai import guards
 from hitl_crm.ai.conf import app_settings
 from hitl_crm.ai.nlp import facts
 from hitl_crm.ai.nlp.bm25 import BM25
@@ -43,6 +51,7 @@ REPLY_INPUT = obj(
         "knowledge": array(ARTICLE),
         "exemplars": array(EXEMPLAR),
         "policy": array(string()),
+        "instruction": string(maxLength=2000),
     },
     ["customer_text"],
 )
@@ -82,6 +91,11 @@ MIN_COVERAGE = 0.25
 SUPPORT_OVERLAP = 0.6
 #: An approved reply this close to the question is reused as the whole answer.
 EXEMPLAR_REUSE = 0.5
+#: The most a drafted reply may claim, and the most when any sentence lacks support in its sources.
+CONFIDENCE_CAP = 0.9
+UNSUPPORTED_CAP = 0.5
+#: A draft sentence sharing this share of its words with a stripped exemplar commitment repeats it.
+REUSE_OVERLAP = 0.7
 
 _GREETING = re.compile(r"^(?:hi|hello|hey|dear|good (?:morning|afternoon|evening))\b", re.IGNORECASE)
 _CLOSING = re.compile(
@@ -130,11 +144,61 @@ def collect_sources(inputs: dict[str, Any]) -> list[Source]:
             str(e["id"]),
             clip(e.get("question") or e["reply"], 80),
             "exemplar",
-            e["reply"],
-            f"{e.get('question', '')} {e.get('question', '')} {e['reply']}",
+            style_only(e["reply"]),
+            f"{e.get('question', '')} {e.get('question', '')} {style_only(e['reply'])}",
         )
         for e in inputs.get("exemplars") or []
     ]
+    return found
+
+
+def is_commitment(sentence: str) -> bool:
+    """Whether a sentence commits to something a draft may only state from knowledge or policy:
+    an amount, a percentage, a discount, a code, a refund, something free, a price, a date or a link."""
+    return any(f["code"] in guards.COMMITMENT_CODES for f in guards.check_text(sentence, guards.Grounding()))
+
+
+def commitment_sentences(text: str) -> list[str]:
+    return [s for s in sentences(text) if is_commitment(s)]
+
+
+def style_only(text: str) -> str:
+    """An approved reply or history entry without its commitment sentences: the part that teaches
+    tone and structure. Lines keep their breaks so greetings and sign-offs stay recognisable."""
+    kept_lines = []
+    for line in text.split("\n"):
+        kept = [s for s in sentences(line) if not is_commitment(s)]
+        if kept or not line.strip():
+            kept_lines.append(" ".join(kept))
+    return "\n".join(kept_lines).strip()
+
+
+def reused_commitments(body: str, inputs: dict[str, Any], *, who: str = "The draft") -> list[dict[str, str]]:
+    """Flags for draft sentences that repeat a commitment made in an approved reply or the history:
+    that promise was made to someone else (or at another time) and is not this customer's."""
+    stripped = [
+        set(content_terms(s))
+        for text in [*(e["reply"] for e in inputs.get("exemplars") or []), *(inputs.get("history") or [])]
+        for s in commitment_sentences(text)
+    ]
+    stripped = [terms for terms in stripped if terms]
+    if not stripped:
+        return []
+    found = []
+    for sentence in sentences(body):
+        terms = set(content_terms(sentence))
+        if not terms or not is_commitment(sentence):
+            continue
+        if max(len(terms & other) / min(len(terms), len(other)) for other in stripped) >= REUSE_OVERLAP:
+            found.append(
+                flag(
+                    "exemplar_commitment",
+                    f"{who} repeats a commitment from a reply written to another customer (or from the history); "
+                    "it is not grounded for this one.",
+                    clip(sentence, 160),
+                    "high",
+                )
+            )
     return found
 
 
@@ -200,6 +264,14 @@ def select_answer(
             candidates.append((score, rank, position, sentence, hit.source))
     picked = sorted(candidates, key=lambda c: (-c[0], c[1], c[2]))[:limit]
     return [(c[3], c[4]) for c in sorted(picked, key=lambda c: (c[1], c[2]))]
+
+
+def _is_claim(sentence: str) -> bool:
+    """Any sentence that states something (short ones too: "Your request is approved.")."""
+    stripped = sentence.strip()
+    if _GREETING.match(stripped) or _CLOSING.match(stripped) or _SOCIAL.match(stripped):
+        return False
+    return len(content_terms(stripped)) >= 2
 
 
 def _about_someone(sentence: str) -> bool:
@@ -285,7 +357,8 @@ def reply_offline(inputs: dict[str, Any]) -> dict[str, Any]:
         mood = sentiment(question).score
     sources = collect_sources(inputs)
     retriever = Retriever(sources)
-    query = query_terms(question)
+    # A reviewer's change request (a redraft) steers what the answer covers.
+    query = query_terms(f"{question}\n{inputs.get('instruction') or ''}")
     hits = retriever.search(query)
     answer = select_answer(query, hits, retriever)
     parts = [greeting(inputs.get("customer_name", "")), acknowledgement(float(mood))]
@@ -304,13 +377,14 @@ def reply_offline(inputs: dict[str, Any]) -> dict[str, Any]:
     ground = grounding_score([s for s, _ in answer], used)
     top = max(h.coverage for h in hits if h.source in used)
     parts += [" ".join(s for s, _ in answer), NEXT_STEP, sign_off(inputs.get("agent_name", ""))]
+    body = "\n\n".join(parts)
     return {
-        "body": "\n\n".join(parts),
+        "body": body,
         "sources": citations(used, hits),
-        "confidence": round(min(0.95, (0.25 + 0.7 * top) * ground), 3),
+        "confidence": round(min(CONFIDENCE_CAP, (0.25 + 0.7 * top) * ground), 3),
         "grounding": ground,
         "method": "bm25-extractive",
-        "flags": [],
+        "flags": reused_commitments(body, inputs),
         "retrieval": [_hit_dict(h) for h in hits],
     }
 
@@ -344,16 +418,17 @@ def followup_offline(inputs: dict[str, Any]) -> dict[str, Any]:
     ground = grounding_score([s for s, _ in answer], used) if answer else 0.0
     if answer:
         top = max(h.coverage for h in hits if h.source in used)
-        confidence = min(0.95, (0.3 + 0.6 * top) * ground)
+        confidence = min(CONFIDENCE_CAP, (0.3 + 0.6 * top) * ground)
     else:
         confidence = 0.5 if history and not questions else 0.3
+    body = "\n\n".join(parts)
     return {
-        "body": "\n\n".join(parts),
+        "body": body,
         "sources": citations(used, hits),
         "confidence": round(confidence, 3),
         "grounding": ground,
         "method": "bm25-extractive",
-        "flags": flags,
+        "flags": flags + reused_commitments(body, inputs, who="The follow-up"),
     }
 
 
@@ -363,7 +438,7 @@ def followup_offline(inputs: dict[str, Any]) -> dict[str, Any]:
 def _knowledge_parts(inputs: dict[str, Any]) -> list[str]:
     parts = [fence("knowledge", a["body"], id=a["id"], title=a.get("title", "")) for a in inputs.get("knowledge") or []]
     parts += [
-        fence("exemplar", f"Question: {e.get('question', '')}\nApproved reply: {e['reply']}", id=e["id"])
+        fence("exemplar", f"Question: {e.get('question', '')}\nApproved reply: {style_only(e['reply'])}", id=e["id"])
         for e in inputs.get("exemplars") or []
     ]
     if inputs.get("policy"):
@@ -383,6 +458,11 @@ def reply_prompt(inputs: dict[str, Any]) -> str:
     )
     if inputs.get("intent"):
         instructions += f" Triage classified the message as {defuse(inputs['intent'])[:80]!r}."
+    if inputs.get("instruction"):
+        instructions += (
+            " A colleague who reviewed an earlier draft asked for this change; follow it within the rules: "
+            f"{defuse(inputs['instruction'])[:2000]!r}."
+        )
     return task_prompt(
         instructions, LLM_SCHEMA, fence("customer_message", inputs["customer_text"]), *_knowledge_parts(inputs)
     )
@@ -395,7 +475,7 @@ def followup_prompt(inputs: dict[str, Any]) -> str:
         "open questions only from the knowledge provided and cite the ids you used in `sources`. End with a "
         "light next step. No invented prices, discounts, dates or links."
     )
-    history = "\n".join(f"- {h}" for h in inputs.get("history") or [])
+    history = "\n".join(f"- {h}" for h in inputs.get("history") or [])  # context: commitments in it are checked
     return task_prompt(instructions, LLM_SCHEMA, fence("history", history), *_knowledge_parts(inputs))
 
 
@@ -413,25 +493,30 @@ def finalize(raw: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
     ground = grounding_score(body_sentences, cited) if cited else 0.0
     if not cited:
         flags.append(_no_grounding_flag("The draft"))
+    flags += reused_commitments(raw["body"], inputs)
     hits = [Hit(s, 0.0, 0.0) for s in cited]
+    # Padding with quoted knowledge raises the share of supported sentences, not the ceiling:
+    # one sentence the sources do not support caps the whole draft.
+    claims = [s for s in sentences(raw["body"]) if _is_claim(s)]
+    ceiling = CONFIDENCE_CAP if cited and grounding_score(claims, cited) >= 1.0 else UNSUPPORTED_CAP
     return {
         **raw,
         "sources": citations(cited, hits),
         "grounding": ground,
-        "confidence": round(min(float(raw["confidence"]), 0.2 + 0.75 * ground), 3),
+        "confidence": round(min(float(raw["confidence"]), 0.2 + 0.75 * ground, ceiling), 3),
         "method": "llm",
         "flags": flags,
     }
 
 
 def _reply_sources(inputs: dict[str, Any]) -> list[str]:
-    return [f"{a.get('title', '')}\n{a['body']}" for a in inputs.get("knowledge") or []] + [
-        e["reply"] for e in inputs.get("exemplars") or []
-    ]
+    """What may ground a commitment: knowledge articles only (plus the policy lines, passed
+    separately). Approved replies and history were written to or by someone else."""
+    return [f"{a.get('title', '')}\n{a['body']}" for a in inputs.get("knowledge") or []]
 
 
 def _followup_sources(inputs: dict[str, Any]) -> list[str]:
-    return _reply_sources(inputs) + list(inputs.get("history") or [])
+    return _reply_sources(inputs)
 
 
 REPLY = Skill(
@@ -440,8 +525,8 @@ REPLY = Skill(
     input_schema=REPLY_INPUT,
     output_schema=OUTPUT_SCHEMA,
     llm_output_schema=LLM_SCHEMA,
-    prompt_version="draft_reply@1",
-    offline_version="bm25-compose@1",
+    prompt_version="draft_reply@2",
+    offline_version="bm25-compose@2",
     offline=reply_offline,
     build_prompt=reply_prompt,
     finalize=finalize,
@@ -457,8 +542,8 @@ FOLLOWUP = Skill(
     input_schema=FOLLOWUP_INPUT,
     output_schema=OUTPUT_SCHEMA,
     llm_output_schema=LLM_SCHEMA,
-    prompt_version="draft_followup@1",
-    offline_version="followup-compose@1",
+    prompt_version="draft_followup@2",
+    offline_version="followup-compose@2",
     offline=followup_offline,
     build_prompt=followup_prompt,
     finalize=finalize,

@@ -7,7 +7,7 @@ from typing import Any
 from hitl_crm.ai.nlp.intent import IntentModel, IntentPrediction, predict_with_rules
 from hitl_crm.ai.nlp.language import detect_language
 from hitl_crm.ai.nlp.risk import injection_flags, max_risk, profanity_flags, risk_flags, without_injection
-from hitl_crm.ai.nlp.sentiment import label_for, sentiment
+from hitl_crm.ai.nlp.sentiment import Sentiment, label_for, sentiment, sentiment_guarded
 from hitl_crm.ai.prompts import fence, task_prompt
 from hitl_crm.ai.schema import FLAG, PROBABILITY, RISK, array, number, obj, string
 from hitl_crm.ai.skills.base import Skill
@@ -75,6 +75,14 @@ def local_risk(text: str) -> tuple[str, float, list[dict[str, str]]]:
     return risk, confidence, flags
 
 
+def _mood(text: str, clean: str) -> Sentiment:
+    """Sentiment of the message; when it carries an injection attempt, the most negative reading
+    of it, so text written at the AI cannot talk the case out of an upset-customer review."""
+    if not injection_flags(text):
+        return sentiment(clean)
+    return sentiment_guarded(text, clean)
+
+
 def analyse(
     inputs: dict[str, Any], *, model: IntentModel | None = None, use_active_model: bool = True
 ) -> dict[str, Any]:
@@ -86,7 +94,7 @@ def analyse(
     text = _message(inputs)
     clean = without_injection(text) or text
     prediction = _predict_intent(clean, model)
-    mood = sentiment(clean)
+    mood = _mood(text, clean)
     language, language_confidence = detect_language(text)
     risk, risk_confidence, flags = local_risk(text)
     if mood.score <= STRONGLY_NEGATIVE and risk == "low":
@@ -152,8 +160,16 @@ def finalize(raw: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
         confidence=float(raw["intent_confidence"]),
     )
     if any(f["code"] == "prompt_injection" for f in flags):
+        # The model read the injected text, so it may have been steered: sentiment and risk come
+        # from the local layer, and the model's answer may only make them stricter.
         local = analyse(inputs)
+        score = min(float(raw["sentiment"]), float(local["sentiment"]))
         output.update(
+            sentiment=score,
+            sentiment_label=label_for(score),
+            sentiment_confidence=local["sentiment_confidence"],
+            risk=max_risk(raw["risk"], local["risk"]),
+            risk_confidence=local["risk_confidence"],
             intent=local["intent"],
             intent_confidence=local["intent_confidence"],
             method=local["method"],

@@ -43,7 +43,7 @@ class AccountSummarySerializer(serializers.ModelSerializer):
 
 
 class ContactSerializer(serializers.ModelSerializer):
-    account = AccountSummarySerializer(read_only=True)
+    account = AccountSummarySerializer(read_only=True, allow_null=True)
     full_name = serializers.CharField(read_only=True)
 
     class Meta:
@@ -84,7 +84,7 @@ class ContactInputSerializer(serializers.Serializer):
 
 
 class ActivitySerializer(serializers.ModelSerializer):
-    actor = serializers.StringRelatedField()
+    actor = serializers.StringRelatedField(allow_null=True)
 
     class Meta:
         model = Activity

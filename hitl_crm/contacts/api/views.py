@@ -6,6 +6,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from hitl_crm.api.filters import IsoDateTimeFilter
 from hitl_crm.api.pagination import CursorPagination
 from hitl_crm.contacts.api.serializers import (
     AccountInputSerializer,
@@ -37,7 +38,7 @@ class AccountFilter(filters.FilterSet):
 class ContactFilter(filters.FilterSet):
     email = filters.CharFilter(lookup_expr="iexact")
     unsubscribed = filters.BooleanFilter(field_name="unsubscribed_at", lookup_expr="isnull", exclude=True)
-    updated_since = filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    updated_since = IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
 
     class Meta:
         model = Contact
@@ -121,7 +122,7 @@ class ContactViewSet(
         )
         return self._respond(contact, status.HTTP_200_OK)
 
-    @extend_schema(responses=ActivitySerializer(many=True))
+    @extend_schema(responses=ActivitySerializer(many=True), filters=False)
     @action(detail=True, methods=["get", "post"], pagination_class=CursorPagination)
     def activities(self, request: Request, pk: str | None = None) -> Response:
         """The contact's timeline, newest first (GET); record a note, call or meeting (POST)."""

@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from leads import importer
+from leads import csv_parsing
 from leads.services import lead_import_create, lead_import_error_report, lead_import_run, lead_import_start
 
 
@@ -24,7 +24,7 @@ def parse_map(items: list[str], headers: list[str], suggested: dict[str, str]) -
             raise CommandError(f"--map {item!r}: use COLUMN=TARGET with a column of the file ({', '.join(index)}).")
         if target == "attribute":
             target = f"attribute:{column}"
-        elif target in importer.FIELDS:
+        elif target in csv_parsing.FIELDS:
             target = f"field:{target}"
         mapping[index[column]] = target
     return mapping
@@ -83,11 +83,11 @@ class Command(BaseCommand):
             f"{file.name}: read as {imp.encoding}, {delimiter}-separated, {imp.total_rows:,} rows, "
             f"{len(imp.headers)} columns."
         )
-        suggested = dict.fromkeys(imp.mapping, importer.IGNORE) if ignore_unmapped else imp.mapping
+        suggested = dict.fromkeys(imp.mapping, csv_parsing.IGNORE) if ignore_unmapped else imp.mapping
         mapping = parse_map(map, imp.headers, suggested)
         for i, header in enumerate(imp.headers):
             if header:
-                self.stdout.write(f"  {header:40} → {mapping.get(str(i), importer.IGNORE)}")
+                self.stdout.write(f"  {header:40} → {mapping.get(str(i), csv_parsing.IGNORE)}")
         try:
             imp = lead_import_start(
                 lead_import=imp,

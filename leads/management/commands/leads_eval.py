@@ -22,7 +22,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from leads import importer, learning
+from leads import csv_parsing, learning
 from leads.conf import app_settings
 from leads.features import FIELD_FEATURES, Feature, attribute_feature, infer_kind
 from leads.models import Lead
@@ -54,7 +54,7 @@ def eval_mapping(headers: list[str]) -> dict[str, str]:
     mapping = {}
     for index, header in enumerate(headers):
         if not header or is_leaky(header) or header in NOT_FEATURES:
-            mapping[str(index)] = importer.IGNORE
+            mapping[str(index)] = csv_parsing.IGNORE
         elif header in FIELDS:
             mapping[str(index)] = f"field:{FIELDS[header]}"
         else:

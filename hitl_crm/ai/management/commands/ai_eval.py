@@ -1,8 +1,13 @@
-"""``manage.py ai_eval {triage,summarize,draft} --data PATH [options]``
+"""``manage.py ai_eval {triage,summarize,draft} --data PATH [options]`` and ``manage.py ai_eval --security``
 
 Evaluates the offline skills on a labelled CSV (e.g. the Bitext customer-support set) and prints a
 table: accuracy / macro-F1 for triage intents, key-fact recall and ROUGE for summaries, grounding
 rate for drafts, and latency per item. Nothing is written to the database.
+
+``--security`` (or ``ai_eval security``) prints the recall and false positives of the commitment
+guards, the injection detector and the redaction of personal data on the corpora in ``--data``
+(a directory; default ``tests/data``): ``guard_corpus.jsonl``, ``injection_corpus.jsonl`` and
+``pii_corpus.jsonl``. ``--region`` sets the site region used for phone numbers.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from hitl_crm.ai import evaluation
@@ -19,8 +25,14 @@ class Command(BaseCommand):
     help = "Evaluate an offline AI skill on a CSV and print the figures."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("skill", choices=["triage", "summarize", "draft"])
-        parser.add_argument("--data", type=Path, required=True, help="CSV file with a header row.")
+        parser.add_argument("skill", nargs="?", choices=["triage", "summarize", "draft", "security"])
+        parser.add_argument(
+            "--security", action="store_true", help="Guard, injection and PII figures on the security corpora."
+        )
+        parser.add_argument(
+            "--data", type=Path, help="CSV file with a header row (a directory of corpora for --security)."
+        )
+        parser.add_argument("--region", default="", help="Security: the site region for phone numbers (e.g. GB).")
         parser.add_argument("--text-col", default="instruction", help="Customer message column (default: instruction).")
         parser.add_argument("--label-col", default="intent", help="Intent label column (default: intent).")
         parser.add_argument("--category-col", default="category", help="Category column, if any (default: category).")
@@ -39,7 +51,14 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        path: Path = options["data"]
+        if options["security"] or options["skill"] == "security":
+            self._security(options)
+            return
+        if not options["skill"]:
+            raise CommandError("Name a skill (triage, summarize, draft) or pass --security.")
+        path: Path | None = options["data"]
+        if path is None:
+            raise CommandError("Pass the CSV with --data.")
         if not path.is_file():
             raise CommandError(f"No such file: {path}. Pass the CSV with --data.")
         if not 0 < options["test_size"] < 1:
@@ -84,6 +103,23 @@ class Command(BaseCommand):
                 as_kind=options["as_kind"],
             )
         self.stdout.write(f"ai_eval {skill} on {path.name} ({len(rows)} rows, seed {options['seed']})")
+        self._table(result)
+
+    def _security(self, options: dict[str, Any]) -> None:
+        directory: Path = options["data"] or Path(settings.BASE_DIR) / "tests" / "data"
+        if not directory.is_dir():
+            raise CommandError(f"No such directory: {directory}. Pass the corpora's directory with --data.")
+        region = str(options["region"] or "").upper()
+        if region and len(region) != 2:
+            raise CommandError("--region must be a two-letter region code such as GB or US.")
+        try:
+            result = evaluation.eval_security(directory, region=region)
+        except (FileNotFoundError, ValueError, KeyError) as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(f"ai_eval security on {directory}")
+        self._table(result)
+
+    def _table(self, result: evaluation.EvalResult) -> None:
         width = max(len(k) for k in result.figures)
         self.stdout.write(f"{'metric'.ljust(width)}  value")
         self.stdout.write(f"{'-' * width}  {'-' * 10}")

@@ -1,7 +1,10 @@
+from argparse import ArgumentParser
+
 from django.apps import apps
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from hitl_crm.accounts.roles import ADMIN, MANAGER, MARKETER, SALES_REP, SUPPORT_AGENT, roles_ensure
@@ -23,7 +26,20 @@ class Command(BaseCommand):
         "Running it again changes nothing."
     )
 
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Load the demo even with DEBUG off (it creates a superuser with a published password).",
+        )
+
     def handle(self, *args, **options) -> None:
+        if not (settings.DEBUG or options["force"]):
+            raise CommandError(
+                "seed_demo creates logins with a published password, including a superuser, "
+                "so it only runs with DEBUG=true. "
+                "On a throw-away installation with DEBUG off, pass --force."
+            )
         roles_ensure()
         with transaction.atomic():
             self._users()

@@ -1,4 +1,4 @@
-"""Delivery channels. Only approval handlers may call them (see DESIGN.md §1)."""
+"""Mail backends of the delivery kernel (settings name them by dotted path)."""
 
 from __future__ import annotations
 

@@ -1,11 +1,13 @@
 """Reading lead CSV files: encodings, delimiters, mapping columns to fields, cleaning rows.
 
-Pure functions (no writes); ``leads.imports`` runs them chunk by chunk and stores the result.
+Pure functions (no writes); ``leads.import_jobs`` runs them chunk by chunk and stores the result.
 
 - Encodings: UTF-8 with or without a BOM, UTF-16 with a BOM, else Windows-1252 (Excel's
   default on Western Windows), else Latin-1 (which never fails); the one used is reported.
 - CRLF, LF or CR line ends; a delimiter sniffed from the header (comma, semicolon, tab, pipe);
   a trailing comma on every line (an empty last column) is ignored.
+- Cell values are read by :mod:`hitl_crm.coercion` (locale-aware numbers such as "1,234.50" or
+  "12.500,00", yes/no, email addresses), the same rules as every other import.
 - Each column maps to a lead field, to a custom attribute (kept under the column's name), or is
   ignored. Every problem names the line, the column and the reason.
 """
@@ -19,12 +21,12 @@ import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 
+from hitl_crm.coercion import coerce_attribute, parse_bool, parse_email, parse_number
 from leads.models import Lead
 
 IGNORE = "ignore"
@@ -193,8 +195,6 @@ _LENGTHS = {
     "source": 100,
     "external_id": 100,
 }
-_TRUE = {"yes", "y", "true", "t", "1", "x"}
-_FALSE = {"no", "n", "false", "f", "0", ""}
 _STATUS = {
     **{s.value: s.value for s in Lead.Status},
     **{s.label.lower(): s.value for s in Lead.Status},
@@ -203,7 +203,6 @@ _STATUS = {
     "open": "new",
     "in progress": "working",
 }
-_NUMBER = re.compile(r"^-?(?:0|[1-9]\d*)(?:\.\d+)?$")
 
 
 def _key(header: str) -> str:
@@ -293,21 +292,15 @@ class CleanRow:
 
 
 def _bool(value: str) -> bool:
-    lowered = value.strip().lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
-    raise ValueError("Use yes or no.")
+    return parse_bool(value)
 
 
 def _decimal(value: str) -> Decimal:
-    text = value.strip().replace(",", "").replace(" ", "").lstrip("$€£")
     try:
-        number = Decimal(text)
-    except InvalidOperation:
+        number = parse_number(value)
+    except ValueError:
         raise ValueError(f"'{value}' is not an amount.") from None
-    if not number.is_finite() or number < 0:
+    if number < 0:
         raise ValueError("Use an amount of 0 or more.")
     if number >= Decimal("10000000000"):
         raise ValueError("The amount is too large.")
@@ -315,12 +308,11 @@ def _decimal(value: str) -> Decimal:
 
 
 def _int(value: str) -> int:
-    text = value.strip().replace(",", "").replace(" ", "")
     try:
-        number = Decimal(text)
-    except InvalidOperation:
+        number = parse_number(value)
+    except ValueError:
         raise ValueError(f"'{value}' is not a whole number.") from None
-    if not number.is_finite() or number != number.to_integral_value():
+    if number != number.to_integral_value():
         raise ValueError(f"'{value}' is not a whole number.")
     if number < 0 or number > 100_000_000:
         raise ValueError("Use a number between 0 and 100,000,000.")
@@ -329,11 +321,8 @@ def _int(value: str) -> int:
 
 def attribute_value(value: str) -> Any:
     """Numbers as numbers (so rules and the model can compare them); everything else as text."""
-    text = value.strip()
-    if _NUMBER.match(text):
-        number = float(text)
-        return int(number) if number.is_integer() and "." not in text else number
-    return text
+    coerced = coerce_attribute(value)
+    return value.strip() if coerced is None else coerced
 
 
 @dataclass
@@ -366,12 +355,7 @@ def _clean_field(name: str, value: str, plan: Plan) -> dict[str, Any]:
     if not text:
         return {}
     if name == "email":
-        email = text.lower()
-        try:
-            validate_email(email)
-        except ValidationError:
-            raise ValueError(f"'{text}' is not an email address.") from None
-        return {"email": email}
+        return {"email": parse_email(text)}
     if name == "full_name":
         first, _, last = text.partition(" ")
         if len(first) > 100 or len(last) > 100:

@@ -28,7 +28,7 @@ from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from leads import importer
+from leads import csv_parsing
 from leads.conf import app_settings
 from leads.models import Lead, LeadImport, LeadImportError
 
@@ -51,8 +51,8 @@ def lead_import_create(*, file_name: str, data: bytes, actor: AbstractBaseUser |
     if len(data) > app_settings.IMPORT_MAX_BYTES:
         raise ValidationError({"file": f"The file is larger than {app_settings.IMPORT_MAX_BYTES // (1024 * 1024)} MB."})
     try:
-        parsed = importer.parse_upload(data)
-    except importer.ImportFileError as exc:
+        parsed = csv_parsing.parse_upload(data)
+    except csv_parsing.ImportFileError as exc:
         raise ValidationError({"file": str(exc)}) from None
     if parsed.total_rows == 0:
         raise ValidationError({"file": "The file has a header but no rows."})
@@ -62,7 +62,7 @@ def lead_import_create(*, file_name: str, data: bytes, actor: AbstractBaseUser |
         encoding=parsed.encoding,
         delimiter=parsed.delimiter,
         headers=parsed.headers,
-        mapping=importer.suggest_mapping(parsed.headers),
+        mapping=csv_parsing.suggest_mapping(parsed.headers),
         total_rows=parsed.total_rows,
         created_by=actor if actor is not None and actor.is_authenticated else None,
     )
@@ -77,11 +77,13 @@ class PreviewRow:
 
 def lead_import_preview(*, lead_import: LeadImport, mapping: dict[str, str], limit: int = 5) -> list[PreviewRow]:
     """How the first rows would be imported with ``mapping`` (nothing is written)."""
-    plan = importer.Plan.build(lead_import.headers, mapping, owners=_owners())
+    plan = csv_parsing.Plan.build(lead_import.headers, mapping, owners=_owners())
     rows = []
-    for line, values in importer.data_rows(lead_import.content, lead_import.delimiter, limit=limit):
-        clean = importer.clean_row(line, values, plan)
-        cells = [(importer.FIELDS[k].label if k in importer.FIELDS else k, str(v)) for k, v in clean.fields.items()]
+    for line, values in csv_parsing.data_rows(lead_import.content, lead_import.delimiter, limit=limit):
+        clean = csv_parsing.clean_row(line, values, plan)
+        cells = [
+            (csv_parsing.FIELDS[k].label if k in csv_parsing.FIELDS else k, str(v)) for k, v in clean.fields.items()
+        ]
         cells += [(f"attribute {k}", str(v)) for k, v in clean.attributes.items()]
         rows.append(PreviewRow(line, cells, clean.errors))
     return rows
@@ -100,7 +102,7 @@ def lead_import_start(
     imp = LeadImport.objects.select_for_update().get(pk=lead_import.pk)
     if imp.status != LeadImport.Status.UPLOADED:
         raise ValidationError({"status": f"This import is {imp.get_status_display().lower()}; it cannot start again."})
-    imp.mapping = importer.validate_mapping(mapping, imp.headers)
+    imp.mapping = csv_parsing.validate_mapping(mapping, imp.headers)
     imp.update_existing = update_existing
     imp.default_owner = default_owner
     imp.status = LeadImport.Status.QUEUED
@@ -125,7 +127,7 @@ class ChunkResult:
 
 
 def _error(
-    imp: LeadImport, row: importer.CleanRow, column: str, value: str, message: str, *, duplicate: bool = False
+    imp: LeadImport, row: csv_parsing.CleanRow, column: str, value: str, message: str, *, duplicate: bool = False
 ) -> LeadImportError:
     return LeadImportError(
         lead_import=imp,
@@ -138,7 +140,7 @@ def _error(
     )
 
 
-def _existing(rows: list[importer.CleanRow]) -> tuple[dict[str, dict], dict[str, dict]]:
+def _existing(rows: list[csv_parsing.CleanRow]) -> tuple[dict[str, dict], dict[str, dict]]:
     emails = {r.email for r in rows if r.email}
     ext_ids = {r.external_id for r in rows if r.external_id}
     if not emails and not ext_ids:
@@ -165,20 +167,20 @@ def _contacts_by_email(emails: Iterable[str]) -> dict[str, int]:
 
 
 def _process_chunk(
-    imp: LeadImport, plan: importer.Plan, chunk: list[tuple[int, list[str]]], seen: dict[str, int], now
+    imp: LeadImport, plan: csv_parsing.Plan, chunk: list[tuple[int, list[str]]], seen: dict[str, int], now
 ) -> ChunkResult:
     result = ChunkResult()
-    good: list[importer.CleanRow] = []
+    good: list[csv_parsing.CleanRow] = []
     for line, values in chunk:
-        row = importer.clean_row(line, values, plan)
+        row = csv_parsing.clean_row(line, values, plan)
         if row.ok:
             good.append(row)
             continue
         result.failed += 1
         result.errors.extend(_error(imp, row, column, value, message) for column, value, message in row.errors)
     by_email, by_ext = _existing(good)
-    creates: list[tuple[importer.CleanRow, Lead]] = []
-    updates: list[tuple[importer.CleanRow, dict]] = []
+    creates: list[tuple[csv_parsing.CleanRow, Lead]] = []
+    updates: list[tuple[csv_parsing.CleanRow, dict]] = []
     for row in good:
         keys = [
             k
@@ -253,7 +255,7 @@ def _process_chunk(
     return result
 
 
-def _new_lead(imp: LeadImport, row: importer.CleanRow, now) -> Lead:
+def _new_lead(imp: LeadImport, row: csv_parsing.CleanRow, now) -> Lead:
     fields = dict(row.fields)
     if "owner_id" not in fields and imp.default_owner_id:
         fields["owner_id"] = imp.default_owner_id
@@ -263,7 +265,7 @@ def _new_lead(imp: LeadImport, row: importer.CleanRow, now) -> Lead:
     return lead
 
 
-def _apply_updates(imp: LeadImport, updates: list[tuple[importer.CleanRow, dict]], now) -> int:
+def _apply_updates(imp: LeadImport, updates: list[tuple[csv_parsing.CleanRow, dict]], now) -> int:
     """Overwrite the fields a row gives a value for; merge attributes; keep everything else."""
     by_id = {lead.pk: lead for lead in Lead.objects.filter(pk__in=[existing["id"] for _, existing in updates])}
     fields = {"attributes", "lead_import", "score_dirty_at", "updated_at", "closed_at"}
@@ -328,7 +330,7 @@ def _finish(imp_id: int, *, status: str, error: str = "") -> None:
     )
 
 
-def _run_chunk(imp_id: int, plan: importer.Plan, rows: list, seen: dict[str, int], size: int) -> bool:
+def _run_chunk(imp_id: int, plan: csv_parsing.Plan, rows: list, seen: dict[str, int], size: int) -> bool:
     """Import the next chunk under a lock on the import; False when nothing is left (or it stopped)."""
     with transaction.atomic():
         locked = LeadImport.objects.select_for_update().get(pk=imp_id)
@@ -359,8 +361,8 @@ def lead_import_run(*, import_id: int) -> LeadImport:
         return imp
     LeadImport.objects.filter(pk=imp.pk, started_at__isnull=True).update(started_at=timezone.now())
     LeadImport.objects.filter(pk=imp.pk, status=LeadImport.Status.QUEUED).update(status=LeadImport.Status.RUNNING)
-    plan = importer.Plan.build(imp.headers, imp.mapping, owners=_owners())
-    rows = importer.data_rows(imp.content, imp.delimiter)
+    plan = csv_parsing.Plan.build(imp.headers, imp.mapping, owners=_owners())
+    rows = csv_parsing.data_rows(imp.content, imp.delimiter)
     seen: dict[str, int] = {}
     size = app_settings.IMPORT_CHUNK_SIZE
     try:
