@@ -31,6 +31,7 @@ from approvals.models import (
 )
 from approvals.payloads import canonical_json, jsonable
 from approvals.services import approval_cancel
+from hitl_crm.types import authenticated_user
 
 _UNAUDITED_POLICY_FIELDS = {"id", "created_at", "updated_at"}
 
@@ -81,8 +82,8 @@ class AuthorityLimitInline(admin.TabularInline):
 
 class AutopilotStateInline(_ReadOnlyInline):
     model = AutopilotState
-    fields = ["category", "active", "stats", "changed_at"]
-    readonly_fields = fields
+    # One tuple serves both: the stubs type the two as lists of different item types.
+    fields = readonly_fields = ("category", "active", "stats", "changed_at")
     verbose_name_plural = "autopilot state (computed)"
 
 
@@ -137,8 +138,9 @@ class ApprovalPolicyAdmin(admin.ModelAdmin):
     ]
 
     def save_model(self, request: HttpRequest, obj: ApprovalPolicy, form: ModelForm, change: bool) -> None:
-        # Reviewers and limits are saved later (save_related): keep the "before" on the form.
-        form._audit_before = (
+        # Reviewers and limits are saved later (save_related): keep the "before" on the form
+        # (in its instance dict: ModelForm declares no such attribute).
+        vars(form)["_audit_before"] = (
             _policy_snapshot(ApprovalPolicy.objects.select_for_update().get(pk=obj.pk)) if change else None
         )
         super().save_model(request, obj, form, change)
@@ -150,7 +152,10 @@ class ApprovalPolicyAdmin(admin.ModelAdmin):
         before = getattr(form, "_audit_before", None)
         if before is None:
             audit_record(
-                verb="policy_created", actor=request.user, target=policy, data={"policy": policy.name, "values": after}
+                verb="policy_created",
+                actor=authenticated_user(request),
+                target=policy,
+                data={"policy": policy.name, "values": after},
             )
             return
         changes = {
@@ -161,7 +166,7 @@ class ApprovalPolicyAdmin(admin.ModelAdmin):
         if changes:
             audit_record(
                 verb="policy_changed",
-                actor=request.user,
+                actor=authenticated_user(request),
                 target=policy,
                 data={"policy": policy.name, "changes": changes},
             )
@@ -180,7 +185,7 @@ class ApprovalPolicyAdmin(admin.ModelAdmin):
     def _audit_deleted(self, request: HttpRequest, policy: ApprovalPolicy) -> None:
         audit_record(
             verb="policy_deleted",
-            actor=request.user,
+            actor=authenticated_user(request),
             target=policy,
             data={"policy": policy.name, "values": _policy_snapshot(policy)},
         )
@@ -206,7 +211,8 @@ class ApprovalPolicyAdmin(admin.ModelAdmin):
 
 class DecisionInline(_ReadOnlyInline):
     model = Decision
-    fields = [
+    # One tuple serves both: the stubs type the two as lists of different item types.
+    fields = readonly_fields = (
         "created_at",
         "reviewer",
         "is_autopilot",
@@ -217,21 +223,20 @@ class DecisionInline(_ReadOnlyInline):
         "material",
         "second_review",
         "comment",
-    ]
-    readonly_fields = fields
+    )
 
 
 class GroupPermissionInline(_ReadOnlyInline):
     model = ApprovalRequestGroupObjectPermission
-    fields = ["group", "permission"]
-    readonly_fields = fields
+    # One tuple serves both: the stubs type the two as lists of different item types.
+    fields = readonly_fields = ("group", "permission")
     verbose_name_plural = "object permissions: groups"
 
 
 class UserPermissionInline(_ReadOnlyInline):
     model = ApprovalRequestUserObjectPermission
-    fields = ["user", "permission"]
-    readonly_fields = fields
+    # One tuple serves both: the stubs type the two as lists of different item types.
+    fields = readonly_fields = ("user", "permission")
     verbose_name_plural = "object permissions: users"
 
 
@@ -266,7 +271,7 @@ class ApprovalRequestAdmin(admin.ModelAdmin):
         cancelled, problems = 0, []
         for pk in queryset.values_list("pk", flat=True):
             try:
-                approval_cancel(request_id=pk, actor=request.user, reason="Cancelled in admin")
+                approval_cancel(request_id=pk, actor=authenticated_user(request), reason="Cancelled in admin")
                 cancelled += 1
             except ApprovalError as exc:
                 problems.append(f"#{pk}: {exc}")

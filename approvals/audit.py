@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
@@ -39,7 +39,7 @@ from approvals.models import ApprovalRequest, AuditAnchor, AuditEvent
 from approvals.payloads import canonical_json, jsonable
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
+    from django.contrib.auth.models import Permission, User
 
     from hitl_crm.ai.models import AiRun
 
@@ -145,7 +145,7 @@ def audit_record(
     *,
     verb: str,
     request: ApprovalRequest | None = None,
-    actor: AbstractBaseUser | None = None,
+    actor: User | None = None,
     ai_run: AiRun | None = None,
     autopilot: bool = False,
     target: models.Model | None = None,
@@ -204,13 +204,13 @@ def audit_actor_middleware(get_response: Callable[[HttpRequest], HttpResponse]) 
     return middleware
 
 
-def current_actor() -> AbstractBaseUser | None:
+def current_actor() -> User | None:
     """The signed-in user of the request being handled, or None (shell, worker, anonymous)."""
     user = getattr(_current_request.get(), "user", None)
     return user if user is not None and user.is_authenticated else None
 
 
-def _permission_label(permission: models.Model) -> str:
+def _permission_label(permission: Permission) -> str:
     return f"{permission.content_type.app_label}.{permission.codename}"
 
 
@@ -252,13 +252,15 @@ def audit_m2m_changed(
         owners = (
             list(getattr(instance, reverse_name).all())
             if action == "pre_clear"
-            else list(owner_model.objects.filter(pk__in=pk_set or ()))
+            else list(owner_model._default_manager.filter(pk__in=pk_set or ()))
         )
         items_by_owner = {owner.pk: [instance] for owner in owners}
     else:
         owners = [instance]
         related = getattr(instance, forward_name)
-        items = list(with_labels(related.all() if action == "pre_clear" else model.objects.filter(pk__in=pk_set or ())))
+        items = list(
+            with_labels(related.all() if action == "pre_clear" else model._default_manager.filter(pk__in=pk_set or ()))
+        )
         items_by_owner = {instance.pk: items}
     actor = current_actor()
     for owner in owners:
@@ -266,7 +268,8 @@ def audit_m2m_changed(
         if not items:
             continue
         if isinstance(items[0], Permission):
-            labels = sorted(_permission_label(item) for item in items)
+            # every item of one relation is of the same model: all permissions here
+            labels = sorted(_permission_label(cast(Permission, item)) for item in items)
         else:
             labels = sorted(str(item) for item in items)
         audit_record(verb=verb, actor=actor, target=owner, data={change: labels})
@@ -430,12 +433,8 @@ def anchors_from_log(lines: Iterable[str]) -> list[AnchorRecord]:
                     values = {name: candidate[name] for name in names}
         if values is not None:
             try:
-                found.append(
-                    AnchorRecord(
-                        **{k: int(v) for k, v in values.items() if k in _ANCHOR_INTS},
-                        **{k: str(v) for k, v in values.items() if k not in _ANCHOR_INTS},
-                    )
-                )
+                fields: dict[str, Any] = {k: int(v) if k in _ANCHOR_INTS else str(v) for k, v in values.items()}
+                found.append(AnchorRecord(**fields))
             except (TypeError, ValueError):
                 continue  # not an anchor this code wrote; its MAC could not match anyway
     return found

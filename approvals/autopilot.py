@@ -20,7 +20,6 @@ numbers) and requests go to humans until the humans' record earns it back.
 from __future__ import annotations
 
 import hashlib
-import math
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -31,19 +30,8 @@ from django.utils import timezone
 from approvals.audit import audit_record
 from approvals.conf import app_settings
 from approvals.models import RISK_ORDER, ApprovalPolicy, ApprovalRequest, AutopilotState, Decision, Risk
-
-Z95 = 1.959963984540054
-
-
-def wilson_lower(successes: int, samples: int, z: float = Z95) -> float:
-    """Lower end of the Wilson score interval for a proportion (0 when there are no samples)."""
-    if samples <= 0:
-        return 0.0
-    p = successes / samples
-    z2 = z * z
-    centre = p + z2 / (2 * samples)
-    margin = z * math.sqrt(p * (1 - p) / samples + z2 / (4 * samples * samples))
-    return max(0.0, (centre - margin) / (1 + z2 / samples))
+from hitl_crm.ai.guards import COMMITMENT_CODES, PERSONAL_DATA_CODES
+from hitl_crm.stats import wilson_lower
 
 
 def spot_check_draw(request_id: int) -> float:
@@ -54,25 +42,10 @@ def spot_check_draw(request_id: int) -> float:
 
 #: Flags that keep a request away from the autopilot whatever their severity: money or a
 #: commitment is at stake, someone's personal data is, or the text addressed the AI.
-NEVER_AUTOPILOT = frozenset(
-    {
-        "refund_promise",
-        "refund_pending",
-        "refund_injection",
-        "ungrounded_amount",
-        "ungrounded_discount",
-        "ungrounded_free",
-        "ungrounded_price",
-        "ungrounded_code",
-        "ungrounded_date",
-        "ungrounded_link",
-        "exemplar_commitment",
-        "credential_request",
-        "other_contact_data",
-        "wrong_recipient",
-        "prompt_injection",
-        "ai_failed",
-    }
+NEVER_AUTOPILOT = (
+    COMMITMENT_CODES
+    | PERSONAL_DATA_CODES
+    | frozenset({"refund_pending", "refund_injection", "prompt_injection", "ai_failed"})
 )
 #: Severities that do not, on their own, ask for a person.
 QUIET_SEVERITIES = frozenset({"info"})

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 
+from hitl_crm import errors
+
 
 class ApprovalError(Exception):
     """Base class: ``str(error)`` is a human-readable message."""
@@ -35,8 +37,11 @@ class AuthorityExceeded(NotAllowed):
     default_message = "This amount is above your approval limit."
 
 
-class InvalidState(ApprovalError):
-    """The request is not in a state that allows the operation (already decided, cancelled, …)."""
+class InvalidState(ApprovalError, errors.InvalidState):
+    """The request is not in a state that allows the operation (already decided, cancelled, …).
+
+    Also the kernel's :class:`hitl_crm.errors.InvalidState`, so generic handlers catch it.
+    """
 
     default_message = "This request can no longer be changed."
 

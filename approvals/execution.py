@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection, models, transaction
 from django.utils import timezone
@@ -81,7 +81,7 @@ class StagedHandler:
 
 def _delivery_for(req: ApprovalRequest, outbound: Outbound) -> Delivery:
     return delivery_prepare(
-        key=req.execution_key,
+        key=cast(str, req.execution_key),  # set when the request was approved, before anything executes
         outbound=outbound,
         on_resolved=ON_RESOLVED,
         source=f"approvals.request:{req.pk}",
@@ -225,7 +225,7 @@ def _mark_executed(req: ApprovalRequest, token: str, result: Any, **audit_data: 
     return req
 
 
-def _prepare(request_id: int, token: str) -> tuple[ApprovalRequest | None, int | None]:
+def _prepare(request_id: int, token: str) -> ApprovalRequest | int:
     """Under the locks: check, then either run a database-only handler to the end (returns the
     executed request) or commit the ``prepared`` delivery of a staged one (returns its id)."""
     with transaction.atomic():
@@ -237,9 +237,9 @@ def _prepare(request_id: int, token: str) -> tuple[ApprovalRequest | None, int |
         req.subject = subject
         payload = copy.deepcopy(req.final)
         if not isinstance(spec.handler, StagedHandler):
-            return _mark_executed(req, token, spec.handler(req, payload)), None
+            return _mark_executed(req, token, spec.handler(req, payload))
         if existing is None:
-            return None, _delivery_for(req, spec.handler.prepare(req, payload)).pk
+            return _delivery_for(req, spec.handler.prepare(req, payload)).pk
         if existing.state == DState.UNKNOWN:
             raise _NotSent(POSSIBLY_SENT)
         if existing.state in (DState.PREPARED, DState.FAILED):
@@ -247,7 +247,7 @@ def _prepare(request_id: int, token: str) -> tuple[ApprovalRequest | None, int |
         if existing.state == DState.FAILED:
             # A person re-queued a request whose channel had refused it: try again, same key.
             delivery_retry(delivery_id=existing.pk, reason=f"Re-queued after: {existing.error}")
-        return None, existing.pk
+        return existing.pk
 
 
 def _complete(request_id: int, token: str, delivery: Delivery) -> ApprovalRequest:
@@ -257,14 +257,17 @@ def _complete(request_id: int, token: str, delivery: Delivery) -> ApprovalReques
         req.subject = _services._subject_of(req, lock=True)
         if req.subject is None:
             raise _NotSent("It was sent, but the subject of this request no longer exists to record it on.")
-        result = spec.handler.complete(req, copy.deepcopy(req.final), delivery)
+        # A delivery exists only for an action whose handler is staged (see _prepare).
+        handler = cast(StagedHandler, spec.handler)
+        result = handler.complete(req, copy.deepcopy(req.final), delivery)
         return _mark_executed(req, token, result, delivery=delivery.pk)
 
 
 def _run(request_id: int, token: str) -> ApprovalRequest:
-    done, delivery_id = _prepare(request_id, token)
-    if done is not None:
-        return done
+    prepared = _prepare(request_id, token)
+    if isinstance(prepared, ApprovalRequest):
+        return prepared
+    delivery_id = prepared
     try:
         # No transaction open, no row lock held. A delivery still ``sending`` belongs to the
         # worker whose claim we took over as dead: it becomes ``unknown``.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -21,7 +21,8 @@ class QueueFilterForm(forms.Form):
 
     def __init__(self, *args: Any, actions: list, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["action"].choices = [("", "All actions"), *[(a.key, a.label) for a in actions]]
+        action = cast(forms.ChoiceField, self.fields["action"])  # declared above; ``fields`` holds base Fields
+        action.choices = [("", "All actions"), *[(a.key, a.label) for a in actions]]
 
 
 class DecisionForm(forms.Form):
@@ -55,7 +56,8 @@ class DecisionForm(forms.Form):
             )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data  # what Form.clean returns; its stub allows None for overrides
         if data.get("verdict") == Decision.Verdict.REJECT and not data.get("reason"):
             self.add_error("reason", "Pick a reason: it tells the AI what went wrong.")
         if data.get("verdict") == Decision.Verdict.REQUEST_CHANGES and not data.get("comment"):

@@ -6,7 +6,7 @@ any feature app registers its own actions.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
 from django.core.mail import EmailMessage
@@ -60,7 +60,8 @@ def _prepare_notify_email(req: ApprovalRequest, payload: dict[str, Any]) -> Outb
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[payload["to"]],
         headers={
-            "Message-ID": message_id_for(req.execution_key, settings.DEFAULT_FROM_EMAIL),
+            # the key is set when the request was approved, before anything executes
+            "Message-ID": message_id_for(cast(str, req.execution_key), settings.DEFAULT_FROM_EMAIL),
             "X-HITL-Approval": str(req.pk),
         },
     )
@@ -75,10 +76,10 @@ def _prepare_notify_email(req: ApprovalRequest, payload: dict[str, Any]) -> Outb
 
 def _complete_notify_email(req: ApprovalRequest, payload: dict[str, Any], delivery: Delivery) -> dict[str, Any]:
     """Note the sent email on the contact's timeline, once per execution key."""
-    from hitl_crm.contacts.models import Activity
+    from hitl_crm.contacts.models import Activity, Contact
     from hitl_crm.contacts.services import activity_record
 
-    contact = req.subject
+    contact = cast(Contact, req.subject)  # the action's subject model; the caller checked it still exists
     message_id = delivery.content["headers"]["Message-ID"]
     result = {"message_id": message_id, "execution_key": req.execution_key, "to": payload["to"]}
     previous = Activity.objects.filter(

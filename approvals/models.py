@@ -19,6 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
+from hitl_crm import choices
 from hitl_crm.money import validate_currency_code
 
 if TYPE_CHECKING:
@@ -28,14 +29,9 @@ REVIEW_PERMISSION = "review_approvalrequest"
 REVIEW_PERMISSION_FULL = f"approvals.{REVIEW_PERMISSION}"
 
 
-class Risk(models.TextChoices):
-    LOW = "low", "Low"
-    MEDIUM = "medium", "Medium"
-    HIGH = "high", "High"
-    CRITICAL = "critical", "Critical"
-
-
-RISK_ORDER = {Risk.LOW: 0, Risk.MEDIUM: 1, Risk.HIGH: 2, Risk.CRITICAL: 3}
+# The kernel's risk levels, importable from here as before.
+Risk = choices.Risk
+RISK_ORDER = choices.RISK_ORDER
 
 
 class ApprovalPolicy(models.Model):

@@ -13,7 +13,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 from approvals.conf import app_settings
@@ -133,7 +133,7 @@ def policy_match(*, action: str, context: dict[str, Any], risk: str) -> Approval
     return winner
 
 
-def authority_of(*, policy: ApprovalPolicy | None, user: AbstractBaseUser) -> tuple[bool, list[Money]]:
+def authority_of(*, policy: ApprovalPolicy | None, user: User) -> tuple[bool, list[Money]]:
     """(limited, limits): whether the policy limits amounts at all, and the user's limits (one per currency).
 
     ``limited`` with no limits means the user may approve no amount; a limit row with an
@@ -146,10 +146,10 @@ def authority_of(*, policy: ApprovalPolicy | None, user: AbstractBaseUser) -> tu
         return False, []
     group_ids = set(user.groups.values_list("id", flat=True))
     mine = [limit for limit in limits if limit.group_id in group_ids]
-    if any(limit.max_amount is None for limit in mine):
-        return False, []
     best: dict[str, Money] = {}
     for limit in mine:
+        if limit.max_amount is None:  # one of the user's groups has no limit: no limit at all
+            return False, []
         money = Money(limit.max_amount, limit.currency)
         if limit.currency not in best or money > best[limit.currency]:
             best[limit.currency] = money

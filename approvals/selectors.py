@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, Permission
+from django.contrib.auth.models import Permission, User
 from django.db.models import Avg, Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
@@ -38,7 +39,7 @@ def _review_permission_ids() -> QuerySet:
     return Permission.objects.filter(codename=REVIEW_PERMISSION, content_type__app_label="approvals").values("pk")
 
 
-def _reviewable(user: AbstractBaseUser) -> Exists:
+def _reviewable(user: User) -> Exists:
     """Rows on which ``user`` (directly or through a group) holds the review permission.
 
     One correlated ``EXISTS (… UNION ALL …)``: PostgreSQL probes the permission tables'
@@ -58,7 +59,7 @@ def _reviewable(user: AbstractBaseUser) -> Exists:
     return Exists(via_group.union(direct, all=True))
 
 
-def _reviewable_in(user: AbstractBaseUser) -> Q:
+def _reviewable_in(user: User) -> Q:
     """The same set as ``_reviewable`` as two hashed ``IN`` subqueries: faster for exact counts."""
     permission = _review_permission_ids()
     groups = get_user_model().groups.through.objects.filter(user_id=user.pk).values("group_id")
@@ -71,7 +72,7 @@ def _reviewable_in(user: AbstractBaseUser) -> Q:
     return Q(pk__in=direct) | Q(pk__in=via_group)
 
 
-def _approvals_count_subquery() -> Subquery:
+def _approvals_count_subquery() -> Coalesce:
     return Coalesce(
         Subquery(
             Decision.objects.filter(
@@ -87,7 +88,7 @@ def _approvals_count_subquery() -> Subquery:
     )
 
 
-def approval_visible_to(*, user: AbstractBaseUser) -> QuerySet[ApprovalRequest]:
+def approval_visible_to(*, user: User) -> QuerySet[ApprovalRequest]:
     """Requests of any status on which the user holds the review permission (superusers: all)."""
     if not _is_signed_in(user):
         return ApprovalRequest.objects.none()
@@ -97,7 +98,7 @@ def approval_visible_to(*, user: AbstractBaseUser) -> QuerySet[ApprovalRequest]:
     return qs.annotate(_approvals_count=_approvals_count_subquery())
 
 
-def approval_queue_for(*, user: AbstractBaseUser) -> QuerySet[ApprovalRequest]:
+def approval_queue_for(*, user: User) -> QuerySet[ApprovalRequest]:
     """Pending requests the user may review, oldest first, excluding those they requested themselves.
 
     Rows carry ``policy``, ``requested_by``, ``ai_run``, ``content_type`` and the subject
@@ -119,7 +120,7 @@ def approval_queue_for(*, user: AbstractBaseUser) -> QuerySet[ApprovalRequest]:
 PENDING_COUNT_CAP = 100
 
 
-def approval_pending_count(*, user: AbstractBaseUser, cap: int | None = PENDING_COUNT_CAP) -> int:
+def approval_pending_count(*, user: User, cap: int | None = PENDING_COUNT_CAP) -> int:
     """How many requests wait for this user, up to ``cap`` (the nav badge: show "99+" at the cap).
 
     Counting stops at ``cap`` so the badge stays cheap on a queue of 100,000; ``cap=None``
@@ -135,7 +136,7 @@ def approval_pending_count(*, user: AbstractBaseUser, cap: int | None = PENDING_
     return qs.order_by()[:cap].count()
 
 
-def user_may_review(*, user: AbstractBaseUser, request_id: int) -> bool:
+def user_may_review(*, user: User, request_id: int) -> bool:
     """Whether the user holds the review permission on this request (any status)."""
     if not _is_signed_in(user):
         return False
@@ -152,7 +153,7 @@ def subject_owner_id(subject: Any) -> int | None:
     return getattr(subject, "owner_id", None)
 
 
-def decide_blocker(*, request: ApprovalRequest, user: AbstractBaseUser) -> tuple[str, str] | None:
+def decide_blocker(*, request: ApprovalRequest, user: User) -> tuple[str, str] | None:
     """Why ``user`` may not decide ``request`` now: ``(code, message)``, or None if they may.
 
     Codes: ``no_permission``, ``not_pending``, ``own_request``, ``own_subject``,
@@ -172,7 +173,7 @@ def decide_blocker(*, request: ApprovalRequest, user: AbstractBaseUser) -> tuple
     return None
 
 
-def can_decide(*, request: ApprovalRequest, user: AbstractBaseUser) -> tuple[bool, str]:
+def can_decide(*, request: ApprovalRequest, user: User) -> tuple[bool, str]:
     """``(True, "")`` or ``(False, reason)`` — for the UI to disable the decision buttons."""
     blocker = decide_blocker(request=request, user=user)
     return (True, "") if blocker is None else (False, blocker[1])
@@ -192,7 +193,7 @@ def approval_history(*, request: ApprovalRequest) -> dict[str, QuerySet]:
 BY_CHOICES = ("action", "policy", "reviewer", "model")
 
 
-def _decision_key(row: dict[str, Any], by: str) -> str:
+def _decision_key(row: Mapping[str, Any], by: str) -> str:
     if by == "action":
         return row["request__action"]
     if by == "policy":

@@ -10,10 +10,11 @@ from __future__ import annotations
 import copy
 import logging
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from django.contrib.auth.models import AbstractBaseUser, Group, Permission
+from django.contrib.auth.models import Group, Permission, User
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
@@ -57,6 +58,10 @@ from approvals.selectors import decide_blocker
 from approvals.signals import approval_status_changed
 from hitl_crm.money import Money, MoneyError, UnknownCurrency, currency_code
 
+if TYPE_CHECKING:
+    # Resolved lazily at run time by ``__getattr__`` below (approvals.execution imports this module).
+    from approvals.execution import approval_execute, approval_reap_stuck
+
 logger = logging.getLogger(__name__)
 
 Status = ApprovalRequest.Status
@@ -70,22 +75,15 @@ FLAG_SEVERITIES = ("info", "low", "warning", "medium", "high", "critical")
 
 def _first_messages(errors: Any, prefix: str = "") -> dict[str, str]:
     """DRF's nested error structure as ``{"field": "first message"}`` (dotted paths for nesting)."""
-    if isinstance(errors, dict):
-        out: dict[str, str] = {}
-        for key, value in errors.items():
-            out.update(_first_messages(value, f"{prefix}.{key}" if prefix else str(key)))
-        return out
-    if isinstance(errors, list) and errors and any(isinstance(item, dict | list) for item in errors):
-        out = {}
-        for index, item in enumerate(errors):
-            out.update(_first_messages(item, f"{prefix}[{index}]"))
-        return out
-    if isinstance(errors, list):
-        return {prefix or "non_field_errors": str(errors[0]) if errors else "Invalid."}
-    return {prefix or "non_field_errors": str(errors)}
+    from hitl_crm.validation import flatten_errors
+
+    flat = flatten_errors(errors) or {"non_field_errors": "Invalid."}
+    return {f"{prefix}.{field}": text for field, text in flat.items()} if prefix else flat
 
 
-def validate_payload(spec: Action, payload: Any, *, subject: models.Model, error: type[InvalidPayload]) -> dict:
+def validate_payload(
+    spec: Action, payload: Any, *, subject: models.Model | None, error: type[InvalidPayload]
+) -> dict[str, Any]:
     """Run the action's serializer; return the payload as it will be stored (JSON types)."""
     if not isinstance(payload, dict):
         raise error({"payload": "Expected an object of fields."})
@@ -102,7 +100,7 @@ def _review_permission() -> Permission:
     return Permission.objects.get(content_type__app_label="approvals", codename=REVIEW_PERMISSION)
 
 
-def _grant(req: ApprovalRequest, *, groups: list[Group] = (), users: list[AbstractBaseUser] = ()) -> None:
+def _grant(req: ApprovalRequest, *, groups: Sequence[Group] = (), users: Sequence[User] = ()) -> None:
     """Give the review permission on ``req`` to groups/users (direct-FK guardian rows)."""
     permission = _review_permission()
     ApprovalRequestGroupObjectPermission.objects.bulk_create(
@@ -239,7 +237,7 @@ def _record_version(
     req: ApprovalRequest,
     *,
     source: str,
-    author: AbstractBaseUser | None = None,
+    author: User | None = None,
     ai_run: Any = None,
     decision: Decision | None = None,
     note: str = "",
@@ -291,7 +289,7 @@ def approval_request_create(
     action: str,
     subject: models.Model,
     proposal: dict[str, Any],
-    requested_by: AbstractBaseUser | None = None,
+    requested_by: User | None = None,
     ai_run: Any = None,
     confidence: float | None = None,
     risk: str = "low",
@@ -428,7 +426,7 @@ def _money_of(spec: Action, req: ApprovalRequest, payload: dict[str, Any]) -> Mo
         raise InvalidEdits({_money_error_field(spec): str(exc)}) from None
 
 
-def _check_authority(req: ApprovalRequest, spec: Action, reviewer: AbstractBaseUser, final: dict[str, Any]) -> None:
+def _check_authority(req: ApprovalRequest, spec: Action, reviewer: User, final: dict[str, Any]) -> None:
     money = _money_of(spec, req, final)
     if money is None:
         return
@@ -534,7 +532,7 @@ def _new_version(
     payload: Any,
     *,
     source: str,
-    author: AbstractBaseUser | None,
+    author: User | None,
     ai_run: Any = None,
     decision: Decision | None = None,
     note: str = "",
@@ -579,7 +577,7 @@ def _redraft(req: ApprovalRequest, spec: Action, comment: str) -> tuple[Any, Any
 def approval_decide(
     *,
     request_id: int,
-    reviewer: AbstractBaseUser,
+    reviewer: User,
     verdict: str,
     payload_hash: str,
     edits: dict[str, Any] | None = None,
@@ -697,21 +695,12 @@ def approval_decide(
             req.save(update_fields=["final", "payload_hash", "context", "version", "required_approvals"])
     elif verdict == Verdict.REQUEST_CHANGES:
         count = 0
-        payload, ai_run = _redraft(req, spec, comment)
-        if payload is not None:
-            redrafted = _new_version(
-                req,
-                spec,
-                payload,
-                source=PayloadVersion.Source.REDRAFT,
-                author=None,
-                ai_run=ai_run,
-                decision=decision,
-                note=comment,
-                now=now,
-            )
-        if redrafted:
-            _enqueue_notification(req, reason="redrafted")
+        if spec.redraft is not None:
+            # The AI may be a network call: it runs after this transaction, with no lock held.
+            from approvals.tasks import approval_redraft_task
+
+            approval_redraft_task.delay_on_commit(req.pk, decision.pk)
+            redrafted = True
     else:
         count = 0
         req.status = Status.REJECTED
@@ -733,7 +722,7 @@ def approval_decide(
             "decided_hash": payload_hash,
             "payload_hash": req.payload_hash,
             "version": req.version,
-            "redrafted": redrafted,
+            "redraft_queued": redrafted,
             "approvals": count,
             "required": req.required_approvals,
             "status": req.status,
@@ -745,9 +734,53 @@ def approval_decide(
     return req
 
 
+def approval_redraft(*, request_id: int, decision_id: int) -> ApprovalRequest | None:
+    """Write the next version of a request a reviewer sent back with "request changes".
+
+    Calls the action's redraft hook (the AI) with no transaction or row lock open, then, under
+    the request's lock, makes the result the next version only if the request is still pending
+    at the version the reviewer saw; otherwise the redraft is dropped (someone else moved the
+    request on). A failed redraft leaves the request pending for its requester. Idempotent: a
+    second run for the same decision finds the version already moved on and does nothing.
+    """
+    decision = Decision.objects.select_related("request").filter(pk=decision_id, request_id=request_id).first()
+    if decision is None or decision.verdict != Verdict.REQUEST_CHANGES:
+        return None
+    req = decision.request
+    if req.status != Status.PENDING or req.payload_hash != decision.payload_hash:
+        return req
+    spec = get_action(req.action)
+    payload, ai_run = _redraft(req, spec, decision.comment)
+    if payload is None:
+        return req
+    with transaction.atomic():
+        req = ApprovalRequest.objects.select_for_update(of=("self",)).select_related("policy").get(pk=request_id)
+        if req.status != Status.PENDING or req.payload_hash != decision.payload_hash:
+            return req  # the reviewer's version is gone: never apply a redraft to a newer one
+        if _new_version(
+            req,
+            spec,
+            payload,
+            source=PayloadVersion.Source.REDRAFT,
+            author=None,
+            ai_run=ai_run,
+            decision=decision,
+            note=decision.comment,
+            now=timezone.now(),
+        ):
+            audit_record(
+                verb="redrafted",
+                request=req,
+                ai_run=ai_run if hasattr(ai_run, "pk") else None,
+                data={"decision": decision.pk, "version": req.version, "payload_hash": req.payload_hash},
+            )
+            _enqueue_notification(req, reason="redrafted")
+    return req
+
+
 @transaction.atomic
 def approval_request_revise(
-    *, request_id: int, actor: AbstractBaseUser | None, payload: dict[str, Any], note: str = ""
+    *, request_id: int, actor: User | None, payload: dict[str, Any], note: str = ""
 ) -> ApprovalRequest:
     """The requester's new version of a pending request (after "request changes"), under the same request.
 
@@ -783,7 +816,7 @@ def approval_request_revise(
 
 
 @transaction.atomic
-def approval_requeue(*, request_id: int, actor: AbstractBaseUser) -> ApprovalRequest:
+def approval_requeue(*, request_id: int, actor: User) -> ApprovalRequest:
     """failed → approved again, re-enqueued and audited. Needs ``approvals.requeue_approvalrequest``.
 
     The executor re-checks the payload, approvals and subject version as on the first try,
@@ -808,7 +841,7 @@ def approval_requeue(*, request_id: int, actor: AbstractBaseUser) -> ApprovalReq
 
 
 @transaction.atomic
-def approval_cancel(*, request_id: int, actor: AbstractBaseUser | None, reason: str = "") -> ApprovalRequest:
+def approval_cancel(*, request_id: int, actor: User | None, reason: str = "") -> ApprovalRequest:
     """pending/approved → cancelled. Allowed to holders of ``approvals.cancel_approvalrequest``,
     to the requester, and to the system (``actor=None``, e.g. a feature app whose subject moved on).
     """
@@ -887,6 +920,7 @@ __all__ = [
     "approval_escalate_overdue",
     "approval_execute",  # noqa: F822 (lazy, from approvals.execution)
     "approval_reap_stuck",  # noqa: F822
+    "approval_redraft",
     "approval_request_create",
     "approval_requeue",
     "validate_payload",

@@ -65,6 +65,14 @@ def approval_notify_task(request_id: int, reason: str = "routed", group_ids: lis
     approval_notify_reviewers(request_id=request_id, reason=reason, group_ids=group_ids)
 
 
+@shared_task(ignore_result=True, acks_late=True, queue="ai")
+def approval_redraft_task(request_id: int, decision_id: int) -> None:
+    """The AI's next version of a request sent back with "request changes" (idempotent per decision)."""
+    from approvals.services import approval_redraft
+
+    approval_redraft(request_id=request_id, decision_id=decision_id)
+
+
 @shared_task(ignore_result=True)
 def approval_escalate_overdue_task() -> int:
     from approvals.services import approval_escalate_overdue

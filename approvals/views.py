@@ -8,7 +8,7 @@ from datetime import timedelta
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.db.models import Case, IntegerField, QuerySet, Value, When
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
@@ -30,6 +30,7 @@ from approvals.selectors import (
     can_decide,
 )
 from approvals.services import approval_decide, approval_requeue
+from hitl_crm.types import AuthenticatedHtmxHttpRequest
 
 QUEUE_PER_PAGE = 25
 _RISK_RANK = Case(
@@ -49,7 +50,7 @@ SORTS = {
 }
 
 
-def _filtered_queue(request: HttpRequest) -> tuple[QuerySet[ApprovalRequest], QueueFilterForm]:
+def _filtered_queue(request: AuthenticatedHtmxHttpRequest) -> tuple[QuerySet[ApprovalRequest], QueueFilterForm]:
     form = QueueFilterForm(request.GET or None, actions=all_actions())
     qs = approval_queue_for(user=request.user)
     if form.is_valid():
@@ -103,7 +104,7 @@ def _page(qs: QuerySet[ApprovalRequest], raw: str | None) -> QueuePage:
 @require_GET
 @login_required
 @vary_on_headers("HX-Request")
-def queue(request: HttpRequest) -> HttpResponse:
+def queue(request: AuthenticatedHtmxHttpRequest) -> HttpResponse:
     qs, form = _filtered_queue(request)
     page = _page(qs, request.GET.get("page"))
     query = request.GET.copy()
@@ -122,7 +123,7 @@ def queue(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @login_required
-def badge(request: HttpRequest) -> HttpResponse:
+def badge(request: AuthenticatedHtmxHttpRequest) -> HttpResponse:
     """The live count in the navigation (polled by HTMX)."""
     count = approval_pending_count(user=request.user)
     if count >= PENDING_COUNT_CAP:
@@ -130,7 +131,9 @@ def badge(request: HttpRequest) -> HttpResponse:
     return HttpResponse(str(count) if count else "")
 
 
-def _detail_context(request: HttpRequest, req: ApprovalRequest, form: DecisionForm | None = None) -> dict:
+def _detail_context(
+    request: AuthenticatedHtmxHttpRequest, req: ApprovalRequest, form: DecisionForm | None = None
+) -> dict:
     allowed, why_not = can_decide(request=req, user=request.user)
     history = approval_history(request=req)
     return {
@@ -151,7 +154,7 @@ def _detail_context(request: HttpRequest, req: ApprovalRequest, form: DecisionFo
 
 @require_GET
 @login_required
-def detail(request: HttpRequest, pk: int) -> HttpResponse:
+def detail(request: AuthenticatedHtmxHttpRequest, pk: int) -> HttpResponse:
     # A request the user may not see is a 404: they learn nothing about it.
     req = get_object_or_404(approval_visible_to(user=request.user).select_related("ai_run", "policy"), pk=pk)
     return render(request, "approvals/detail.html", _detail_context(request, req))
@@ -159,7 +162,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def decide(request: HttpRequest, pk: int) -> HttpResponse:
+def decide(request: AuthenticatedHtmxHttpRequest, pk: int) -> HttpResponse:
     req = get_object_or_404(approval_visible_to(user=request.user), pk=pk)
     form = DecisionForm(request.POST, req=req)
     error = ""
@@ -212,7 +215,7 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @login_required
 @permission_required("approvals.requeue_approvalrequest", raise_exception=True)
-def requeue(request: HttpRequest, pk: int) -> HttpResponse:
+def requeue(request: AuthenticatedHtmxHttpRequest, pk: int) -> HttpResponse:
     req = get_object_or_404(approval_visible_to(user=request.user), pk=pk)
     try:
         approval_requeue(request_id=req.pk, actor=request.user)
@@ -224,7 +227,7 @@ def requeue(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 @login_required
-def from_link(request: HttpRequest, token: str) -> HttpResponse:
+def from_link(request: AuthenticatedHtmxHttpRequest, token: str) -> HttpResponse:
     """The signed link in a notification email. Login is still required, and so is permission."""
     try:
         request_id, _user_id = review_link_resolve(token)
@@ -240,7 +243,7 @@ def from_link(request: HttpRequest, token: str) -> HttpResponse:
 @require_GET
 @login_required
 @permission_required("approvals.view_approvalpolicy", raise_exception=True)
-def analytics(request: HttpRequest) -> HttpResponse:
+def analytics(request: AuthenticatedHtmxHttpRequest) -> HttpResponse:
     days = 30
     by = request.GET.get("by", "action")
     if by not in {"action", "policy", "reviewer", "model"}:

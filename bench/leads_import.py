@@ -119,12 +119,15 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     get_user_model().objects.get_or_create(username="bench-rep", defaults={"email": "rep@bench.example"})
+    importer, _ = get_user_model().objects.get_or_create(username="bench-importer", defaults={"is_superuser": True})
     data, bad, dup = make_csv(args.rows)
 
     def run(update_existing: bool) -> tuple[float, float, LeadImport]:
         started = time.perf_counter()
-        imp = lead_import_create(file_name="bench.csv", data=data)
-        imp = lead_import_start(lead_import=imp, mapping=imp.mapping, update_existing=update_existing, run=False)
+        imp = lead_import_create(file_name="bench.csv", data=data, actor=importer)
+        imp = lead_import_start(
+            lead_import=imp, mapping=imp.mapping, actor=importer, update_existing=update_existing, run=False
+        )
         imp = lead_import_run(import_id=imp.pk)
         imported = time.perf_counter() - started
         leads_rescore(dirty=True)  # what the debounced task does right after

@@ -108,7 +108,7 @@ def main() -> None:
     from service.inbound import build
     from service.models import Case, KnowledgeArticle
     from service.routing import SEND_REPLY, service_policies_ensure
-    from service.services import inbound_message_receive, knowledge_article_create
+    from service.services import inbound_message_receive, knowledge_article_seed
     from tests.celery_worker import celery_worker, tasks_through_broker
 
     call_command("migrate", verbosity=0)
@@ -116,7 +116,7 @@ def main() -> None:
     service_policies_ensure()
     for article in ARTICLES:
         if not KnowledgeArticle.objects.filter(title=article["title"]).exists():
-            knowledge_article_create(actor=None, published=True, **article)
+            knowledge_article_seed(published=True, **article)
     case_type = ContentType.objects.get_for_model(Case)
     run_id = time.strftime("%Y%m%d%H%M%S")
 

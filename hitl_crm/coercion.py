@@ -169,7 +169,7 @@ def coerce_attribute(value: Any) -> Any:
     if not (has_both or _GROUPED.match(digits)) or not re.fullmatch(r"[\d.,]+", digits):
         return text
     try:
-        number = parse_number(text)
+        parsed = parse_number(text)
     except ValueError:
         return text
-    return int(number) if number == number.to_integral_value() and not has_both else float(number)
+    return int(parsed) if parsed == parsed.to_integral_value() and not has_both else float(parsed)

@@ -409,3 +409,6 @@ HITL_CRM_AUDIT_KEY = os.environ.get("HITL_CRM_AUDIT_KEY", "")
 HITL_CRM_AUDIT_ANCHOR_EMAILS = os.environ.get("HITL_CRM_AUDIT_ANCHOR_EMAILS", "")
 # Serve the API schema and its docs pages (/api/schema/, /api/docs/, /api/redoc/) without sign-in.
 HITL_CRM_API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", False)
+# Region for national-format phone numbers the trust layer redacts (contacts' own phones win).
+HITL_CRM_AI_DEFAULT_REGION = os.environ.get("HITL_CRM_AI_DEFAULT_REGION", "")
+HITL_CRM_DELIVERY_SENDING_LEASE_SECONDS = int(os.environ.get("HITL_CRM_DELIVERY_SENDING_LEASE_SECONDS", "900"))

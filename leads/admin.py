@@ -32,6 +32,17 @@ class LeadAdmin(admin.ModelAdmin):
     ]
     list_select_related = ["owner"]
 
+    def save_model(self, request, obj, form, change) -> None:
+        # Through the services, like every other change: permission, validation and audit.
+        from leads.services import LEAD_FIELDS, lead_create, lead_update
+
+        data = {name: form.cleaned_data[name] for name in form.changed_data if name in LEAD_FIELDS}
+        if change:
+            lead_update(lead=obj, data=data, actor=request.user)
+        else:
+            lead = lead_create(actor=request.user, **data)
+            obj.pk, obj._state.adding = lead.pk, False
+
 
 @admin.register(LeadEvent)
 class LeadEventAdmin(admin.ModelAdmin):
@@ -65,7 +76,7 @@ class ScoringRuleAdmin(admin.ModelAdmin):
                 "active",
             )
         }
-        scoring_rule_save(data=data, rule=obj)
+        scoring_rule_save(data=data, rule=obj, actor=request.user)
 
 
 @admin.register(ScoringModel)
@@ -89,7 +100,7 @@ class ScoringModelAdmin(admin.ModelAdmin):
             return
         from leads.services import scoring_model_activate
 
-        model = scoring_model_activate(model=queryset.get())
+        model = scoring_model_activate(model=queryset.get(), actor=request.user)
         self.message_user(request, f"Model v{model.version} now scores every lead.")
 
     def has_add_permission(self, request) -> bool:

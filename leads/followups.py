@@ -20,10 +20,12 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 
+from hitl_crm.permissions import require_permission
 from leads.conf import app_settings
 from leads.models import Lead
 
 SEND_FOLLOWUP = "leads.send_followup"
+CHANGE_LEAD = "leads.change_lead"
 # The AI engine grades flags low/medium/high; the approval gate speaks info/warning/high/critical.
 _SEVERITY = {"low": "info", "medium": "warning", "high": "high", "critical": "critical"}
 
@@ -114,7 +116,12 @@ def lead_followup_draft(*, lead: Lead, actor: AbstractBaseUser | None = None) ->
     Returns the new approval request, or ``request=None`` with the failed AI result (the
     lead page then offers to write it by hand). Raises ValidationError when the lead cannot
     be emailed and ``approvals.exceptions.AlreadyOpen`` when a follow-up already waits.
+
+    A system entry point: ``actor=None`` is the drafting task or the demo seed drafting on its
+    own; ``actor`` is the person who asked, who needs ``leads.change_lead``.
     """
+    if actor is not None:
+        require_permission(actor, CHANGE_LEAD, lead, message="You may not follow up this lead.")
     from approvals.selectors import approval_open_for_subject
     from approvals.services import approval_request_create
     from hitl_crm.ai.engine import run
@@ -170,11 +177,12 @@ def drafting_done(lead_id: int) -> None:
     cache.delete(_DRAFTING_KEY.format(lead_id))
 
 
-def lead_followup_request_draft(*, lead: Lead, actor: AbstractBaseUser | None) -> bool:
+def lead_followup_request_draft(*, lead: Lead, actor: AbstractBaseUser) -> bool:
     """Queue an AI draft (queue ``ai``); False if one is being drafted or already waits for approval.
 
-    Raises ValidationError at once when the lead cannot be emailed.
+    Needs ``leads.change_lead``. Raises ValidationError at once when the lead cannot be emailed.
     """
+    require_permission(actor, CHANGE_LEAD, lead, message="You may not follow up this lead.")
     from approvals.selectors import approval_open_for_subject
     from leads.tasks import lead_followup_draft_task
 
@@ -185,12 +193,16 @@ def lead_followup_request_draft(*, lead: Lead, actor: AbstractBaseUser | None) -
         return False
     if not cache.add(_DRAFTING_KEY.format(lead.pk), 1, timeout=300):
         return False
-    lead_followup_draft_task.delay_on_commit(lead.pk, actor.pk if actor is not None else None)
+    lead_followup_draft_task.delay_on_commit(lead.pk, actor.pk)
     return True
 
 
 def lead_followup_submit(*, lead: Lead, actor: AbstractBaseUser, subject: str, body: str) -> Any:
-    """A follow-up the rep wrote (e.g. after the AI could not): proposed for approval like any other."""
+    """A follow-up the rep wrote (e.g. after the AI could not): proposed for approval like any other.
+
+    Needs ``leads.change_lead``.
+    """
+    require_permission(actor, CHANGE_LEAD, lead, message="You may not follow up this lead.")
     from approvals.services import approval_request_create
 
     lead = _fresh(lead)

@@ -28,11 +28,14 @@ from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from approvals.audit import audit_record
+from hitl_crm.permissions import require_permission
 from leads import csv_parsing
 from leads.conf import app_settings
 from leads.models import Lead, LeadImport, LeadImportError
 
 logger = logging.getLogger(__name__)
+IMPORT_PERMISSION = "leads.add_leadimport"
 
 
 def _owners() -> dict[str, int]:
@@ -46,8 +49,12 @@ def _owners() -> dict[str, int]:
 
 
 @transaction.atomic
-def lead_import_create(*, file_name: str, data: bytes, actor: AbstractBaseUser | None = None) -> LeadImport:
-    """Store an upload (decoded) with a suggested mapping; raise ValidationError naming the problem."""
+def lead_import_create(*, file_name: str, data: bytes, actor: AbstractBaseUser) -> LeadImport:
+    """Store an upload (decoded) with a suggested mapping; raise ValidationError naming the problem.
+
+    Needs ``leads.add_leadimport``.
+    """
+    require_permission(actor, IMPORT_PERMISSION, message="You may not import leads.")
     if len(data) > app_settings.IMPORT_MAX_BYTES:
         raise ValidationError({"file": f"The file is larger than {app_settings.IMPORT_MAX_BYTES // (1024 * 1024)} MB."})
     try:
@@ -64,7 +71,7 @@ def lead_import_create(*, file_name: str, data: bytes, actor: AbstractBaseUser |
         headers=parsed.headers,
         mapping=csv_parsing.suggest_mapping(parsed.headers),
         total_rows=parsed.total_rows,
-        created_by=actor if actor is not None and actor.is_authenticated else None,
+        created_by=actor,
     )
 
 
@@ -94,11 +101,17 @@ def lead_import_start(
     *,
     lead_import: LeadImport,
     mapping: dict[str, str],
+    actor: AbstractBaseUser,
     update_existing: bool = False,
     default_owner: AbstractBaseUser | None = None,
     run: bool = True,
 ) -> LeadImport:
-    """Fix the mapping and queue the run (``run=False``: the caller runs it, e.g. a command)."""
+    """Fix the mapping and queue the run (``run=False``: the caller runs it, e.g. a command).
+
+    Needs ``leads.add_leadimport``; audited, since the run may change existing leads' status and
+    owner (``update_existing``) for the person who started it.
+    """
+    require_permission(actor, IMPORT_PERMISSION, lead_import, message="You may not import leads.")
     imp = LeadImport.objects.select_for_update().get(pk=lead_import.pk)
     if imp.status != LeadImport.Status.UPLOADED:
         raise ValidationError({"status": f"This import is {imp.get_status_display().lower()}; it cannot start again."})
@@ -107,6 +120,20 @@ def lead_import_start(
     imp.default_owner = default_owner
     imp.status = LeadImport.Status.QUEUED
     imp.save(update_fields=["mapping", "update_existing", "default_owner", "status"])
+    audit_record(
+        verb="lead_import.started",
+        actor=actor,
+        target=imp,
+        data={
+            "before": {"status": LeadImport.Status.UPLOADED},
+            "after": {
+                "status": imp.status,
+                "update_existing": update_existing,
+                "default_owner": default_owner.get_username() if default_owner is not None else None,
+                "rows": imp.total_rows,
+            },
+        },
+    )
     if run:
         from leads.tasks import lead_import_run_task
 
@@ -353,6 +380,9 @@ def _run_chunk(imp_id: int, plan: csv_parsing.Plan, rows: list, seen: dict[str, 
 
 def lead_import_run(*, import_id: int) -> LeadImport:
     """Import the queued file chunk by chunk; idempotent (a second run resumes or does nothing).
+
+    A system entry point (the import task): the person who started the import was checked and
+    audited by :func:`lead_import_start`.
 
     Manages its own transactions: do not call it inside one.
     """

@@ -4,6 +4,21 @@ Scoring itself lives in ``leads.scoring`` (bulk recompute), training in ``leads.
 imports in ``leads.import_jobs`` and follow-ups in ``leads.followups``; all are re-exported here.
 Every change that can move a score marks the lead dirty; one debounced task rescores the
 burst.
+
+Every write takes the ``actor`` it acts for and checks its permission through
+:func:`hitl_crm.permissions.require_permission` (a refusal is ``PermissionDenied``: 403 in the
+API and on the pages); ``actor=None`` is refused. Changes of a lead's status, owner or score
+override and of the scoring rules are audited (``approvals.audit``) in the same transaction,
+with the values before and after.
+
+The system entry points, which accept ``actor=None`` because nobody in particular acts:
+
+- ``leads_rescore`` / ``leads_mark_dirty``: the (debounced, nightly) recompute;
+- ``lead_import_run``: the import task, after a person created and started the import;
+- ``scoring_model_train``: scheduled retraining, ``manage.py leads_train`` / ``leads_eval`` and the
+  demo seed (with an actor it needs ``leads.train_scoringmodel``);
+- ``lead_followup_draft``: the AI drafting task and the demo seed (with an actor it needs
+  ``leads.change_lead``; asking for a draft, ``lead_followup_request_draft``, always does).
 """
 
 from __future__ import annotations
@@ -13,12 +28,15 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from approvals.audit import audit_record
+from hitl_crm.permissions import require_permission
+from hitl_crm.validation import flatten_errors
 from leads.followups import lead_followup_draft, lead_followup_request_draft, lead_followup_submit
 from leads.import_jobs import (
     lead_import_create,
@@ -97,9 +115,31 @@ def _set_closed(lead: Lead, old_status: str | None, now: datetime) -> None:
         lead.closed_at = None
 
 
+def _user_ref(user: AbstractBaseUser | None) -> dict[str, Any] | None:
+    return {"id": user.pk, "username": user.get_username()} if user is not None else None
+
+
+def _lead_state(lead: Lead) -> dict[str, Any]:
+    """What the audit keeps of a lead: its status and owner."""
+    return {"status": lead.status, "owner": _user_ref(lead.owner) if lead.owner_id else None}
+
+
+def _audit_lead_changes(lead: Lead, *, actor: AbstractBaseUser, before: dict[str, Any]) -> None:
+    after = _lead_state(lead)
+    for name, verb in (("status", "lead.status_changed"), ("owner", "lead.owner_changed")):
+        if before[name] != after[name]:
+            audit_record(
+                verb=verb, actor=actor, target=lead, data={"before": {name: before[name]}, "after": {name: after[name]}}
+            )
+
+
 @transaction.atomic
-def lead_create(*, actor: AbstractBaseUser | None = None, **fields: Any) -> Lead:
-    """Create a lead (email and external id unique, phone normalised) and queue its score."""
+def lead_create(*, actor: AbstractBaseUser, **fields: Any) -> Lead:
+    """Create a lead (email and external id unique, phone normalised) and queue its score.
+
+    Needs ``leads.add_lead``; the new lead's status and owner are audited.
+    """
+    require_permission(actor, "leads.add_lead", message="You may not add leads.")
     data = _clean(fields)
     now = timezone.now()
     lead = Lead(**data, created_at=now, score_dirty_at=now)
@@ -112,16 +152,23 @@ def lead_create(*, actor: AbstractBaseUser | None = None, **fields: Any) -> Lead
     except IntegrityError:
         _check_unique(lead)
         raise
+    audit_record(verb="lead.created", actor=actor, target=lead, data={"before": None, "after": _lead_state(lead)})
     rescore_schedule()
     return lead
 
 
 @transaction.atomic
-def lead_update(*, lead: Lead, data: dict[str, Any], actor: AbstractBaseUser | None = None) -> Lead:
-    """Change a lead's fields; a change that can move its score queues a rescore."""
+def lead_update(*, lead: Lead, data: dict[str, Any], actor: AbstractBaseUser) -> Lead:
+    """Change a lead's fields; a change that can move its score queues a rescore.
+
+    Needs ``leads.change_lead`` (globally or on the lead). A new status or owner is audited with
+    the values before and after.
+    """
+    require_permission(actor, "leads.change_lead", lead, message="You may not change this lead.")
     data = _clean(data)
     lead = Lead.objects.select_for_update().get(pk=lead.pk)
     old_status = lead.status
+    before = _lead_state(lead)
     changed = []
     for name, value in data.items():
         if name == "attributes":
@@ -139,6 +186,7 @@ def lead_update(*, lead: Lead, data: dict[str, Any], actor: AbstractBaseUser | N
     if set(changed) - _NOT_SCORED:
         lead.score_dirty_at = now
     lead.save()
+    _audit_lead_changes(lead, actor=actor, before=before)
     if lead.score_dirty_at == now:
         rescore_schedule()
     return lead
@@ -166,12 +214,15 @@ def _clean_event(kind: str, occurred_at: datetime | None, data: Any, amount: Any
 
 
 @transaction.atomic
-def lead_events_record(*, items: list[dict[str, Any]], source: str = "web") -> list[tuple[LeadEvent, bool]]:
+def lead_events_record(
+    *, items: list[dict[str, Any]], actor: AbstractBaseUser, source: str = "web"
+) -> list[tuple[LeadEvent, bool]]:
     """Record engagement events (``{"lead", "kind", "occurred_at"?, "data"?, "amount"?, "external_id"?}``).
 
-    Idempotent per ``(source, external_id)``: a partner retrying a push gets the first event
-    back with ``created=False``. Queues one rescore for the whole batch.
+    Needs ``leads.add_leadevent``. Idempotent per ``(source, external_id)``: a partner retrying a
+    push gets the first event back with ``created=False``. Queues one rescore for the whole batch.
     """
+    require_permission(actor, "leads.add_leadevent", message="You may not record lead events.")
     now = timezone.now()
     cleaned = []
     for index, item in enumerate(items):
@@ -180,7 +231,7 @@ def lead_events_record(*, items: list[dict[str, Any]], source: str = "web") -> l
         except ValidationError as exc:
             if len(items) == 1:
                 raise
-            raise ValidationError({f"[{index}].{k}": v for k, v in exc.message_dict.items()}) from None
+            raise ValidationError({f"[{index}].{k}": v for k, v in flatten_errors(exc).items()}) from None
         cleaned.append((item["lead"], fields, str(item.get("external_id") or "")[:100]))
     ext_ids = {ext for _, _, ext in cleaned if ext}
     known = (
@@ -221,6 +272,7 @@ def lead_event_record(
     *,
     lead: Lead,
     kind: str,
+    actor: AbstractBaseUser,
     occurred_at: datetime | None = None,
     data: dict[str, Any] | None = None,
     amount: Any = None,
@@ -239,6 +291,7 @@ def lead_event_record(
                 "external_id": external_id,
             }
         ],
+        actor=actor,
         source=source,
     )[0]
 
@@ -246,16 +299,21 @@ def lead_event_record(
 # --- overrides -----------------------------------------------------------------------------------
 
 
-def _check_override_permission(actor: AbstractBaseUser | None) -> None:
-    if actor is not None and not (actor.is_active and actor.has_perm("leads.override_lead_score")):
-        raise PermissionDenied("You may not override lead scores.")
+def _check_override_permission(actor: AbstractBaseUser | None, lead: Lead) -> None:
+    require_permission(actor, "leads.override_lead_score", lead, message="You may not override lead scores.")
+
+
+def _score_state(lead: Lead) -> dict[str, Any]:
+    return {"score": lead.score, "tier": lead.tier, "override_score": lead.override_score}
 
 
 @transaction.atomic
-def lead_score_override(*, lead: Lead, score: int, reason: str, actor: AbstractBaseUser | None) -> Lead:
+def lead_score_override(*, lead: Lead, score: int, reason: str, actor: AbstractBaseUser) -> Lead:
     """A person's correction: it replaces the score (and tier) shown and ranked, is kept in the
-    score history with the reason, and becomes a training label for the next model."""
-    _check_override_permission(actor)
+    score history with the reason, and becomes a training label for the next model.
+
+    Needs ``leads.override_lead_score``; audited with the score before and after."""
+    _check_override_permission(actor, lead)
     reason = (reason or "").strip()
     errors = {}
     if not isinstance(score, int) or isinstance(score, bool) or not 0 <= score <= 100:
@@ -265,6 +323,7 @@ def lead_score_override(*, lead: Lead, score: int, reason: str, actor: AbstractB
     if errors:
         raise ValidationError(errors)
     lead = Lead.objects.select_for_update().get(pk=lead.pk)
+    before = _score_state(lead)
     now = timezone.now()
     tier = tier_of([score])[0]
     Lead.objects.filter(pk=lead.pk).update(
@@ -286,16 +345,23 @@ def lead_score_override(*, lead: Lead, score: int, reason: str, actor: AbstractB
         created_at=now,
     )
     lead.refresh_from_db()
+    audit_record(
+        verb="lead.score_overridden",
+        actor=actor,
+        target=lead,
+        data={"before": before, "after": _score_state(lead), "reason": reason[:2000]},
+    )
     return lead
 
 
 @transaction.atomic
-def lead_score_override_clear(*, lead: Lead, actor: AbstractBaseUser | None, reason: str = "") -> Lead:
-    """Go back to the computed score."""
-    _check_override_permission(actor)
+def lead_score_override_clear(*, lead: Lead, actor: AbstractBaseUser, reason: str = "") -> Lead:
+    """Go back to the computed score (needs ``leads.override_lead_score``; audited)."""
+    _check_override_permission(actor, lead)
     lead = Lead.objects.select_for_update().get(pk=lead.pk)
     if lead.override_score is None:
         return lead
+    before = _score_state(lead)
     now = timezone.now()
     score = lead.computed_score
     tier = tier_of([score])[0] if score is not None else ""
@@ -321,6 +387,12 @@ def lead_score_override_clear(*, lead: Lead, actor: AbstractBaseUser | None, rea
         )
     rescore_schedule()
     lead.refresh_from_db()
+    audit_record(
+        verb="lead.score_override_cleared",
+        actor=actor,
+        target=lead,
+        data={"before": before, "after": _score_state(lead), "reason": reason[:2000]},
+    )
     return lead
 
 
@@ -340,13 +412,29 @@ RULE_FIELDS = (
 )
 
 
+def _rule_state(rule: ScoringRule) -> dict[str, Any]:
+    return {name: getattr(rule, name) for name in RULE_FIELDS}
+
+
 @transaction.atomic
-def scoring_rule_save(*, data: dict[str, Any], rule: ScoringRule | None = None) -> ScoringRule:
-    """Create or change a rule (validated so it can always be evaluated); every lead is rescored."""
+def scoring_rule_save(*, data: dict[str, Any], actor: AbstractBaseUser, rule: ScoringRule | None = None) -> ScoringRule:
+    """Create or change a rule (validated so it can always be evaluated); every lead is rescored.
+
+    Needs ``leads.add_scoringrule`` (new) or ``leads.change_scoringrule``; audited with the
+    rule before and after.
+    """
+    if rule is None or rule.pk is None:
+        require_permission(actor, "leads.add_scoringrule", message="You may not add scoring rules.")
+    else:
+        require_permission(actor, "leads.change_scoringrule", rule, message="You may not change scoring rules.")
     unknown = set(data) - set(RULE_FIELDS)
     if unknown:
         raise ValidationError(dict.fromkeys(sorted(unknown), "This field cannot be set."))
-    rule = rule or ScoringRule()
+    if rule is not None and rule.pk is not None:
+        rule = ScoringRule.objects.select_for_update().get(pk=rule.pk)
+        before = _rule_state(rule)
+    else:
+        rule, before = ScoringRule(), None
     for name, value in data.items():
         setattr(rule, name, value)
     if rule.target != ScoringRule.Target.ENGAGEMENT:
@@ -354,13 +442,25 @@ def scoring_rule_save(*, data: dict[str, Any], rule: ScoringRule | None = None) 
     rule.full_clean()
     validate_rule(rule)
     rule.save()
+    after = _rule_state(rule)
+    if after != before:
+        verb = "scoring_rule.created" if before is None else "scoring_rule.changed"
+        audit_record(verb=verb, actor=actor, target=rule, data={"before": before, "after": after})
     _rescore_all()
     return rule
 
 
 @transaction.atomic
-def scoring_rule_delete(*, rule: ScoringRule) -> None:
-    rule.delete()
+def scoring_rule_delete(*, rule: ScoringRule, actor: AbstractBaseUser) -> None:
+    """Delete a rule (needs ``leads.delete_scoringrule``; audited); every lead is rescored."""
+    require_permission(actor, "leads.delete_scoringrule", rule, message="You may not delete scoring rules.")
+    locked = ScoringRule.objects.select_for_update().filter(pk=rule.pk).first()
+    if locked is None:
+        return
+    audit_record(
+        verb="scoring_rule.deleted", actor=actor, target=locked, data={"before": _rule_state(locked), "after": None}
+    )
+    locked.delete()
     _rescore_all()
 
 

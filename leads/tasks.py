@@ -69,7 +69,7 @@ def lead_import_run_task(import_id: int) -> None:
 def lead_followup_draft_task(lead_id: int, actor_id: int | None = None) -> None:
     """Draft a follow-up with the AI and propose it for approval (the lead page polls for the result)."""
     from django.contrib.auth import get_user_model
-    from django.core.exceptions import ValidationError
+    from django.core.exceptions import PermissionDenied, ValidationError
 
     from approvals.exceptions import AlreadyOpen
     from leads.followups import drafting_done, lead_followup_draft
@@ -82,7 +82,7 @@ def lead_followup_draft_task(lead_id: int, actor_id: int | None = None) -> None:
         actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
         try:
             lead_followup_draft(lead=lead, actor=actor)
-        except (AlreadyOpen, ValidationError) as exc:
+        except (AlreadyOpen, PermissionDenied, ValidationError) as exc:
             logger.info("Lead %s: no follow-up drafted: %s", lead_id, exc)
     finally:
         drafting_done(lead_id)

@@ -19,10 +19,14 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max, QuerySet
 from django.utils import timezone
 
+from approvals.audit import audit_record
+from hitl_crm.permissions import require_permission
 from leads import features as feats
 from leads import learning
 from leads.conf import app_settings
 from leads.models import Lead, ScoringModel
+
+TRAIN_PERMISSION = "leads.train_scoringmodel"
 
 
 class NotEnoughData(Exception):
@@ -94,11 +98,16 @@ def scoring_model_train(
 ) -> ScoringModel:
     """Train a new model version on closed and overridden leads; store it as JSON with its hold-out metrics.
 
+    A system entry point: ``actor=None`` is scheduled retraining (the task, the commands, the demo
+    seed); a person needs ``leads.train_scoringmodel``.
+
     ``features`` defaults to the active model's (or ``leads.features.default_features()``);
     ``leads`` limits the candidates (the evaluation command trains on one import only).
     With ``activate`` the new version replaces the active one and every lead is rescored after
     commit. Raises :class:`NotEnoughData` below the minimums.
     """
+    if actor is not None:
+        require_permission(actor, TRAIN_PERMISSION, message="You may not train scoring models.")
     if features is None:
         active = ScoringModel.objects.filter(active=True).first()
         features = learning.features_of(active.params) if active else feats.default_features()
@@ -141,7 +150,13 @@ def scoring_model_train(
                     note=note[:200],
                 )
                 if activate:
-                    scoring_model_activate(model=model)
+                    _activate(model, rescore=True)
+                    audit_record(
+                        verb="scoring_model.activated",
+                        actor=actor,
+                        target=model,
+                        data={"after": {"version": model.version}, "note": model.note},
+                    )
             return model
         except IntegrityError:
             if attempt == 2:
@@ -150,8 +165,23 @@ def scoring_model_train(
 
 
 @transaction.atomic
-def scoring_model_activate(*, model: ScoringModel, rescore: bool = True) -> ScoringModel:
-    """Make ``model`` the one that scores; rescore every lead after commit."""
+def scoring_model_activate(*, model: ScoringModel, actor: AbstractBaseUser, rescore: bool = True) -> ScoringModel:
+    """Make ``model`` the one that scores (needs ``leads.train_scoringmodel``; audited); rescore
+    every lead after commit."""
+    require_permission(actor, TRAIN_PERMISSION, message="You may not activate scoring models.")
+    before = ScoringModel.objects.select_for_update().filter(active=True).values_list("version", flat=True).first()
+    model = _activate(model, rescore=rescore)
+    if before != model.version:
+        audit_record(
+            verb="scoring_model.activated",
+            actor=actor,
+            target=model,
+            data={"before": {"version": before}, "after": {"version": model.version}},
+        )
+    return model
+
+
+def _activate(model: ScoringModel, *, rescore: bool) -> ScoringModel:
     ScoringModel.objects.filter(active=True).exclude(pk=model.pk).update(active=False)
     if not model.active:
         ScoringModel.objects.filter(pk=model.pk).update(active=True)
@@ -164,8 +194,17 @@ def scoring_model_activate(*, model: ScoringModel, rescore: bool = True) -> Scor
 
 
 @transaction.atomic
-def scoring_model_deactivate(*, rescore: bool = True) -> None:
-    """Score with the rules alone."""
+def scoring_model_deactivate(*, actor: AbstractBaseUser, rescore: bool = True) -> None:
+    """Score with the rules alone (needs ``leads.train_scoringmodel``; audited)."""
+    require_permission(actor, TRAIN_PERMISSION, message="You may not deactivate scoring models.")
+    active = ScoringModel.objects.select_for_update().filter(active=True).first()
+    if active is not None:
+        audit_record(
+            verb="scoring_model.deactivated",
+            actor=actor,
+            target=active,
+            data={"before": {"version": active.version}, "after": {"version": None}},
+        )
     ScoringModel.objects.filter(active=True).update(active=False)
     if rescore:
         from leads.tasks import lead_rescore_all_task

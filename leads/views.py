@@ -16,6 +16,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 
 from approvals.exceptions import ApprovalError
+from hitl_crm.permissions import require_permission
+from hitl_crm.validation import error_items, error_messages
 from leads import selectors, services
 from leads.conf import app_settings
 from leads.followups import followup_subject
@@ -28,6 +30,7 @@ from leads.forms import (
     TrainForm,
     UploadForm,
 )
+from leads.import_jobs import IMPORT_PERMISSION
 from leads.learning import features_of
 from leads.models import Lead, LeadImport, ScoringModel, ScoringRule
 
@@ -36,11 +39,7 @@ TIMELINE_PER_PAGE = 20
 
 
 def _messages(error: Exception) -> list[str]:
-    if isinstance(error, ValidationError):
-        if hasattr(error, "error_dict"):
-            return [m for msgs in error.message_dict.values() for m in msgs]
-        return list(error.messages)
-    return [str(error)]
+    return error_messages(error) if isinstance(error, ValidationError) else [str(error)]
 
 
 def _lead_or_404(request: HttpRequest, pk: int) -> Lead:
@@ -143,8 +142,6 @@ def followup(request: HttpRequest, pk: int) -> HttpResponse:
     lead = _lead_or_404(request, pk)
     error = ""
     if request.method == "POST":
-        if not request.user.has_perm("leads.change_lead"):
-            raise Http404("No such lead")
         try:
             if not services.lead_followup_request_draft(lead=lead, actor=request.user):
                 error = "A follow-up for this lead is already being drafted or waiting for approval."
@@ -190,8 +187,7 @@ def followup_write(request: HttpRequest, pk: int) -> HttpResponse:
 def imports(request: HttpRequest) -> HttpResponse:
     form = UploadForm()
     if request.method == "POST":
-        if not request.user.has_perm("leads.add_leadimport"):
-            raise Http404
+        require_permission(request.user, IMPORT_PERMISSION, message="You may not import leads.")
         form = UploadForm(request.POST, request.FILES)
         if form.is_valid():
             upload = form.cleaned_data["file"]
@@ -243,13 +239,13 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """GET: mapping and preview (before the run) or progress and results. POST: start the run."""
     imp = _import_or_404(request, pk)
     if request.method == "POST":
-        if not request.user.has_perm("leads.add_leadimport"):
-            raise Http404
+        require_permission(request.user, IMPORT_PERMISSION, imp, message="You may not import leads.")
         form = MappingForm(request.POST, lead_import=imp)
         if form.is_valid():
             try:
                 services.lead_import_start(
                     lead_import=imp,
+                    actor=request.user,
                     mapping=form.mapping(),
                     update_existing=form.cleaned_data["update_existing"],
                     default_owner=form.cleaned_data["default_owner"],
@@ -337,12 +333,11 @@ def rule_add(request: HttpRequest) -> HttpResponse:
     status = 200
     if form.is_valid():
         try:
-            services.scoring_rule_save(data=form.data_for_service())
+            services.scoring_rule_save(data=form.data_for_service(), actor=request.user)
             form = RuleForm()
         except ValidationError as exc:
-            for field, msgs in exc.message_dict.items() if hasattr(exc, "error_dict") else [(None, exc.messages)]:
-                for message in msgs:
-                    form.add_error(field if field in form.fields else None, message)
+            for item in error_items(exc):
+                form.add_error(item.field if item.field in form.fields else None, item.message)
             status = 422
     else:
         status = 422
@@ -355,7 +350,7 @@ def rule_add(request: HttpRequest) -> HttpResponse:
 @permission_required("leads.change_scoringrule", raise_exception=True)
 def rule_toggle(request: HttpRequest, pk: int) -> HttpResponse:
     rule = get_object_or_404(ScoringRule, pk=pk)
-    services.scoring_rule_save(rule=rule, data={"active": not rule.active})
+    services.scoring_rule_save(rule=rule, data={"active": not rule.active}, actor=request.user)
     return _rules_response(request)
 
 
@@ -363,7 +358,7 @@ def rule_toggle(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @permission_required("leads.delete_scoringrule", raise_exception=True)
 def rule_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    services.scoring_rule_delete(rule=get_object_or_404(ScoringRule, pk=pk))
+    services.scoring_rule_delete(rule=get_object_or_404(ScoringRule, pk=pk), actor=request.user)
     return _rules_response(request)
 
 
@@ -414,7 +409,7 @@ def _not_enough_data() -> str:
 @permission_required("leads.train_scoringmodel", raise_exception=True)
 def model_activate(request: HttpRequest, pk: int) -> HttpResponse:
     model = get_object_or_404(ScoringModel, pk=pk)
-    services.scoring_model_activate(model=model)
+    services.scoring_model_activate(model=model, actor=request.user)
     notice = f"Model v{model.version} now scores every lead."
     if not request.htmx:
         messages.success(request, notice)

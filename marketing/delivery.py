@@ -20,14 +20,12 @@ a mail server's answer proves (deferred, refused, unknown) is the kernel's rule 
 
 from __future__ import annotations
 
-import hashlib
 import html
 import logging
 import re
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email.utils import parseaddr
@@ -41,6 +39,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from hitl_crm.delivery.channels import DeliveryDeferred, DeliveryRefused, open_connection, send_one
+from hitl_crm.delivery.locks import session_lock
 from marketing import tokens
 from marketing.conf import app_settings
 from marketing.models import Campaign, Send, Suppression
@@ -184,27 +183,13 @@ def phase_is_approved(campaign: Campaign, phase: str) -> bool:
     ).exists()
 
 
-@contextmanager
-def _range_lock(campaign_id: int, first_id: int) -> Iterator[bool | None]:
+def _range_lock(campaign_id: int, first_id: int) -> AbstractContextManager[bool | None]:
     """A PostgreSQL session lock on one batch range: True (ours), False (a live worker has it).
 
     It dies with the worker's connection, so holding it proves that any row of the range
     still in ``sending`` belongs to a dead worker. Elsewhere: None (fall back to the lease).
     """
-    if db_connection.vendor != "postgresql":
-        yield None
-        return
-    digest = hashlib.sha256(f"marketing-send:{campaign_id}:{first_id}".encode()).digest()
-    key = int.from_bytes(digest[:8], "big", signed=True)
-    with db_connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
-        held = bool(cursor.fetchone()[0])
-    try:
-        yield held
-    finally:
-        if held:
-            with db_connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+    return session_lock(f"marketing-send:{campaign_id}:{first_id}")
 
 
 def _resolve_dead_claims(rows: Any, *, lock_held: bool, copies: dict[str, dict[str, str]]) -> int:

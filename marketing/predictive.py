@@ -153,7 +153,8 @@ def matrix(features: list[dict[str, Any]], records: list[Record], *, fill: bool 
     return data
 
 
-def candidate_features(records: list[Record]) -> list[dict[str, Any]]:
+# Complex by nature: one pass types every attribute, then one branch per feature kind; split, it reads worse.
+def candidate_features(records: list[Record]) -> list[dict[str, Any]]:  # noqa: C901
     """Every feature the data could support (before dropping constant columns)."""
     features: list[dict[str, Any]] = []
     kinds: dict[str, set[str]] = defaultdict(set)

@@ -126,7 +126,8 @@ def _scalar(raw: str) -> Any:
     return int(number) if number.is_integer() else number
 
 
-def normalise_rules(rules: Any) -> list[dict[str, Any]]:
+# One branch per field kind and operator, in the order the rule builder offers them: a flat table to review.
+def normalise_rules(rules: Any) -> list[dict[str, Any]]:  # noqa: C901
     """Validate and tidy rules (types, bounds); raise ValidationError naming ``rules[i].part``."""
     if rules in (None, ""):
         return []

@@ -23,6 +23,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from hitl_crm.errors import InvalidState
 from marketing import services, tokens
 from marketing.conf import app_settings
 from marketing.delivery import with_ref
@@ -66,7 +67,9 @@ STATUS_FILTERS = {
 }
 
 
-def _messages_of(exc: ValidationError) -> list[str]:
+def _messages_of(exc: ValidationError | InvalidState) -> list[str]:
+    if isinstance(exc, InvalidState):
+        return [str(exc)]
     if hasattr(exc, "error_dict"):
         return [f"{msg}" for errors in exc.message_dict.values() for msg in errors]
     return list(exc.messages)
@@ -108,7 +111,7 @@ def campaign_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             campaign = services.campaign_create(actor=request.user, **form.cleaned_data)
-        except ValidationError as exc:
+        except (ValidationError, InvalidState) as exc:
             for message in _messages_of(exc):
                 form.add_error(None, message)
         else:
@@ -175,7 +178,7 @@ def campaign_edit(request: HttpRequest, pk: int) -> HttpResponse:
             campaign = services.campaign_update(campaign=campaign, actor=request.user, data=form.cleaned_data)
             if not request.htmx:
                 messages.success(request, "Brief saved.")
-        except ValidationError as exc:
+        except (ValidationError, InvalidState) as exc:
             errors = _messages_of(exc)
     else:
         errors = [f"{name}: {'; '.join(e)}" for name, e in form.errors.items()]
@@ -198,7 +201,7 @@ def campaign_generate(request: HttpRequest, pk: int) -> HttpResponse:
                 errors.append(f"The AI could not write variants ({result.error}). Write your own below.")
             elif not created:
                 errors.append("The AI found nothing to write about in this brief. Add detail, or write your own.")
-        except ValidationError as exc:
+        except (ValidationError, InvalidState) as exc:
             errors = _messages_of(exc)
     else:
         errors = ["Ask for 1 to 12 variants."]
@@ -215,7 +218,7 @@ def variant_add(request: HttpRequest, pk: int) -> HttpResponse:
     if form.is_valid():
         try:
             services.variant_create(campaign=campaign, actor=request.user, **form.cleaned_data)
-        except ValidationError as exc:
+        except (ValidationError, InvalidState) as exc:
             errors = _messages_of(exc)
     else:
         errors = [f"{name}: {'; '.join(e)}" for name, e in form.errors.items()]
@@ -233,7 +236,7 @@ def variant_edit(request: HttpRequest, pk: int, variant_pk: int) -> HttpResponse
     if form.is_valid():
         try:
             services.variant_update(variant=variant, actor=request.user, data=form.cleaned_data)
-        except ValidationError as exc:
+        except (ValidationError, InvalidState) as exc:
             errors = _messages_of(exc)
     else:
         errors = [f"{name}: {'; '.join(e)}" for name, e in form.errors.items()]
@@ -249,7 +252,7 @@ def variant_status(request: HttpRequest, pk: int, variant_pk: int) -> HttpRespon
     errors: list[str] = []
     try:
         services.variant_set_status(variant=variant, actor=request.user, status=request.POST.get("status", ""))
-    except ValidationError as exc:
+    except (ValidationError, InvalidState) as exc:
         errors = _messages_of(exc)
     return _partial(request, campaign, "variants", errors=errors)
 
@@ -264,7 +267,7 @@ def campaign_audience(request: HttpRequest, pk: int) -> HttpResponse:
     if form.is_valid():
         try:
             campaign = services.campaign_update(campaign=campaign, actor=request.user, data=form.campaign_data())
-        except ValidationError as exc:
+        except (ValidationError, InvalidState) as exc:
             errors = _messages_of(exc)
     else:
         errors = [
@@ -285,7 +288,7 @@ def _transition(request: HttpRequest, pk: int, action, success: str) -> HttpResp
     campaign = _campaign(request, pk)
     try:
         action(campaign=campaign, actor=request.user)
-    except ValidationError as exc:
+    except (ValidationError, InvalidState) as exc:
         for message in _messages_of(exc):
             messages.error(request, message)
     else:
@@ -376,7 +379,7 @@ def campaign_winner(request: HttpRequest, pk: int) -> HttpResponse:
         variant = get_object_or_404(Variant, pk=form.cleaned_data["variant"], campaign=campaign)
         try:
             services.campaign_confirm_winner(campaign=campaign, actor=request.user, variant=variant)
-        except ValidationError as exc:
+        except (ValidationError, InvalidState) as exc:
             for message in _messages_of(exc):
                 messages.error(request, message)
         else:
@@ -453,7 +456,7 @@ def segment_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             segment = services.segment_create(actor=request.user, rules=raw, **form.cleaned_data)
-        except ValidationError as exc:
+        except (ValidationError, InvalidState) as exc:
             return _segment_page(request, None, form, raw, status=400, save_errors=_messages_of(exc))
         messages.success(request, f"Segment “{segment.name}” saved.")
         return redirect(segment.get_absolute_url())
@@ -473,7 +476,7 @@ def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
         if form.is_valid():
             try:
                 services.segment_update(segment=segment, actor=request.user, data={**form.cleaned_data, "rules": raw})
-            except ValidationError as exc:
+            except (ValidationError, InvalidState) as exc:
                 return _segment_page(request, segment, form, raw, status=400, save_errors=_messages_of(exc))
             messages.success(request, "Segment saved.")
             return redirect(segment.get_absolute_url())
@@ -508,7 +511,7 @@ def segment_delete(request: HttpRequest, pk: int) -> HttpResponse:
     segment = get_object_or_404(segment_list(user=request.user), pk=pk)
     try:
         services.segment_delete(segment=segment, actor=request.user)
-    except ValidationError as exc:
+    except (ValidationError, InvalidState) as exc:
         for message in _messages_of(exc):
             messages.error(request, message)
         return redirect(segment.get_absolute_url())

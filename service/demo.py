@@ -23,7 +23,7 @@ from hitl_crm.contacts.models import Account, Contact
 from service.inbound import build
 from service.models import Case, KnowledgeArticle
 from service.routing import SEND_REPLY, service_policies_ensure
-from service.services import case_update, inbound_message_receive, knowledge_article_create
+from service.services import case_update, inbound_message_receive, knowledge_article_seed
 
 logger = logging.getLogger(__name__)
 DEMO_DOMAIN = "demo.northwind-mail.example"
@@ -494,7 +494,7 @@ def _articles(stdout) -> int:
     created = 0
     for article in ARTICLES:
         if not KnowledgeArticle.objects.filter(title=article["title"]).exists():
-            knowledge_article_create(actor=None, published=True, **article)
+            knowledge_article_seed(published=True, **article)
             created += 1
     return created
 

@@ -13,12 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 
-
-class Risk(models.TextChoices):
-    LOW = "low", "Low"
-    MEDIUM = "medium", "Medium"
-    HIGH = "high", "High"
-    CRITICAL = "critical", "Critical"
+from hitl_crm.choices import Risk  # the kernel's; kept importable from here (and as ``Case.Risk``)
 
 
 class Case(models.Model):

@@ -40,20 +40,17 @@ from service.conf import app_settings
 from service.inbound import new_text
 from service.models import Case, KnowledgeArticle, Message, RefundRequest
 from service.routing import ISSUE_REFUND, SEND_REPLY, approval_flags
-from service.services import (
-    _agent_name,
-    _cancel_open,
-    _exemplars,
-    _flag,
-    _references,
-    _refund_policy_lines,
-    _reply_request_create,
-    _routing_flags,
-    _thread_for_summary,
-    knowledge_search,
-    reply_subject,
-    sentiment_context,
-)
+from service.services.cases import thread_for_summary as _thread_for_summary
+from service.services.knowledge import knowledge_search
+from service.services.refunds import refund_policy_lines as _refund_policy_lines
+from service.services.replies import agent_name as _agent_name
+from service.services.replies import open_request_cancel as _cancel_open
+from service.services.replies import references_header as _references
+from service.services.replies import reply_exemplars as _exemplars
+from service.services.replies import reply_request_create as _reply_request_create
+from service.services.replies import reply_subject, sentiment_context
+from service.services.replies import review_flag as _flag
+from service.services.replies import routing_flags as _routing_flags
 
 logger = logging.getLogger(__name__)
 

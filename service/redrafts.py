@@ -39,7 +39,10 @@ def redraft_reply(req: ApprovalRequest, comment: str) -> Redrafted | None:
     current payload: only the body changes.
     """
     from service.models import Case
-    from service.services import _agent_name, _exemplars, _refund_policy_lines, knowledge_search
+    from service.services import agent_name as _agent_name
+    from service.services import knowledge_search
+    from service.services import refund_policy_lines as _refund_policy_lines
+    from service.services import reply_exemplars as _exemplars
 
     case = Case.objects.select_related("contact", "owner").filter(pk=req.object_id).first()
     if case is None:

@@ -23,6 +23,7 @@ from approvals.exceptions import ApprovalError, InvalidInput
 from approvals.models import ApprovalRequest, Decision
 from approvals.selectors import can_decide
 from approvals.services import approval_decide
+from hitl_crm.errors import InvalidState
 from service.forms import (
     ArticleForm,
     CaseStatusForm,
@@ -269,8 +270,10 @@ def case_reply(request: HttpRequest, pk: int) -> HttpResponse:
             submitted = case_reply_submit(
                 case=case, author=request.user, body=form.cleaned_data["body"], subject=form.cleaned_data["subject"]
             )
-        except (ValidationError, ApprovalError) as exc:
-            form.add_error(None, "; ".join(_errors_of(exc)) if isinstance(exc, ValidationError) else str(exc))
+        except ValidationError as exc:
+            form.add_error(None, "; ".join(_errors_of(exc)))
+        except (InvalidState, ApprovalError) as exc:
+            form.add_error(None, str(exc))
     case = _case_or_404(request, pk)
     if not request.htmx:
         if submitted is not None:

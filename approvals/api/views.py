@@ -7,6 +7,8 @@ probed. Decisions go through ``approval_decide`` — the same rules as the web U
 
 from __future__ import annotations
 
+from typing import Any
+
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, mixins, status, viewsets
@@ -27,6 +29,7 @@ from approvals.models import ApprovalRequest
 from approvals.selectors import approval_history, approval_queue_for, approval_visible_to
 from approvals.services import approval_decide
 from hitl_crm.api.pagination import CursorPagination
+from hitl_crm.types import authenticated_user
 
 
 class QueuePagination(CursorPagination):
@@ -50,7 +53,8 @@ class PayloadChanged(Conflict):
 
     def __init__(self, exc: PayloadConflict) -> None:
         super().__init__(str(exc))
-        self.detail = {
+        # Rendered as-is: the payload keeps its JSON types (APIException would make every leaf a string).
+        body: dict[str, Any] = {
             "detail": str(exc),
             "code": self.default_code,
             "payload_hash": exc.payload_hash,
@@ -58,6 +62,7 @@ class PayloadChanged(Conflict):
             "payload": exc.payload,
             "sent_payload_hash": exc.sent_hash,
         }
+        self.detail = body
 
 
 class ApprovalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -80,8 +85,8 @@ class ApprovalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
     def get_queryset(self):
         if self.action == "list":
-            return approval_queue_for(user=self.request.user).only(*self.LIST_FIELDS)
-        return approval_visible_to(user=self.request.user).prefetch_related("subject")
+            return approval_queue_for(user=authenticated_user(self.request)).only(*self.LIST_FIELDS)
+        return approval_visible_to(user=authenticated_user(self.request)).prefetch_related("subject")
 
     def get_serializer_class(self):
         return ApprovalRequestListSerializer if self.action == "list" else ApprovalRequestDetailSerializer
@@ -112,7 +117,7 @@ class ApprovalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         data = DecideInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            approval_decide(request_id=req.pk, reviewer=request.user, **data.validated_data)
+            approval_decide(request_id=req.pk, reviewer=authenticated_user(request), **data.validated_data)
         except InvalidInput as exc:
             raise exceptions.ValidationError(exc.errors) from exc
         except NotAllowed as exc:

@@ -15,6 +15,8 @@ from django.apps import apps
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 
+from hitl_crm.hooks import app_hooks
+
 logger = logging.getLogger(__name__)
 
 SALES_REP = "Sales rep"
@@ -30,10 +32,10 @@ STAFF_ROLES = frozenset({MANAGER, ADMIN})
 def role_permission_codes() -> dict[str, set[str]]:
     """Collect ``app_label.codename`` strings per role from every installed app."""
     wanted: dict[str, set[str]] = {role: set() for role in ROLES}
-    for config in apps.get_app_configs():
-        for role, codes in getattr(config, "role_permissions", {}).items():
+    for hook in app_hooks("role_permissions"):
+        for role, codes in hook.value.items():
             if role not in wanted:
-                raise ValueError(f"{config.label}.role_permissions names unknown role {role!r}")
+                raise ValueError(f"{hook.app.label}.role_permissions names unknown role {role!r}")
             wanted[role].update(codes)
     return wanted
 

@@ -37,7 +37,8 @@ class AiRunAdmin(admin.ModelAdmin):
     search_fields = ["error", "model_name", "subject_id"]
     date_hierarchy = "created_at"
     list_select_related = ["subject_type"]
-    fields = [
+    # One tuple serves both: the stubs type the two as lists of different item types.
+    fields = readonly_fields = (
         "skill",
         "backend",
         "model_name",
@@ -57,8 +58,7 @@ class AiRunAdmin(admin.ModelAdmin):
         "tokens_out",
         "cost_usd",
         "created_at",
-    ]
-    readonly_fields = fields
+    )
 
     @admin.display(description="What the AI saw (redacted)")
     def input_view(self, obj: AiRun) -> str:
@@ -97,8 +97,16 @@ class IntentExampleAdmin(admin.ModelAdmin):
 class TrainedModelAdmin(admin.ModelAdmin):
     list_display = ["kind", "version", "active", "trained_on", "holdout_macro_f1", "created_at"]
     list_filter = ["kind", "active"]
-    fields = ["kind", "version", "active", "trained_on", "metrics_view", "params_summary", "created_at"]
-    readonly_fields = fields
+    # One tuple serves both: the stubs type the two as lists of different item types.
+    fields = readonly_fields = (
+        "kind",
+        "version",
+        "active",
+        "trained_on",
+        "metrics_view",
+        "params_summary",
+        "created_at",
+    )
     actions = ["activate"]
 
     @admin.display(description="Hold-out macro-F1")

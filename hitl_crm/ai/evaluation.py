@@ -18,6 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -167,7 +168,7 @@ def eval_triage(
     predicted: list[str] = []
     latencies: list[float] = []
     for row in test:
-        output, ms = timed(lambda row=row: analyse({"text": row[text_col]}, model=model))
+        output, ms = timed(partial(analyse, {"text": row[text_col]}, model=model))
         predicted.append(output["intent"])
         latencies.append(ms)
     report = classification_report([r[label_col] for r in test], predicted)
@@ -204,7 +205,7 @@ def eval_summarize(
     compression: list[float] = []
     for row in sample:
         messages = [{"speaker": "customer", "text": row[text_col]}, {"speaker": "agent", "text": row[reference_col]}]
-        outcome, ms = timed(lambda messages=messages: run_offline("summarize", {"messages": messages}))
+        outcome, ms = timed(partial(run_offline, "summarize", {"messages": messages}))
         latencies.append(ms)
         output = outcome.output
         request_recall.append(rouge1_recall(output["summary"], row[text_col]))
@@ -278,7 +279,7 @@ def eval_draft(
             inputs["exemplars"] = [{"id": p["_id"], "question": p[text_col], "reply": p[reference_col]} for p in pool]
         else:
             inputs["knowledge"] = [{"id": p["_id"], "title": p[label_col], "body": p[reference_col]} for p in pool]
-        outcome, ms = timed(lambda inputs=inputs: run_offline("draft_reply", inputs))
+        outcome, ms = timed(partial(run_offline, "draft_reply", inputs))
         latencies.append(ms)
         output = outcome.output
         codes = {f["code"] for f in outcome.flags}
@@ -356,7 +357,7 @@ def score_guards(rows: list[dict[str, Any]]) -> CorpusScore:
     must raise none). A ``context`` row gives the sources, the known contact and the CRM contacts."""
     from hitl_crm.ai import guards
 
-    context = next((r["context"] for r in rows if "context" in r), {})
+    context: dict[str, Any] = next((r["context"] for r in rows if "context" in r), {})
     people = [guards.Person(c["name"], c["email"]) for c in context.get("contacts", [])]
 
     def directory(emails: set[str], names: set[tuple[str, str]]) -> list[guards.Person]:

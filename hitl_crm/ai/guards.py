@@ -550,13 +550,14 @@ def people_flags(
             )
         )
     greeting = _GREETING_NAME_RE.match(text)
-    salutation = greeting.group(1).lower() if greeting else ""
+    greeted = greeting.group(1) if greeting else ""
+    salutation = greeted.lower()
     if salutation and known_parts and salutation not in known_parts and salutation not in _NOT_NAMES:
         found.append(
             flag(
                 "wrong_recipient",
-                f"{who} greets “{greeting.group(1)}”, but the customer is {known_names[0]}.",
-                greeting.group(1),
+                f"{who} greets “{greeted}”, but the customer is {known_names[0]}.",
+                greeted,
                 "high",
             )
         )

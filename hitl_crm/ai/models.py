@@ -5,6 +5,8 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.utils import timezone
 
+from hitl_crm import choices
+
 
 class AiRun(models.Model):
     """Provenance of one call to the AI engine: what it saw, what it said, what it cost."""
@@ -14,11 +16,7 @@ class AiRun(models.Model):
         FAILED = "failed", "Failed"
         INVALID = "invalid", "Invalid output"
 
-    class Risk(models.TextChoices):
-        LOW = "low", "Low"
-        MEDIUM = "medium", "Medium"
-        HIGH = "high", "High"
-        CRITICAL = "critical", "Critical"
+    Risk = choices.Risk  # the kernel's risk levels
 
     skill = models.CharField(max_length=50)
     backend = models.CharField(max_length=30)

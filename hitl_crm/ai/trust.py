@@ -260,7 +260,7 @@ def regions_for(phones: Iterable[str], default: str) -> list[str]:
 
 
 def _literal_spans(text: str, values: Iterable[str], kind: str, *, case_sensitive: bool = False) -> list[_Span]:
-    spans = []
+    spans: list[_Span] = []
     flags = 0 if case_sensitive else re.IGNORECASE
     for value in sorted({v for v in values if v}, key=len, reverse=True):
         pattern = re.compile(rf"(?<!\w){re.escape(value)}(?!\w)", flags)

@@ -16,31 +16,27 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from hitl_crm.errors import InvalidState
+from hitl_crm.validation import error_items
 
-def _flatten(detail: Any, prefix: str = "") -> list[dict[str, str]]:
-    if isinstance(detail, dict):
-        out = []
-        for key, value in detail.items():
-            path = f"{prefix}.{key}" if prefix else str(key)
-            out.extend(_flatten(value, path))
-        return out
-    if isinstance(detail, list):
-        if all(isinstance(item, (str, exceptions.ErrorDetail)) for item in detail):
-            return [
-                {"field": prefix or "non_field_errors", "message": str(item), "code": getattr(item, "code", "invalid")}
-                for item in detail
-            ]
-        out = []
-        for index, item in enumerate(detail):
-            out.extend(_flatten(item, f"{prefix}[{index}]" if prefix else f"[{index}]"))
-        return out
-    return [{"field": prefix or "non_field_errors", "message": str(detail), "code": getattr(detail, "code", "invalid")}]
+
+class StateConflict(exceptions.APIException):
+    status_code = 409
+    default_detail = "This is not possible in the current state."
+    default_code = "invalid_state"
+
+
+def _flatten(detail: Any) -> list[dict[str, str]]:
+    return [{"field": e.field, "message": e.message, "code": e.code} for e in error_items(detail)]
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DjangoValidationError):
         # Services raise Django's ValidationError; they speak for the API too.
         exc = exceptions.ValidationError(detail=exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+    elif isinstance(exc, InvalidState):
+        # Any app's "not now" (already sent, closed, decided …) is a 409 with its own message.
+        exc = StateConflict(detail=str(exc))
     response = drf_exception_handler(exc, context)
     if response is None or not isinstance(exc, exceptions.ValidationError):
         return response

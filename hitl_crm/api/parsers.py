@@ -9,12 +9,16 @@ Uploaded files are left alone: a CSV may contain anything, and its reader report
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import IO, TYPE_CHECKING, Any
 
 from django.http import QueryDict
 from rest_framework import parsers
 from rest_framework.exceptions import ValidationError
+
+if TYPE_CHECKING:
+    from django.http.request import _ImmutableQueryDict  # a stub-only name: QueryDict(mutable=False)
+    from django.utils.datastructures import MultiValueDict
 
 NUL = "\x00"
 NUL_MESSAGE = "Text may not contain the NUL character (\\u0000)."
@@ -55,21 +59,27 @@ def reject_nul(data: Any) -> None:
 
 
 class JSONParser(parsers.JSONParser):
-    def parse(self, stream, media_type=None, parser_context=None) -> Any:
+    def parse(
+        self, stream: IO[Any], media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
         data = super().parse(stream, media_type, parser_context)
         reject_nul(data)
         return data
 
 
 class FormParser(parsers.FormParser):
-    def parse(self, stream, media_type=None, parser_context=None) -> QueryDict:
+    def parse(
+        self, stream: IO[Any], media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
+    ) -> _ImmutableQueryDict:
         data = super().parse(stream, media_type, parser_context)
         reject_nul(data)
         return data
 
 
 class MultiPartParser(parsers.MultiPartParser):
-    def parse(self, stream, media_type=None, parser_context=None) -> parsers.DataAndFiles:
+    def parse(
+        self, stream: IO[Any], media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
+    ) -> parsers.DataAndFiles[_ImmutableQueryDict, MultiValueDict]:
         result = super().parse(stream, media_type, parser_context)
         reject_nul(result.data)
         return result

@@ -2,25 +2,29 @@
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpResponse
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 from rest_framework.exceptions import NotAuthenticated
 from rest_framework.request import Request
+from rest_framework.views import APIView
 
 from hitl_crm.api.permissions import ApiDocsAccess
 
 
-class _SignInPage:
+class _SignInPage(APIView):
     """The documentation pages send a browser that is not signed in to the sign-in page."""
 
-    def permission_denied(self, request: Request, message: str | None = None, code: str | None = None) -> None:
+    def permission_denied(self, request: Request, message: str | None = None, code: str | None = None) -> NoReturn:
         if not request.user.is_authenticated:
             raise _RedirectToLogin(request.get_full_path())
         super().permission_denied(request, message=message, code=code)
 
-    def handle_exception(self, exc: Exception) -> HttpResponse:
+    # DRF finalizes any HttpResponse handle_exception returns; the stubs narrow it to a DRF Response.
+    def handle_exception(self, exc: Exception) -> HttpResponse:  # type: ignore[override]
         if isinstance(exc, _RedirectToLogin):
             return redirect_to_login(exc.next_url)
         return super().handle_exception(exc)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -12,7 +12,7 @@ from django.utils import timezone
 from hitl_crm.contacts.models import Account, Activity, Contact
 
 
-def contact_list(*, user: AbstractBaseUser, search: str = "") -> QuerySet[Contact]:
+def contact_list(*, user: User, search: str = "") -> QuerySet[Contact]:
     """Contacts the user may view, optionally matching every word of ``search``."""
     if not user.has_perm("contacts.view_contact"):
         return Contact.objects.none()
@@ -28,7 +28,7 @@ def contact_list(*, user: AbstractBaseUser, search: str = "") -> QuerySet[Contac
     return qs
 
 
-def account_list(*, user: AbstractBaseUser) -> QuerySet[Account]:
+def account_list(*, user: User) -> QuerySet[Account]:
     if not user.has_perm("contacts.view_account"):
         return Account.objects.none()
     return Account.objects.annotate(contact_count=Count("contacts"))

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import phonenumbers
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
@@ -93,7 +93,7 @@ def account_update(*, account: Account, data: dict[str, Any]) -> Account:
 
 
 @transaction.atomic
-def contact_create(*, actor: AbstractBaseUser | None = None, source: str = "web", **fields: Any) -> Contact:
+def contact_create(*, actor: User | None = None, source: str = "web", **fields: Any) -> Contact:
     """Create a contact (email unique, phone normalised) and note it on the timeline."""
     data = _clean_contact_data(fields)
     contact = Contact()
@@ -109,7 +109,7 @@ def contact_create(*, actor: AbstractBaseUser | None = None, source: str = "web"
 
 @transaction.atomic
 def contact_update(
-    *, contact: Contact, data: dict[str, Any], actor: AbstractBaseUser | None = None, source: str = "web"
+    *, contact: Contact, data: dict[str, Any], actor: User | None = None, source: str = "web"
 ) -> Contact:
     """Change a contact; consent changes are stamped and recorded on the timeline."""
     data = _clean_contact_data(data)
@@ -157,7 +157,7 @@ def activity_record(
     data: dict[str, Any] | None = None,
     source: str = "web",
     occurred_at: datetime | None = None,
-    actor: AbstractBaseUser | None = None,
+    actor: User | None = None,
 ) -> Activity:
     """Append an entry to the contact's timeline and keep ``last_activity_at`` current."""
     if kind not in Activity.Kind.values:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
@@ -51,7 +51,7 @@ class Outbound:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _event(delivery: Delivery, verb: str, *, actor: AbstractBaseUser | None = None, **data: Any) -> None:
+def _event(delivery: Delivery, verb: str, *, actor: User | None = None, **data: Any) -> None:
     DeliveryEvent.objects.create(delivery=delivery, verb=verb, state=delivery.state, actor=actor, data=data)
 
 
@@ -188,7 +188,7 @@ def delivery_record_unknown(
     return changed or Delivery.objects.get(pk=delivery.pk)
 
 
-def _ensure_may_resolve(actor: AbstractBaseUser | None) -> None:
+def _ensure_may_resolve(actor: User | None) -> None:
     if not (actor is not None and actor.is_active and actor.has_perm(RESOLVE_PERMISSION)):
         raise PermissionDenied("You may not decide on deliveries.")
 
@@ -201,7 +201,7 @@ def _after_commit_resolved(delivery: Delivery) -> None:
 
 
 @transaction.atomic
-def delivery_send_again(*, delivery_id: int, actor: AbstractBaseUser) -> Delivery:
+def delivery_send_again(*, delivery_id: int, actor: User) -> Delivery:
     """A person decided it did not arrive: unknown/failed → prepared, sent again by a task.
 
     Needs ``delivery.resolve_delivery``. The same content goes out with the same Message-ID (or
@@ -223,7 +223,7 @@ def delivery_send_again(*, delivery_id: int, actor: AbstractBaseUser) -> Deliver
 
 
 @transaction.atomic
-def delivery_mark_sent(*, delivery_id: int, actor: AbstractBaseUser) -> Delivery:
+def delivery_mark_sent(*, delivery_id: int, actor: User) -> Delivery:
     """A person checked that it did arrive: unknown/failed → sent, nothing is sent.
 
     Needs ``delivery.resolve_delivery``.

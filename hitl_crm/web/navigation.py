@@ -1,6 +1,6 @@
 """The navigation bar, assembled from what each installed app declares.
 
-An AppConfig lists its entries in a ``nav`` attribute::
+An AppConfig lists its entries in a ``nav`` attribute (see ``hitl_crm.hooks.NavEntry``)::
 
     nav = [{"label": "Cases", "url_name": "service:inbox", "order": 40,
             "permission": "service.view_case", "badge_url_name": None}]
@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.apps import apps
 from django.urls import NoReverseMatch, reverse
+
+from hitl_crm.hooks import app_hooks
 
 # The sections every install shows, in order, until the app that owns each arrives.
 SECTIONS = [
@@ -37,8 +38,8 @@ class NavItem:
 
 def nav_items(user) -> list[NavItem]:
     declared: dict[str, NavItem] = {}
-    for config in apps.get_app_configs():
-        for entry in getattr(config, "nav", []):
+    for hook in app_hooks("nav"):
+        for entry in hook.value:
             permission = entry.get("permission")
             if permission and not user.has_perm(permission):
                 declared[entry["label"]] = None  # hidden for this user

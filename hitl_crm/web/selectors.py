@@ -4,7 +4,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 from hitl_crm.contacts.models import Activity
@@ -32,7 +32,7 @@ def worker_status() -> dict:
     return {"mode": "broker", "queues": queues}
 
 
-def dashboard_customer_panels(*, user: AbstractBaseUser) -> dict[str, Any]:
+def dashboard_customer_panels(*, user: User) -> dict[str, Any]:
     """The dashboard's customer figures, chart and feed, each only if the user may view what it shows.
 
     A figure, the chart or the feed the user may not see is ``None`` (the template leaves it out):

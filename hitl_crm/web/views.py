@@ -4,7 +4,6 @@ from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 
-from django.apps import apps
 from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required, permission_required
@@ -16,6 +15,8 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
 from hitl_crm.contacts.selectors import contact_list, contact_timeline
+from hitl_crm.hooks import app_hooks
+from hitl_crm.types import AuthenticatedHtmxHttpRequest
 from hitl_crm.web.selectors import dashboard_customer_panels, worker_status
 
 CONTACTS_PER_PAGE = 25
@@ -24,14 +25,9 @@ TIMELINE_PER_PAGE = 30
 
 @require_GET
 @login_required
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: AuthenticatedHtmxHttpRequest) -> HttpResponse:
     # Apps add their own figures: AppConfig.dashboard_stats(user) -> [{"label", "value", "url"}].
-    app_stats = [
-        stat
-        for config in apps.get_app_configs()
-        if hasattr(config, "dashboard_stats")
-        for stat in config.dashboard_stats(request.user)
-    ]
+    app_stats = [stat for hook in app_hooks("dashboard_stats") for stat in hook.value(request.user)]
     context = {
         "app_stats": app_stats,
         **dashboard_customer_panels(user=request.user),
@@ -44,7 +40,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @login_required
 @permission_required("contacts.view_contact", raise_exception=True)
 @vary_on_headers("HX-Request")
-def contact_list_view(request: HttpRequest) -> HttpResponse:
+def contact_list_view(request: AuthenticatedHtmxHttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()[:100]
     paginator = Paginator(contact_list(user=request.user, search=q), CONTACTS_PER_PAGE)
     page = paginator.get_page(request.GET.get("page"))
@@ -55,18 +51,13 @@ def contact_list_view(request: HttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 @permission_required("contacts.view_contact", raise_exception=True)
-def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def contact_detail(request: AuthenticatedHtmxHttpRequest, pk: int) -> HttpResponse:
     contact = get_object_or_404(contact_list(user=request.user), pk=pk)
     page = Paginator(contact_timeline(contact=contact), TIMELINE_PER_PAGE).get_page(request.GET.get("page"))
     if request.htmx:
         return render(request, "web/contact_detail.html#timeline", {"contact": contact, "page": page})
     # Apps add badges: AppConfig.contact_badges(contact, user) -> [{"label", "value", "css", "title"}].
-    badges = [
-        badge
-        for config in apps.get_app_configs()
-        if hasattr(config, "contact_badges")
-        for badge in config.contact_badges(contact, request.user)
-    ]
+    badges = [badge for hook in app_hooks("contact_badges") for badge in hook.value(contact, request.user)]
     return render(request, "web/contact_detail.html", {"contact": contact, "page": page, "badges": badges})
 
 

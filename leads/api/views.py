@@ -8,7 +8,7 @@ from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -16,6 +16,7 @@ from rest_framework.response import Response
 
 from hitl_crm.api.filters import IsoDateTimeFilter
 from hitl_crm.api.pagination import CursorPagination
+from hitl_crm.permissions import require_permission
 from leads import selectors, services
 from leads.api.serializers import (
     LeadEventInputSerializer,
@@ -35,8 +36,7 @@ MAX_EVENTS_PER_CALL = 500
 
 
 def _require(request: Request, permission: str) -> None:
-    if not request.user.has_perm(permission):
-        raise PermissionDenied(f"You need the permission {permission}.")
+    require_permission(request.user, permission, message=f"You need the permission {permission}.")
 
 
 class LeadFilter(filters.FilterSet):
@@ -193,7 +193,7 @@ class LeadEventViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
                 {"lead": lead, **{k: item.get(k) for k in ("kind", "occurred_at", "amount", "data", "external_id")}}
             )
         source = f"api:{request.user.get_username()}"[:40]
-        results = services.lead_events_record(items=payload, source=source)
+        results = services.lead_events_record(items=payload, actor=request.user, source=source)
         data = [{**LeadEventSerializer(event).data, "created": created} for event, created in results]
         code = status.HTTP_201_CREATED if any(created for _, created in results) else status.HTTP_200_OK
         return Response(data if many else data[0], status=code)
@@ -239,6 +239,7 @@ class LeadImportViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
             raise ValidationError({"mapping": ["Expected an object of column index: target."]})
         services.lead_import_start(
             lead_import=imp,
+            actor=request.user,
             mapping={str(k): v for k, v in mapping.items()},
             update_existing=serializer.validated_data["update_existing"],
         )

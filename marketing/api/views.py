@@ -11,10 +11,11 @@ from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import APIException, PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from hitl_crm.errors import InvalidState
 from marketing import services, tokens
 from marketing.api.serializers import (
     CampaignInputSerializer,
@@ -41,11 +42,20 @@ def _validated(serializer_class: type, request: Request, **kwargs: Any) -> dict[
     return serializer.validated_data
 
 
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "This is not possible in the current state."
+    default_code = "conflict"
+
+
 def _service(call, *args: Any, **kwargs: Any) -> Any:
+    """Call a write service: a refusal answers 403, a state conflict 409, each with the service's message."""
     try:
         return call(*args, **kwargs)
     except DjangoPermissionDenied as exc:
         raise PermissionDenied(str(exc)) from exc
+    except InvalidState as exc:
+        raise Conflict(str(exc)) from exc
 
 
 class CampaignViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
@@ -251,8 +261,10 @@ class ConversionViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, viewsets
                 {"detail": "No email of that campaign was sent to this customer.", "errors": []},
                 status=status.HTTP_404_NOT_FOUND,
             )
-        conversion, created = services.conversion_record(
+        conversion, created = _service(
+            services.conversion_record,
             send=send,
+            actor=request.user,
             occurred_at=data["occurred_at"],
             value=data.get("value"),
             external_id=data["external_id"],

@@ -3,14 +3,18 @@ writes go through the services."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from hitl_crm.api.pagination import CursorPagination
+from hitl_crm.errors import InvalidState
 from service.api.serializers import (
     ArticleInputSerializer,
     ArticleSerializer,
@@ -33,6 +37,21 @@ from service.services import (
     knowledge_article_update,
     refund_request_create,
 )
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "This is not possible in the current state."
+    default_code = "conflict"
+
+
+def _service(call: Callable[..., Any], **kwargs: Any) -> Any:
+    """Call a write service; a state conflict answers 409 with the service's message (a refusal is
+    already Django's ``PermissionDenied``, which DRF answers with 403)."""
+    try:
+        return call(**kwargs)
+    except InvalidState as exc:
+        raise Conflict(str(exc)) from exc
 
 
 class CaseFilter(filters.FilterSet):
@@ -62,7 +81,7 @@ class CaseViewSet(mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
         case = self.get_object()
         serializer = CaseUpdateSerializer(data=request.data, partial=kwargs.get("partial", False))
         serializer.is_valid(raise_exception=True)
-        case = case_update(case=case, actor=request.user, data=dict(serializer.validated_data))
+        case = _service(case_update, case=case, actor=request.user, data=dict(serializer.validated_data))
         return Response(CaseSerializer(self.get_queryset().get(pk=case.pk)).data)
 
     @extend_schema(request=TriageCorrectionSerializer, responses=CaseSerializer)
@@ -72,7 +91,7 @@ class CaseViewSet(mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
         case = self.get_object()
         serializer = TriageCorrectionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        case_triage_correct(case=case, actor=request.user, **serializer.validated_data)
+        _service(case_triage_correct, case=case, actor=request.user, **serializer.validated_data)
         return Response(CaseSerializer(self.get_queryset().get(pk=case.pk)).data)
 
 
@@ -125,7 +144,7 @@ class ArticleViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.
     def create(self, request: Request, *args, **kwargs) -> Response:
         serializer = ArticleInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        article = knowledge_article_create(actor=request.user, **serializer.validated_data)
+        article = _service(knowledge_article_create, actor=request.user, **serializer.validated_data)
         return Response(ArticleSerializer(article).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=ArticleInputSerializer, responses=ArticleSerializer)
@@ -133,7 +152,9 @@ class ArticleViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.
         article = self.get_object()
         serializer = ArticleInputSerializer(data=request.data, partial=kwargs.get("partial", False))
         serializer.is_valid(raise_exception=True)
-        article = knowledge_article_update(article=article, actor=request.user, data=dict(serializer.validated_data))
+        article = _service(
+            knowledge_article_update, article=article, actor=request.user, data=dict(serializer.validated_data)
+        )
         return Response(ArticleSerializer(article).data)
 
 
@@ -157,7 +178,8 @@ class RefundViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         serializer = RefundInputSerializer(data=request.data, cases=case_list(user=request.user))
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        refund = refund_request_create(
+        refund = _service(
+            refund_request_create,
             case=data["case"],
             actor=request.user,
             amount=data["amount"],

@@ -4,8 +4,8 @@ import pytest
 
 from hitl_crm.ai.engine import run
 from hitl_crm.ai.skills.drafts import UNSUPPORTED_CAP, style_only
-from tests.ai.conftest import Reply
 from tests.factories import ContactFactory
+from tests.fakes import Reply
 
 pytestmark = pytest.mark.django_db
 

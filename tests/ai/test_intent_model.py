@@ -47,7 +47,11 @@ def test_trained_model_is_json_and_takes_over_triage_from_the_rules(labelled):
     assert model.version == 1
     assert model.trained_on == 40
     json.dumps(model.params)  # plain JSON: nothing pickled
-    assert model.metrics["holdout"]["macro_f1"] >= 0.75
+    # what the admin shows about the version: examples per intent and the size of the held-out share
+    assert model.metrics["intents"] == dict.fromkeys(
+        ["change_shipping_address", "get_refund", "recover_password", "track_order"], 10
+    )
+    assert (model.metrics["examples"], model.metrics["holdout"]["size"]) == (40, 8)
     after = run("triage", {"text": "I can't sign in, I lost my password"})
     assert after.output["intent"] == "recover_password"
     assert after.output["method"] == "model"

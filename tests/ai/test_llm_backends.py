@@ -5,12 +5,11 @@ from typing import Any
 
 import pytest
 
-from hitl_crm.ai.backends.base import BackendResponse
 from hitl_crm.ai.conf import MAX_RETRIES_CAP
 from hitl_crm.ai.engine import run
 from hitl_crm.ai.models import AiRun
-from tests.ai.conftest import Reply
 from tests.factories import ContactFactory
+from tests.fakes import CrashingBackend, Reply, route_skills
 
 pytestmark = pytest.mark.django_db
 
@@ -209,35 +208,27 @@ def test_the_summary_from_an_llm_keeps_locally_extracted_facts_and_is_checked(us
     assert result.risk == "high"
 
 
-class CrashingBackend:
-    name = "crashing"
-    external = True
-
-    def complete(self, skill, inputs, *, config):
-        raise RuntimeError("disk on fire")
-
-
-class EchoBackend:
-    """A local custom backend: gets the raw inputs, returns a finished output."""
-
-    name = "echo"
-    external = False
-
-    def complete(self, skill, inputs, *, config):
-        return BackendResponse(
-            output={"actions": [{"text": inputs["text"], "owner": None, "due": None}], "confidence": 0.5},
-            model="echo-1",
-            finalized=True,
-        )
-
-
-def test_a_custom_backend_by_dotted_path_even_a_crashing_one_never_raises(settings):
-    settings.HITL_CRM_AI = {"default": {"backend": "tests.ai.test_llm_backends.CrashingBackend"}}
+def test_a_custom_backend_by_dotted_path_even_a_crashing_one_never_raises(settings, fake_backend):
+    # given: a custom backend with a bug
+    route_skills(settings, "default", backend=CrashingBackend)
+    # when / then: the caller gets a failed run with the error, not an exception
     result = run("triage", {"text": "hello"})
     assert not result.ok
     assert "RuntimeError: disk on fire" in result.run.error
-    settings.HITL_CRM_AI = {"skills": {"extract_actions": {"backend": "tests.ai.test_llm_backends.EchoBackend"}}}
+    # given: a local custom backend that returns a finished output from the raw inputs
+    fake_backend.answers["extract_actions"] = lambda inputs: {
+        "actions": [{"text": inputs["text"], "owner": None, "due": None}],
+        "confidence": 0.5,
+    }
+    route_skills(settings, "extract_actions")
+    # when
     result = run("extract_actions", {"text": "Send the quote"})
+    # then: its answer is the output, and the run names the backend and its model
     assert result.ok
-    assert result.run.backend == "echo"
-    assert result.run.model_name == "echo-1"
+    assert result.run.backend == "fake"
+    assert result.run.model_name == "fake-1"
+    assert result.output["actions"][0]["text"] == "Send the quote"
+    assert [(c["skill"], c["inputs"]["text"]) for c in fake_backend.calls] == [
+        ("triage", "hello"),
+        ("extract_actions", "Send the quote"),
+    ]

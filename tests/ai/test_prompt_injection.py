@@ -3,7 +3,7 @@
 import pytest
 
 from hitl_crm.ai.engine import run
-from tests.ai.conftest import Reply
+from tests.fakes import Reply
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from django.core.management import call_command
 
 from hitl_crm.ai import evaluation
 from hitl_crm.ai.engine import run
-from tests.ai.conftest import Reply
+from tests.fakes import Reply
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 GUARDS = evaluation.read_jsonl(DATA / evaluation.GUARD_CORPUS)

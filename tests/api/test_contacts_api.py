@@ -24,9 +24,13 @@ def test_anonymous_requests_are_refused_with_401():
 
 
 def test_a_user_without_a_role_cannot_read_contacts(nobody):
+    ContactFactory(email="secret@customer.example")
     client = APIClient()
     client.force_authenticate(nobody)
-    assert client.get("/api/v1/contacts/").status_code == 403
+    response = client.get("/api/v1/contacts/")
+    assert response.status_code == 403
+    assert b"secret@customer.example" not in response.content
+    assert response.json()["detail"]  # a reason the caller can read, not an empty body
 
 
 def test_list_filters_by_account_and_consent(api):
@@ -181,8 +185,11 @@ def test_token_authentication_works_and_revocation_stops_it(sales_rep):
 def test_bearer_keyword_is_accepted(sales_rep):
     _, key = api_token_create(user=sales_rep, name="CRM sync")
     client = APIClient()
+    AccountFactory(name="Acme Outdoor")
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
-    assert client.get("/api/v1/accounts/").status_code == 200
+    response = client.get("/api/v1/accounts/")
+    assert response.status_code == 200
+    assert [a["name"] for a in response.json()["results"]] == ["Acme Outdoor"]
 
 
 def test_a_wrong_or_expired_token_is_refused(sales_rep):
@@ -192,10 +199,15 @@ def test_a_wrong_or_expired_token_is_refused(sales_rep):
 
     _, key = api_token_create(user=sales_rep, name="Old", expires_at=timezone.now() - timedelta(minutes=1))
     client = APIClient()
+    ContactFactory(email="secret@customer.example")
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
-    assert client.get("/api/v1/contacts/").status_code == 401
+    expired = client.get("/api/v1/contacts/")
     client.credentials(HTTP_AUTHORIZATION="Token hc_not-a-real-key")
-    assert client.get("/api/v1/contacts/").status_code == 401
+    wrong = client.get("/api/v1/contacts/")
+    for response in (expired, wrong):
+        assert response.status_code == 401
+        assert b"secret@customer.example" not in response.content
+        assert response.json()["detail"]
 
 
 def test_each_user_is_throttled_past_the_rate(sales_rep, support_agent, monkeypatch):

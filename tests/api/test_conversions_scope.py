@@ -42,4 +42,10 @@ def test_a_marketer_sees_the_conversions_of_campaigns(marketer, conversion):
 
 
 def test_a_sales_rep_who_sees_campaigns_but_not_conversions_is_refused(sales_rep, conversion):
-    assert _client(sales_rep).get("/api/v1/conversions/").status_code == 403
+    # the rep reads the campaign itself ...
+    campaigns = _client(sales_rep).get("/api/v1/campaigns/").json()["results"]
+    assert [c["name"] for c in campaigns] == ["Spring sale"]
+    # ... but not what its customers bought
+    response = _client(sales_rep).get("/api/v1/conversions/")
+    assert response.status_code == 403
+    assert b"order-7" not in response.content

@@ -6,6 +6,12 @@ from rest_framework.test import APIClient
 from hitl_crm.accounts.services import api_token_create
 
 pytestmark = pytest.mark.django_db
+# what a reader finds on each page: the schema lists the endpoints, the docs pages name the API
+SHOWN = {
+    "/api/schema/": "/api/v1/contacts/",
+    "/api/docs/": "<title>hitl-crm API</title>",
+    "/api/redoc/": "hitl-crm API",
+}
 
 
 def test_anonymous_callers_get_no_schema():
@@ -33,13 +39,17 @@ def test_a_token_reads_the_schema(sales_rep):
 @pytest.mark.parametrize("path", ["/api/docs/", "/api/redoc/"])
 def test_a_signed_in_user_reads_the_docs(client, sales_rep, path):
     client.force_login(sales_rep)
-    assert client.get(path).status_code == 200
+    response = client.get(path)
+    assert response.status_code == 200
+    assert SHOWN[path] in response.content.decode()
 
 
 @pytest.mark.parametrize("path", ["/api/schema/", "/api/docs/", "/api/redoc/"])
 def test_the_setting_opens_schema_and_docs_to_everyone(client, settings, path):
     settings.HITL_CRM_API_DOCS_PUBLIC = True
-    assert client.get(path).status_code == 200
+    response = client.get(path)
+    assert response.status_code == 200
+    assert SHOWN[path] in response.content.decode()
 
 
 def test_every_operation_documents_the_error_answers(admin_user):

@@ -208,3 +208,18 @@ def test_an_empty_list_of_lead_events_is_refused(api):
     response = api.post("/api/v1/lead-events/", [], format="json")
     assert response.status_code == 400
     assert response.json()["errors"][0]["message"] == "Send at least one event."
+
+
+def test_a_state_conflict_escaping_any_api_view_is_a_409_with_its_message():
+    # given: a service refused because of the object's state (the kernel's InvalidState)
+    from rest_framework.views import APIView
+
+    from hitl_crm.api.errors import exception_handler
+    from hitl_crm.errors import InvalidState
+
+    # when: it reaches the API's exception handler
+    response = exception_handler(InvalidState("This campaign was already sent."), {"view": APIView()})
+
+    # then: the caller gets a 409 that says why, never a 500
+    assert response.status_code == 409
+    assert response.data["detail"] == "This campaign was already sent."

@@ -1,16 +1,8 @@
-"""Fixtures for approvals tests, and helpers to run a real Celery worker for integration tests."""
+"""Fixtures for approvals tests (the real worker of the integration tests is ``tests.celery_worker``)."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group
@@ -22,9 +14,6 @@ from approvals.services import approval_request_create
 from hitl_crm.accounts.roles import MANAGER, SUPPORT_AGENT
 from tests.approvals import actions
 from tests.factories import ContactFactory
-
-ROOT = Path(__file__).resolve().parents[2]
-REDIS_URL = "redis://127.0.0.1:6379/7"  # this package's own Redis database
 
 
 @pytest.fixture
@@ -114,99 +103,3 @@ def on_commit(django_capture_on_commit_callbacks):
         return django_capture_on_commit_callbacks(execute=True)
 
     return run
-
-
-# --- a real worker (integration) ------------------------------------------------------------
-
-
-def worker_env(database_url: str, **extra: str) -> dict[str, str]:
-    return {
-        **{k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "VIRTUAL_ENV"}},
-        "DJANGO_SETTINGS_MODULE": "hitl_crm.settings",
-        "SECRET_KEY": "integration-test-secret-key-approvals-7c1e5b2d8f4a",
-        "HTTPS": "false",
-        "DATABASE_URL": database_url,
-        "CELERY_BROKER_URL": REDIS_URL,
-        "CELERY_VISIBILITY_TIMEOUT": "5",
-        "LOG_FORMAT": "text",
-        "LOG_LEVEL": "INFO",
-        "PYTHONUNBUFFERED": "1",
-        **extra,
-    }
-
-
-@contextmanager
-def celery_worker(*, env: dict[str, str], include: str = "", name: str = "approvals") -> Iterator[subprocess.Popen]:
-    """Start ``celery -A hitl_crm worker -Q dispatch -c 1 --pool=prefork``; stop it with SIGTERM."""
-    args = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "hitl_crm",
-        "worker",
-        "-Q",
-        "dispatch",
-        "-c",
-        "1",
-        "--pool=prefork",
-        "-l",
-        "info",
-        "--without-gossip",
-        "--without-mingle",
-        "--without-heartbeat",
-        "-n",
-        f"{name}-{os.getpid()}-{time.monotonic_ns()}@%h",
-    ]
-    if include:
-        args += ["--include", include]
-    (ROOT / "test-artifacts").mkdir(exist_ok=True)
-    log = open(ROOT / "test-artifacts" / f"worker-{name}.log", "a")  # noqa: SIM115 (closed below)
-    process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        yield process
-    finally:
-        stop_worker(process)
-        log.close()
-
-
-def stop_worker(process: subprocess.Popen, *, timeout: float = 20) -> None:
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)  # warm shutdown
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-
-def wait_for(predicate, *, timeout: float, interval: float = 0.1, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-@contextmanager
-def tasks_via_redis() -> Iterator[None]:
-    """Publish tasks from this process to the real broker (db 7) instead of running them eagerly."""
-    from hitl_crm.celery import app
-
-    names = ("task_always_eager", "broker_url", "broker_write_url", "broker_read_url", "broker_transport_options")
-    saved = {name: app.conf[name] for name in names}
-    app.conf.broker_url = app.conf.broker_write_url = app.conf.broker_read_url = REDIS_URL
-    app.conf.broker_transport_options = {"visibility_timeout": 5}
-    app._pool = None
-    app.amqp._producer_pool = None
-    app.conf.task_always_eager = False
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            app.conf[name] = value
-        app._pool = None
-        app.amqp._producer_pool = None

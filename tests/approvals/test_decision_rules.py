@@ -283,15 +283,17 @@ def test_request_changes_without_a_redraft_hook_keeps_the_request_for_its_reques
 
 
 def test_request_changes_with_a_redraft_hook_makes_a_new_version_from_the_comment(
-    refund_action, email_policy, agent, agent2
+    refund_action, email_policy, agent, agent2, on_commit
 ):
     # given: an action whose redraft hook rewrites the note as it is told
     from dataclasses import replace
 
+    from django.db import connection
+
     seen = []
 
     def redraft(req, comment):
-        seen.append(comment)
+        seen.append((comment, connection.in_atomic_block))
         return {**req.final, "note": f"Redrafted: {comment}"}
 
     action = replace(refund_action.REFUND, key="tests.refund_redraft", redraft=redraft)
@@ -304,20 +306,72 @@ def test_request_changes_with_a_redraft_hook_makes_a_new_version_from_the_commen
         )
         approval_decide(request_id=req.pk, payload_hash=req.payload_hash, reviewer=agent2, verdict="approve")
         # when
-        approval_decide(
-            request_id=req.pk,
-            payload_hash=req.payload_hash,
-            reviewer=agent,
-            verdict="request_changes",
-            comment="Say it is a goodwill gesture",
-        )
+        with on_commit():
+            approval_decide(
+                request_id=req.pk,
+                payload_hash=req.payload_hash,
+                reviewer=agent,
+                verdict="request_changes",
+                comment="Say it is a goodwill gesture",
+            )
     finally:
         unregister(action.key)
     # then: the same request, pending, version 2 written from the comment; the earlier approval is void
     req = fresh(req)
-    assert seen == ["Say it is a goodwill gesture"]
+    assert [comment for comment, _ in seen] == ["Say it is a goodwill gesture"]
     assert req.status == Status.PENDING
     assert req.version == 2
     assert req.final["note"] == "Redrafted: Say it is a goodwill gesture"
     assert req.approvals_count == 0
     assert req.versions.get(number=2).note == "Say it is a goodwill gesture"
+
+
+def test_a_redraft_never_runs_inside_the_decision_and_never_lands_on_a_newer_version(
+    refund_action, email_policy, agent, agent2
+):
+    # given: a redraft hook (the AI: possibly a network call) and a reviewer asking for changes
+    from dataclasses import replace
+
+    from approvals.services import approval_redraft
+
+    calls = []
+
+    def redraft(req, comment):
+        calls.append(comment)
+        return {**req.final, "note": f"Redrafted: {comment}"}
+
+    action = replace(refund_action.REFUND, key="tests.refund_redraft_late", redraft=redraft)
+    register(action)
+    try:
+        policy = ApprovalPolicy.objects.create(name="redraft late", action=action.key)
+        policy.reviewer_groups.set(email_policy.reviewer_groups.all())
+        req = approval_request_create(
+            action=action.key, subject=ContactFactory(), proposal={"amount": "20.00", "currency": "USD"}
+        )
+        # when: the decision commits without running the hook (it is queued for after commit) …
+        approval_decide(
+            request_id=req.pk,
+            payload_hash=req.payload_hash,
+            reviewer=agent,
+            verdict="request_changes",
+            comment="Shorter",
+        )
+        assert calls == []
+        decision = req.decisions.get()
+        # … and someone else's edit lands before the queued redraft runs
+        approval_decide(
+            request_id=req.pk,
+            payload_hash=req.payload_hash,
+            reviewer=agent2,
+            verdict="approve_with_edits",
+            edits={"note": "A person's own wording"},
+        )
+        edited = fresh(req)
+        approval_redraft(request_id=req.pk, decision_id=decision.pk)
+    finally:
+        unregister(action.key)
+    # then: the stale redraft is not applied: the person's edit stays the current version
+    after = fresh(req)
+    assert calls == []
+    assert after.final["note"] == "A person's own wording"
+    assert after.payload_hash == edited.payload_hash

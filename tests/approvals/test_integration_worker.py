@@ -3,52 +3,46 @@
 from __future__ import annotations
 
 import os
-import signal
 import time
 
 import pytest
 from django.contrib.auth.models import Group
-from django.db import connection
 
 from approvals.models import ApprovalPolicy, ApprovalRequest, AuditEvent
 from approvals.services import approval_decide, approval_request_create
 from hitl_crm.accounts.roles import SUPPORT_AGENT
 from hitl_crm.contacts.models import Activity
-from tests.approvals.conftest import REDIS_URL, celery_worker, stop_worker, tasks_via_redis, wait_for, worker_env
-from tests.celery_worker import redis_reachable
-from tests.celery_worker import test_database_url as database_url_of_test_db
-from tests.conftest import require_service
+from tests.celery_worker import (
+    broker_url_for_this_process,
+    celery_worker,
+    kill_worker,
+    process_gone,
+    tasks_through_broker,
+    wait_for,
+)
 from tests.factories import ContactFactory, UserFactory
+from tests.integration.conftest import real_services  # noqa: F401 (fixture)
 
-pytestmark = [pytest.mark.integration, pytest.mark.urls("tests.approvals.urls_for_tests")]
-
-
-@pytest.fixture
-def services(transactional_db):
-    require_service(connection.vendor == "postgresql", "needs PostgreSQL: set DATABASE_URL")
-    require_service(redis_reachable(), "needs Redis at 127.0.0.1:6379")
-    import redis
-
-    redis.Redis.from_url(REDIS_URL).flushdb()  # database 7 is this package's own
-    yield
-    redis.Redis.from_url(REDIS_URL).flushdb()
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.urls("tests.approvals.urls_for_tests"),
+    pytest.mark.usefixtures("real_services"),
+]
 
 
-def _dead(pid: int) -> bool:
-    """Gone, or a zombie nobody reaped yet (containers often lack an init that reaps)."""
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            return any(line.startswith("State:") and "Z" in line for line in status)
-    except FileNotFoundError:
-        return True
-
-
-def test_a_worker_killed_mid_execution_leaves_the_effect_happening_once(services, roles, tmp_path):
+def test_a_worker_killed_mid_execution_leaves_the_effect_happening_once(roles, tmp_path):
     # given: a worker on the dispatch queue and an action whose handler will hang
     from tests.approvals import worker_actions
 
     (tmp_path / "hang").touch()
-    env = worker_env(database_url_of_test_db(), APPROVALS_TEST_DIR=str(tmp_path))
+    broker = broker_url_for_this_process()
+    worker = {
+        "broker_url": broker,
+        "queues": "dispatch",
+        "include": "tests.approvals.worker_actions",
+        "visibility_timeout": 5,  # the broker hands a dead worker's task to the next one that soon
+        "extra_env": {"APPROVALS_TEST_DIR": str(tmp_path), "HTTPS": "false", "LOG_LEVEL": "INFO"},
+    }
     policy = ApprovalPolicy.objects.create(name="slow", action=worker_actions.KEY)
     policy.reviewer_groups.set([Group.objects.get(name=SUPPORT_AGENT)])
     agent = UserFactory(username="agent", roles=[SUPPORT_AGENT])
@@ -56,30 +50,29 @@ def test_a_worker_killed_mid_execution_leaves_the_effect_happening_once(services
     req = approval_request_create(action=worker_actions.KEY, subject=contact, proposal={"label": "once"})
     invocations = tmp_path / "invocations.log"
 
-    with celery_worker(env=env, include="tests.approvals.worker_actions", name="first") as first:
+    with celery_worker(**worker, name="first") as first:
         # when: the approval is published to the broker and the worker starts executing it
-        with tasks_via_redis():
+        with tasks_through_broker(broker):
             approval_decide(request_id=req.pk, payload_hash=req.payload_hash, reviewer=agent, verdict="approve")
-        wait_for(invocations.exists, timeout=90, what="the first worker to start the handler")
+        wait_for(invocations.exists, timeout=90, what="the first worker to start the handler", log=first.lines)
         child_pid = int(invocations.read_text().split()[0])
         assert os.getpgid(child_pid) == first.pid  # the handler runs in the worker's process group
         assert ApprovalRequest.objects.get(pk=req.pk).status == "executing"
         # the machine dies: worker and child are killed without a chance to acknowledge anything
-        os.killpg(first.pid, signal.SIGKILL)
-        first.wait(timeout=10)
-        stop_worker(first)
-    wait_for(lambda: _dead(child_pid), timeout=10, what="the killed worker's child to die")
+        assert kill_worker(first) == [child_pid]
+    assert process_gone(child_pid)
     (tmp_path / "hang").unlink()
     time.sleep(0.5)
     req.refresh_from_db()
     assert req.status == "executing"  # the claim outlived the worker
 
-    # then: a new worker receives the redelivered task (visibility timeout) and finishes it
-    with celery_worker(env=env, include="tests.approvals.worker_actions", name="second"):
+    # then: a new worker (the broker's database kept) receives the redelivered task and finishes it
+    with celery_worker(**worker, name="second", flush=False) as second:
         wait_for(
             lambda: ApprovalRequest.objects.get(pk=req.pk).status == "executed",
             timeout=120,
             what="the redelivered task to execute the request",
+            log=second.lines,
         )
     req.refresh_from_db()
     lines = invocations.read_text().splitlines()

@@ -17,9 +17,16 @@ from hitl_crm.accounts.roles import MANAGER, SUPPORT_AGENT
 from hitl_crm.contacts.models import Activity
 from hitl_crm.delivery.models import Delivery
 from hitl_crm.delivery.services import delivery_mark_sent, delivery_send_again
-from tests.celery_worker import broker_url_for_this_process, celery_worker, tasks_through_broker
+from tests.celery_worker import (
+    broker_url_for_this_process,
+    celery_worker,
+    children,
+    kill_pool_child,
+    kill_worker,
+    tasks_through_broker,
+    wait_for,
+)
 from tests.delivery.smtp import smtp_server
-from tests.delivery.workers import children, drain, kill_pool_child, wait_for
 from tests.factories import ContactFactory, UserFactory
 from tests.integration.conftest import real_services  # noqa: F401 (fixture)
 
@@ -32,7 +39,6 @@ def _env(port: int) -> dict[str, str]:
         "EMAIL_HOST": "127.0.0.1",
         "EMAIL_PORT": str(port),
         "EMAIL_TIMEOUT": "120",  # the worker must still be waiting for the 250 when it dies
-        "PYTHONUNBUFFERED": "1",
     }
 
 
@@ -53,13 +59,12 @@ def test_a_worker_killed_while_the_smtp_server_holds_the_email_never_sends_it_tw
     proposal = {"to": contact.email, "subject": "Your order has shipped", "body": "Hi Dana,\nit left today."}
     req = approval_request_create(action=NOTIFY_EMAIL, subject=contact, proposal=proposal)
     seen: list[tuple[str, str | None]] = []
-    lines: list[str] = []
 
     with (
         smtp_server(stall_at=1) as (smtp, port),
-        celery_worker(broker_url=broker, queues="dispatch", extra_env=_env(port)) as worker,
+        celery_worker(broker_url=broker, queues="dispatch", extra_env=_env(port), name="delivery") as worker,
     ):
-        drain(worker, lines)
+        lines = worker.lines
         # when: the reviewer approves; the worker executes and hands the email to the server
         with tasks_through_broker(broker):
             approval_decide(request_id=req.pk, payload_hash=req.payload_hash, reviewer=reviewer, verdict="approve")
@@ -118,12 +123,11 @@ def test_a_worker_killed_while_the_smtp_server_holds_an_approved_case_reply_neve
     req = ApprovalRequest.objects.get(action=SEND_REPLY, object_id=str(case.pk), status="pending")
     broker = broker_url_for_this_process()
     boss = UserFactory(username="boss", roles=[MANAGER])
-    lines: list[str] = []
     with (
         smtp_server(stall_at=1) as (smtp, port),
-        celery_worker(broker_url=broker, queues="dispatch", extra_env=_env(port)) as worker,
+        celery_worker(broker_url=broker, queues="dispatch", extra_env=_env(port), name="delivery-reply") as worker,
     ):
-        drain(worker, lines)
+        lines = worker.lines
         with tasks_through_broker(broker):
             approval_decide(request_id=req.pk, payload_hash=req.payload_hash, reviewer=support_agent, verdict="approve")
         wait_for(lambda: smtp.count() == 1, timeout=90, what="the server to receive DATA", log=lines)
@@ -147,3 +151,38 @@ def test_a_worker_killed_while_the_smtp_server_holds_an_approved_case_reply_neve
     print(f"reply kill test: SMTP server received {len(received)}")  # noqa: T201 (report figure)
     assert received == [reply_message_id(req.execution_key)]
     assert Message.objects.filter(execution_key=req.execution_key, direction=Message.Direction.OUTBOUND).count() == 1
+
+
+def test_a_whole_worker_killed_while_the_smtp_server_holds_the_email_is_not_sent_again_by_a_new_worker(email_policy):
+    # given: an approved email the worker has handed to the server, which has not answered DATA yet
+    broker = broker_url_for_this_process()
+    reviewer = UserFactory(username="agent", roles=[SUPPORT_AGENT])
+    contact = ContactFactory(email="eli@customer.example")
+    proposal = {"to": contact.email, "subject": "Your refund", "body": "Hi Eli,\nthe refund is on its way."}
+    req = approval_request_create(action=NOTIFY_EMAIL, subject=contact, proposal=proposal)
+    with smtp_server(stall_at=1) as (smtp, port):
+        with celery_worker(broker_url=broker, queues="dispatch", extra_env=_env(port), name="first") as first:
+            with tasks_through_broker(broker):
+                approval_decide(request_id=req.pk, payload_hash=req.payload_hash, reviewer=reviewer, verdict="approve")
+            wait_for(lambda: smtp.count() == 1, timeout=90, what="the server to receive DATA", log=first.lines)
+            req.refresh_from_db()  # the execution key, given on approval
+            assert _delivery_state(req) == "sending"
+            # when: the machine dies — main process and pool child at once; nothing is acknowledged
+            killed = kill_worker(first)
+        smtp.stalling.clear()
+        assert _status(req) == "executing"  # nobody is left to finish it
+
+        # then: a NEW worker, on the same broker (not emptied), receives the redelivered task; it does
+        # not send the email again, it asks a person
+        with celery_worker(
+            broker_url=broker, queues="dispatch", extra_env=_env(port), name="second", flush=False
+        ) as second:
+            wait_for(lambda: _status(req) == "failed", timeout=120, what="the redelivery", log=second.lines)
+            assert children(second.pid) != killed
+            received = smtp.headers("Message-ID")
+    req.refresh_from_db()
+    delivery = Delivery.objects.get(key=req.execution_key)
+    print(f"whole-worker kill test: SMTP server received {len(received)}; delivery {delivery.state}")  # noqa: T201
+    assert received == [f"<{req.execution_key}@northwind.example>"]  # exactly one message reached the server
+    assert delivery.state == Delivery.State.UNKNOWN
+    assert req.error.startswith("Possibly sent — a person must decide")

@@ -8,7 +8,7 @@ from approvals.models import ApprovalRequest
 from service.demo import ARTICLES
 from service.inbound import build
 from service.routing import service_policies_ensure
-from service.services import inbound_message_receive, knowledge_article_create
+from service.services import inbound_message_receive, knowledge_article_seed
 from tests.factories import ContactFactory
 
 pytestmark = [
@@ -24,7 +24,7 @@ PS = "\n\nPS: I have asked them to check on the parcel."  # a light edit: a rewr
 def case_with_draft(roles):
     service_policies_ensure()
     for article in ARTICLES:
-        knowledge_article_create(actor=None, published=True, **article)
+        knowledge_article_seed(published=True, **article)
     ContactFactory(first_name="Olivia", last_name="Andersen", email="olivia@trailhead.example")
     # autocommit: the pipeline runs as the message commits, as it would in production without a broker
     result = inbound_message_receive(

@@ -1,23 +1,13 @@
 import signal
-import time
 
 import pytest
 from django.core.management import call_command
 
 from hitl_crm.web.models import WorkerHeartbeat
 from hitl_crm.web.tasks import worker_heartbeat_task
-from tests.celery_worker import broker_url_for_this_process, celery_worker, tasks_through_broker
+from tests.celery_worker import broker_url_for_this_process, celery_worker, tasks_through_broker, wait_for
 
 pytestmark = pytest.mark.integration
-
-
-def wait_for(predicate, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_a_real_worker_consumes_each_queue_and_writes_to_the_database(real_services):
@@ -27,7 +17,9 @@ def test_a_real_worker_consumes_each_queue_and_writes_to_the_database(real_servi
         for queue in ("ai", "default", "dispatch"):
             worker_heartbeat_task.apply_async(args=[queue], queue=queue)
         # then: the worker's database writes are visible here
-        assert wait_for(lambda: WorkerHeartbeat.objects.count() == 3), "".join(worker.lines)
+        wait_for(
+            lambda: WorkerHeartbeat.objects.count() == 3, timeout=20, what="a heartbeat per queue", log=worker.lines
+        )
         assert set(WorkerHeartbeat.objects.values_list("queue", flat=True)) == {"ai", "default", "dispatch"}
         assert all(h.hostname.startswith("test-") for h in WorkerHeartbeat.objects.all())
     # and: the worker shut down cleanly (warm shutdown exits 0)

@@ -71,10 +71,10 @@ def synthetic_leads_csv(n: int = 400, seed: int = 1) -> bytes:
     return out.getvalue().encode()
 
 
-def test_leads_eval_imports_trains_reports_and_leaves_nothing_behind(tmp_path, capsys):
+def test_leads_eval_imports_trains_reports_and_leaves_nothing_behind(tmp_path, capsys, manager):
     path = tmp_path / "leads.csv"
     path.write_bytes(synthetic_leads_csv())
-    call_command("leads_eval", "--data", str(path), "--folds", "3")
+    call_command("leads_eval", "--data", str(path), "--folds", "3", "--user", "manager")
     out = capsys.readouterr().out
     assert "400 rows read as UTF-8; imported 400, failed 0, duplicates 0" in out
     assert (
@@ -96,15 +96,15 @@ def test_leads_eval_imports_trains_reports_and_leaves_nothing_behind(tmp_path, c
     assert ScoringModel.objects.count() == 0
 
 
-def test_leads_eval_says_where_to_find_the_data(tmp_path):
+def test_leads_eval_says_where_to_find_the_data(tmp_path, manager):
     with pytest.raises(CommandError, match="not part of the repository"):
-        call_command("leads_eval", "--data", str(tmp_path / "missing.csv"))
+        call_command("leads_eval", "--data", str(tmp_path / "missing.csv"), "--user", "manager")
 
 
-def test_leads_eval_keep_leaves_the_leads_and_an_inactive_model(tmp_path, capsys):
+def test_leads_eval_keep_leaves_the_leads_and_an_inactive_model(tmp_path, capsys, manager):
     path = tmp_path / "leads.csv"
     path.write_bytes(synthetic_leads_csv(200))
-    call_command("leads_eval", "--data", str(path), "--folds", "0", "--keep")
+    call_command("leads_eval", "--data", str(path), "--folds", "0", "--keep", "--user", "manager")
     assert Lead.objects.count() == 200
     assert Lead.objects.filter(status="won").exists()
     model = ScoringModel.objects.get()
@@ -121,3 +121,16 @@ def test_train_and_rescore_commands(capsys):
     assert ScoringModel.objects.get().active
     call_command("leads_rescore")
     assert "Scored 240 leads" in capsys.readouterr().out
+
+
+def test_leads_eval_imports_only_for_someone_who_may_import(tmp_path, marketer):
+    # given: a marketer, who may read leads but not import them
+    path = tmp_path / "leads.csv"
+    path.write_text("Email\na@x.example\n")
+
+    # when / then
+    with pytest.raises(CommandError, match="marketer may not do this: it needs the leads.add_leadimport permission"):
+        call_command("leads_eval", "--data", str(path), "--user", "marketer")
+    with pytest.raises(CommandError, match="No active user 'ghost'"):
+        call_command("leads_eval", "--data", str(path), "--user", "ghost")
+    assert not LeadImport.objects.exists()

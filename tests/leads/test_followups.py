@@ -20,6 +20,7 @@ from leads.models import LeadEvent
 from leads.selectors import followup_acceptance, lead_followups
 from leads.services import lead_followup_draft, lead_followup_submit, lead_update
 from tests.factories import ContactFactory
+from tests.fakes import DownBackend, route_skills
 from tests.leads.factories import LeadEventFactory, LeadFactory
 
 pytestmark = pytest.mark.django_db
@@ -179,7 +180,7 @@ def test_when_the_ai_fails_the_rep_writes_it_and_it_still_needs_approval(
     lead, sales_rep, colleague, settings, on_commit
 ):
     mail.outbox.clear()
-    settings.HITL_CRM_AI = {"skills": {"draft_followup": {"backend": "tests.leads.backends.DownBackend"}}}
+    route_skills(settings, "draft_followup", backend=DownBackend)
     # when the AI is unreachable
     outcome = lead_followup_draft(lead=lead)
     # then nothing is proposed and the lead is flagged for a person
@@ -202,7 +203,7 @@ def test_when_the_ai_fails_the_rep_writes_it_and_it_still_needs_approval(
 
 
 def test_leads_that_asked_not_to_be_emailed_get_no_draft(lead):
-    lead_update(lead=lead, data={"do_not_email": True})
+    lead_update(lead=lead, data={"do_not_email": True}, actor=lead.owner)
     with pytest.raises(ValidationError, match="asked not to be emailed"):
         lead_followup_draft(lead=lead)
     assert not ApprovalRequest.objects.exists()
@@ -213,7 +214,7 @@ def test_an_opt_out_after_approval_stops_the_email(lead, colleague, on_commit):
     mail.outbox.clear()
     req = lead_followup_draft(lead=lead).request
     # when the lead opts out, and then a reviewer approves the old draft
-    lead_update(lead=lead, data={"do_not_email": True})
+    lead_update(lead=lead, data={"do_not_email": True}, actor=lead.owner)
     with on_commit():
         approval_decide(request_id=req.pk, payload_hash=req.payload_hash, reviewer=colleague, verdict="approve")
     # then the handler refuses (the version was fixed at approval, after the opt-out, so it re-checks)
@@ -230,7 +231,7 @@ def test_a_change_of_address_between_approval_and_sending_stops_the_email(lead, 
     approval_decide(request_id=req.pk, payload_hash=req.payload_hash, reviewer=colleague, verdict="approve")
     assert ApprovalRequest.objects.get(pk=req.pk).status == Status.APPROVED
     # when the lead's address changes, then the executor runs
-    lead_update(lead=lead, data={"email": "dana.ng@northpeak.example"})
+    lead_update(lead=lead, data={"email": "dana.ng@northpeak.example"}, actor=lead.owner)
     approval_execute(request_id=req.pk)
     # then it refuses to send the approved email to anyone
     req.refresh_from_db()
@@ -243,7 +244,7 @@ def test_a_score_change_does_not_invalidate_an_approved_follow_up(lead, colleagu
     mail.outbox.clear()
     req = lead_followup_draft(lead=lead).request
     LeadEventFactory.create_batch(3, lead=lead)  # engagement moves the score, not the email
-    lead_update(lead=lead, data={"employees": 900, "attributes": {"Budget": 5000}})
+    lead_update(lead=lead, data={"employees": 900, "attributes": {"Budget": 5000}}, actor=lead.owner)
     with on_commit():
         approval_decide(request_id=req.pk, payload_hash=req.payload_hash, reviewer=colleague, verdict="approve")
     assert ApprovalRequest.objects.get(pk=req.pk).status == Status.EXECUTED

@@ -3,8 +3,6 @@ progress, the debounced rescore follows, and an approved follow-up is sent by th
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from django.contrib.auth.models import Group
 from django.test import Client
@@ -16,20 +14,10 @@ from hitl_crm.accounts.roles import MANAGER, SALES_REP
 from leads.followups import SEND_FOLLOWUP
 from leads.models import Lead, LeadEvent, LeadImport
 from leads.services import lead_followup_request_draft, lead_import_create, lead_import_start
-from tests.celery_worker import broker_url_for_this_process, celery_worker, tasks_through_broker
+from tests.celery_worker import broker_url_for_this_process, celery_worker, tasks_through_broker, wait_for
 from tests.leads.factories import LeadFactory, ScoringRuleFactory
 
 pytestmark = pytest.mark.integration
-
-
-def wait_for(predicate, timeout: float = 45.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    return None
 
 
 def test_an_import_runs_on_the_worker_with_progress_and_the_leads_get_scored(real_services, manager):
@@ -48,12 +36,18 @@ def test_an_import_runs_on_the_worker_with_progress_and_the_leads_get_scored(rea
             seen.add(LeadImport.objects.get(pk=imp.pk).processed_rows)
             return b'hx-trigger="every 1s"' not in html
 
-        assert wait_for(finished), "".join(worker.lines)
+        wait_for(finished, timeout=45, interval=0.2, what="the import to finish", log=worker.lines)
         imp.refresh_from_db()
         assert (imp.status, imp.created_rows, imp.failed_rows) == ("done", 6000, 1)
         assert max(seen) == 6001
         # the debounced rescore runs on the worker after the import
-        assert wait_for(lambda: not Lead.objects.filter(score__isnull=True).exists()), "".join(worker.lines)
+        wait_for(
+            lambda: not Lead.objects.filter(score__isnull=True).exists(),
+            timeout=45,
+            interval=0.2,
+            what="the rescore after the import",
+            log=worker.lines,
+        )
     assert Lead.objects.filter(source="Referral", score=100, tier="A").count() == 3000
 
 
@@ -68,17 +62,28 @@ def test_a_follow_up_is_drafted_on_the_ai_queue_and_sent_by_the_worker_after_app
     env = {"EMAIL_FILE_PATH": str(tmp_path)}
     with celery_worker(broker_url=broker, extra_env=env) as worker, tasks_through_broker(broker):
         assert lead_followup_request_draft(lead=lead, actor=sales_rep)
-        req = wait_for(lambda: ApprovalRequest.objects.filter(action=SEND_FOLLOWUP).first())
-        assert req is not None, "".join(worker.lines)
+        req = wait_for(
+            lambda: ApprovalRequest.objects.filter(action=SEND_FOLLOWUP).first(),
+            timeout=45,
+            interval=0.2,
+            what="the drafted follow-up",
+            log=worker.lines,
+        )
         assert not [p for p in tmp_path.glob("*.eml") if b"dana@worker.example" in p.read_bytes()]  # not sent
         approval_decide(
             request_id=req.pk,
             payload_hash=req.payload_hash,
             reviewer=manager,
             verdict="approve",
-            edits={"body": "Hi Dana,\nMay works.\nRita"},
+            edits={"body": req.final["body"] + "\nMay works."},  # a light edit: no second reviewer needed
         )
-        assert wait_for(lambda: ApprovalRequest.objects.get(pk=req.pk).status == "executed"), "".join(worker.lines)
+        wait_for(
+            lambda: ApprovalRequest.objects.get(pk=req.pk).status == "executed",
+            timeout=45,
+            interval=0.2,
+            what="the follow-up to be sent",
+            log=worker.lines,
+        )
     [eml] = [p for p in tmp_path.glob("*.eml") if b"dana@worker.example" in p.read_bytes()]
     assert b"May works." in eml.read_bytes()
     assert LeadEvent.objects.filter(lead=lead, kind="email_sent").count() == 1

@@ -11,6 +11,7 @@ from approvals.models import ApprovalRequest
 from leads.models import Lead, LeadImport, ScoringModel, ScoringRule
 from leads.scoring import leads_rescore
 from leads.services import lead_followup_draft, scoring_model_train
+from tests.fakes import DownBackend, route_skills
 from tests.leads.conftest import make_history
 from tests.leads.factories import LeadFactory, ScoringRuleFactory
 
@@ -151,7 +152,7 @@ def test_drafting_a_follow_up_from_the_lead_page(client, sales_rep, followup_pol
 def test_when_the_ai_cannot_draft_the_page_says_so_and_offers_to_write_it(
     client, sales_rep, followup_policy, scored, settings, on_commit
 ):
-    settings.HITL_CRM_AI = {"skills": {"draft_followup": {"backend": "tests.leads.backends.DownBackend"}}}
+    route_skills(settings, "draft_followup", backend=DownBackend)
     hot = scored[0]
     client.force_login(sales_rep)
     with on_commit():
@@ -237,6 +238,9 @@ def test_the_progress_partial_polls_while_running(client, manager):
 def test_reps_cannot_import(client, sales_rep):
     client.force_login(sales_rep)
     assert client.get(reverse("leads:imports")).status_code == 403
+    upload = SimpleUploadedFile("leads.csv", b"Email,Name\nann@x.example,Ann\n", content_type="text/csv")
+    assert client.post(reverse("leads:imports"), {"file": upload}).status_code == 403
+    assert not LeadImport.objects.exists()
 
 
 # --- scoring settings ----------------------------------------------------------------------------
@@ -258,6 +262,9 @@ def test_managers_see_the_models_metrics_and_the_distribution_chart(client, mana
 def test_sales_reps_cannot_open_scoring_settings(client, sales_rep):
     client.force_login(sales_rep)
     assert client.get(reverse("leads:scoring")).status_code == 403
+    response = client.post(reverse("leads:rule_add"), {"name": "Sneaky", "target": "field", "path": "source"})
+    assert response.status_code == 403
+    assert not ScoringRule.objects.filter(name="Sneaky").exists()
 
 
 def test_adding_toggling_and_deleting_rules(client, manager, on_commit):

@@ -69,7 +69,8 @@ def test_a_campaign_goes_from_brief_to_approval_request_over_the_api(api, everyo
 def test_service_rules_answer_in_the_api_error_format(api, make_campaign, marketer):
     campaign = make_campaign(arms=1)  # already locked: the brief cannot change
     response = api.patch(f"/api/v1/campaigns/{campaign.pk}/", {"brief": "changed"}, format="json")
-    assert response.status_code == 400
+    # a state conflict, not bad input: 409 with the service's message
+    assert response.status_code == 409
     assert "cannot change the brief" in response.json()["detail"]
 
 

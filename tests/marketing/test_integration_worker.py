@@ -7,10 +7,6 @@ same place.
 
 from __future__ import annotations
 
-import os
-import signal
-import threading
-import time
 from collections import Counter
 from email import policy
 from email.parser import BytesParser
@@ -21,45 +17,19 @@ import pytest
 from approvals.services import approval_decide
 from marketing.models import Campaign, Send
 from marketing.services import campaign_submit
-from tests.celery_worker import celery_worker, tasks_through_broker
+from tests.celery_worker import (
+    broker_url_for_this_process,
+    celery_worker,
+    children,
+    kill_pool_child,
+    tasks_through_broker,
+    wait_for,
+)
 from tests.factories import ContactFactory
 from tests.integration.conftest import real_services  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("real_services")]
-BROKER = "redis://127.0.0.1:6379/8"  # marketing's own Redis database
 CONTACTS = 40
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        found += [int(p) for p in (task / "children").read_text().split()]
-    return found
-
-
-def drain(process, lines: list[str]) -> threading.Thread:
-    """Keep reading the worker's output so that a full pipe never blocks it."""
-
-    def run() -> None:
-        try:
-            for line in process.stdout:
-                lines.append(line)
-        except (ValueError, OSError):  # the pipe was closed when the worker stopped
-            return
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread
-
-
-def wait_for(predicate, *, timeout: float, interval: float = 0.05, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def recipients(folder: Path) -> Counter:
@@ -82,31 +52,27 @@ def test_a_worker_killed_mid_batch_leaves_every_contact_with_exactly_one_email(
     req = campaign_submit(campaign=campaign, actor=marketer)
     assert req.final["audience_size"] == CONTACTS
     mail_dir = tmp_path / "mail"
-    env = {
-        "DJANGO_SETTINGS_MODULE": "tests.marketing.worker_settings",
-        "EMAIL_FILE_PATH": str(mail_dir),
-        "PYTHONUNBUFFERED": "1",
-    }
-    lines: list[str] = []
-    with celery_worker(broker_url=BROKER, queues="dispatch", extra_env=env) as worker:
-        drain(worker, lines)
+    env = {"DJANGO_SETTINGS_MODULE": "tests.marketing.worker_settings", "EMAIL_FILE_PATH": str(mail_dir)}
+    broker = broker_url_for_this_process()
+    with celery_worker(broker_url=broker, queues="dispatch", extra_env=env, name="marketing") as worker:
+        lines = worker.lines
         first_child = children(worker.pid)[0]
         # when: a colleague approves; execution and 4 batches of 10 go through Redis to the worker
-        with tasks_through_broker(BROKER):
+        with tasks_through_broker(broker):
             approval_decide(request_id=req.pk, payload_hash=req.payload_hash, reviewer=colleague, verdict="approve")
         sent = Send.objects.filter(campaign=campaign, status=Send.Status.SENT)
         # the worker sends 10 messages a second; the moment the 15th is marked sent (half-way
         # through the second batch, while the worker waits for its next send slot) its child dies
-        wait_for(lambda: sent.count() >= 15, timeout=90, interval=0.002, what="15 messages to be sent")
-        worker_child = children(worker.pid)[0]
-        os.kill(worker_child, signal.SIGKILL)
+        wait_for(lambda: sent.count() >= 15, timeout=90, interval=0.002, what="15 messages to be sent", log=lines)
+        worker_child = kill_pool_child(worker)
         killed_at = sent.count()
         assert 10 < killed_at < 20, killed_at  # mid-batch
         # then: the pool replaces the child, the unacknowledged batch is redelivered and resumes
         wait_for(
             lambda: Campaign.objects.get(pk=campaign.pk).status == Campaign.Status.SENT,
             timeout=120,
-            what="the campaign to finish after the restart\n" + "".join(lines),
+            what="the campaign to finish after the restart",
+            log=lines,
         )
         replacement = children(worker.pid)[0]
     assert worker_child == first_child
@@ -128,9 +94,7 @@ def test_a_worker_killed_while_the_smtp_server_holds_a_campaign_email_sends_each
     from hitl_crm.accounts.roles import MANAGER
     from hitl_crm.delivery.models import Delivery
     from hitl_crm.delivery.services import delivery_mark_sent
-    from tests.celery_worker import broker_url_for_this_process
     from tests.delivery.smtp import smtp_server
-    from tests.delivery.workers import kill_pool_child
     from tests.factories import UserFactory
 
     # given: 20 reachable contacts, two batches of 10, an approved-to-be campaign
@@ -140,21 +104,19 @@ def test_a_worker_killed_while_the_smtp_server_holds_a_campaign_email_sends_each
     req = campaign_submit(campaign=campaign, actor=marketer)
     assert req.final["audience_size"] == 20
     broker = broker_url_for_this_process()
-    lines: list[str] = []
     with smtp_server(stall_at=5) as (smtp, port):
         env = {
             "DJANGO_SETTINGS_MODULE": "tests.delivery.worker_settings_marketing",
             "EMAIL_HOST": "127.0.0.1",
             "EMAIL_PORT": str(port),
             "EMAIL_TIMEOUT": "120",
-            "PYTHONUNBUFFERED": "1",
         }
-        with celery_worker(broker_url=broker, queues="dispatch", extra_env=env) as worker:
-            drain(worker, lines)
+        with celery_worker(broker_url=broker, queues="dispatch", extra_env=env, name="marketing-smtp") as worker:
+            lines = worker.lines
             # when: approved; the fifth message reaches the server, which does not answer DATA
             with tasks_through_broker(broker):
                 approval_decide(request_id=req.pk, payload_hash=req.payload_hash, reviewer=colleague, verdict="approve")
-            wait_for(lambda: smtp.count() == 5, timeout=90, interval=0.01, what="the fifth message's DATA")
+            wait_for(lambda: smtp.count() == 5, timeout=90, interval=0.01, what="the fifth message's DATA", log=lines)
             in_flight = Send.objects.get(campaign=campaign, status=Send.Status.SENDING)
             killed = kill_pool_child(worker)
             smtp.stalling.clear()
@@ -162,7 +124,8 @@ def test_a_worker_killed_while_the_smtp_server_holds_a_campaign_email_sends_each
             wait_for(
                 lambda: Campaign.objects.get(pk=campaign.pk).status == Campaign.Status.SENT,
                 timeout=120,
-                what="the campaign to finish after the kill\n" + "".join(lines),
+                what="the campaign to finish after the kill",
+                log=lines,
             )
             assert children(worker.pid) != [killed]
         received = Counter(smtp.headers("To"))

@@ -12,7 +12,7 @@ from hitl_crm.contacts.models import Account
 from service.demo import ARTICLES
 from service.inbound import build
 from service.routing import service_policies_ensure
-from service.services import inbound_message_receive, knowledge_article_create
+from service.services import inbound_message_receive, knowledge_article_seed
 from tests.factories import AccountFactory, ContactFactory
 from tests.integration.conftest import real_services  # noqa: F401 (PostgreSQL + Redis, or skip)
 
@@ -21,7 +21,7 @@ SUPPORT = "support@northwind.example"
 
 @pytest.fixture
 def knowledge(db):
-    return [knowledge_article_create(actor=None, published=True, **article) for article in ARTICLES]
+    return [knowledge_article_seed(published=True, **article) for article in ARTICLES]
 
 
 @pytest.fixture

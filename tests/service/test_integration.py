@@ -4,8 +4,6 @@ delivery of the same inbound message changes nothing."""
 
 from __future__ import annotations
 
-import threading
-import time
 from email import policy
 from email.parser import BytesParser
 
@@ -20,36 +18,9 @@ from service.models import Case, Message
 from service.routing import SEND_REPLY
 from service.services import inbound_message_receive
 from service.tasks import message_pipeline_task
-from tests.celery_worker import broker_url_for_this_process, celery_worker, tasks_through_broker
-from tests.conftest import ARTIFACTS
+from tests.celery_worker import broker_url_for_this_process, celery_worker, tasks_through_broker, wait_for
 
 pytestmark = pytest.mark.integration
-
-
-def wait_for(predicate, *, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-def drain(process, name: str) -> None:
-    """Copy the worker's output to test-artifacts/ (evidence when something fails), so a full pipe
-    never blocks the worker."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    log = ARTIFACTS / f"worker-service-{name}.log"
-
-    def copy() -> None:
-        with log.open("w") as out:
-            out.writelines(process.lines)
-            for line in process.stdout:
-                out.write(line)
-                out.flush()
-
-    threading.Thread(target=copy, daemon=True).start()
 
 
 def pending_reply(case_id: int) -> ApprovalRequest | None:
@@ -64,13 +35,13 @@ def sent_to(mail_dir, address: str) -> list:
 def test_inbound_to_draft_to_sent_reply_through_the_broker_and_a_real_worker(real_services, roles, tmp_path):
     from service.demo import ARTICLES
     from service.routing import service_policies_ensure
-    from service.services import knowledge_article_create
+    from service.services import knowledge_article_seed
     from tests.factories import ContactFactory, UserFactory
 
     # given: the desk as installed, a customer and an agent
     service_policies_ensure()
     for article in ARTICLES:
-        knowledge_article_create(actor=None, published=True, **article)
+        knowledge_article_seed(published=True, **article)
     customer = ContactFactory(first_name="Olivia", email="olivia@trailhead.example")
     agent = UserFactory(username="agent", roles=["Support agent"])
     broker = broker_url_for_this_process()
@@ -83,44 +54,46 @@ def test_inbound_to_draft_to_sent_reply_through_the_broker_and_a_real_worker(rea
         "changed for four days. Where is my order?",
     )
 
-    with celery_worker(broker_url=broker, extra_env={"EMAIL_FILE_PATH": str(mail_dir), "HTTPS": "false"}) as worker:
-        drain(worker, "flow")
-        with tasks_through_broker(broker):
-            # when: the email arrives (the pipeline is queued on commit, to the ai queue)
-            first = inbound_message_receive(mail=question)
-            req = wait_for(lambda: pending_reply(first.case.pk), timeout=60, what="the draft in the review queue")
+    env = {"EMAIL_FILE_PATH": str(mail_dir), "HTTPS": "false"}
+    with celery_worker(broker_url=broker, extra_env=env, name="service-flow") as worker, tasks_through_broker(broker):
+        # when: the email arrives (the pipeline is queued on commit, to the ai queue)
+        first = inbound_message_receive(mail=question)
+        req = wait_for(
+            lambda: pending_reply(first.case.pk), timeout=60, what="the draft in the review queue", log=worker.lines
+        )
 
-            # then: triaged, summarised and drafted by the worker
-            case = Case.objects.get(pk=first.case.pk)
-            assert case.intent == "track_order"
-            assert "NW-20411" in case.facts["order_ids"]
-            assert "tracking link" in req.final["body"]
-            assert req.policy.name == "Service replies: routine"
-            runs = AiRun.objects.count()
+        # then: triaged, summarised and drafted by the worker
+        case = Case.objects.get(pk=first.case.pk)
+        assert case.intent == "track_order"
+        assert "NW-20411" in case.facts["order_ids"]
+        assert "tracking link" in req.final["body"]
+        assert req.policy.name == "Service replies: routine"
+        runs = AiRun.objects.count()
 
-            # when: the same email is delivered again, and the pipeline task is redelivered too
-            again = inbound_message_receive(mail=question)
-            message_pipeline_task.delay(first.message.pk)
-            # … a later, unrelated message on the same queue tells us the redelivered task has run
-            marker = inbound_message_receive(
-                mail=build(sender="kwame@newcustomer.example", subject="Sizing", body="What size boots should I order?")
-            )
-            wait_for(lambda: pending_reply(marker.case.pk), timeout=60, what="the marker's draft")
+        # when: the same email is delivered again, and the pipeline task is redelivered too
+        again = inbound_message_receive(mail=question)
+        message_pipeline_task.delay(first.message.pk)
+        # … a later, unrelated message on the same queue tells us the redelivered task has run
+        marker = inbound_message_receive(
+            mail=build(sender="kwame@newcustomer.example", subject="Sizing", body="What size boots should I order?")
+        )
+        wait_for(lambda: pending_reply(marker.case.pk), timeout=60, what="the marker's draft", log=worker.lines)
 
-            # then: nothing changed for the first message
-            assert again.outcome == "duplicate"
-            assert again.message == first.message
-            assert Message.objects.filter(case=case).count() == 1
-            assert ApprovalRequest.objects.filter(action=SEND_REPLY, object_id=str(case.pk)).count() == 1
-            assert AiRun.objects.count() == runs + 3  # the marker's triage, summary, draft — none for a repeat
+        # then: nothing changed for the first message
+        assert again.outcome == "duplicate"
+        assert again.message == first.message
+        assert Message.objects.filter(case=case).count() == 1
+        assert ApprovalRequest.objects.filter(action=SEND_REPLY, object_id=str(case.pk)).count() == 1
+        assert AiRun.objects.count() == runs + 3  # the marker's triage, summary, draft — none for a repeat
 
-            # when: the agent approves; the worker's executor sends the reply
-            approval_decide(request_id=req.pk, payload_hash=req.payload_hash, reviewer=agent, verdict="approve")
-            wait_for(
-                lambda: ApprovalRequest.objects.get(pk=req.pk).status == "executed",
-                timeout=60,
-                what="the reply to be sent",
-            )
+        # when: the agent approves; the worker's executor sends the reply
+        approval_decide(request_id=req.pk, payload_hash=req.payload_hash, reviewer=agent, verdict="approve")
+        wait_for(
+            lambda: ApprovalRequest.objects.get(pk=req.pk).status == "executed",
+            timeout=60,
+            what="the reply to be sent",
+            log=worker.lines,
+        )
 
     # then: one threaded email written by the worker's mail backend, and the outbound message recorded
     to_customer = sent_to(mail_dir, customer.email)
@@ -141,12 +114,11 @@ def test_ingest_mail_queues_the_pipeline_through_the_broker(real_services, roles
         b"Message-ID: <ingest-1@customer.example>\r\n\r\nWhich boot size fits a 9.5?\r\n"
     )
     broker = broker_url_for_this_process()
-    with celery_worker(broker_url=broker, extra_env={"EMAIL_FILE_PATH": str(tmp_path / "mail")}) as worker:
-        drain(worker, "ingest")
-        with tasks_through_broker(broker):
-            call_command("ingest_mail", str(tmp_path / "in"), stdout=open("/dev/null", "w"))  # noqa: SIM115
-            case = Case.objects.get(contact__email="ada@customer.example")
-            wait_for(lambda: pending_reply(case.pk), timeout=60, what="the ingested message's draft")
+    env = {"EMAIL_FILE_PATH": str(tmp_path / "mail")}
+    with celery_worker(broker_url=broker, extra_env=env, name="service-ingest") as worker, tasks_through_broker(broker):
+        call_command("ingest_mail", str(tmp_path / "in"), stdout=open("/dev/null", "w"))  # noqa: SIM115
+        case = Case.objects.get(contact__email="ada@customer.example")
+        wait_for(lambda: pending_reply(case.pk), timeout=60, what="the ingested message's draft", log=worker.lines)
     assert Message.objects.get(case=case).processed_at is not None
 
 
@@ -172,13 +144,13 @@ def test_bad_ai_output_on_postgresql_keeps_the_run_flags_the_case_and_the_batch_
     # reaches the approval's payload validator. Either way: run kept, case to a person, batch goes on.
     from service.demo import ARTICLES
     from service.routing import service_policies_ensure
-    from service.services import knowledge_article_create
+    from service.services import knowledge_article_seed
     from tests.service.test_inbound import eml
     from tests.service.test_pipeline import RECORDING
 
     service_policies_ensure()
     for article in ARTICLES:
-        knowledge_article_create(actor=None, published=True, **article)
+        knowledge_article_seed(published=True, **article)
     if not engine_bounds:
         monkeypatch.setattr("hitl_crm.ai.engine.bounds_errors", lambda skill, output: [])
     senders = ["ada@one.example", "bo@two.example", "cy@three.example"]

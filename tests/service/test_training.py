@@ -90,10 +90,10 @@ def test_marking_a_customer_upset_sends_the_pending_draft_to_a_manager(desk, cus
 
 
 def test_only_people_who_may_change_cases_can_correct(desk, customer, receive, sales_rep):
-    from django.core.exceptions import ValidationError
+    from django.core.exceptions import PermissionDenied
 
     case = receive(customer.email, "Which jacket size?", "Small or medium?").case
 
-    with pytest.raises(ValidationError):
+    with pytest.raises(PermissionDenied, match="You may not change cases"):
         case_triage_correct(case=case, actor=sales_rep, intent="complaint")
     assert not IntentExample.objects.exists()

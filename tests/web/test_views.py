@@ -35,8 +35,12 @@ def test_wrong_password_says_so(client, sales_rep):
 
 
 def test_logout_is_a_post_and_ends_the_session(rep_client):
+    assert rep_client.get("/logout/").status_code == 405  # a link or prefetch cannot sign anyone out
+    assert rep_client.get("/").status_code == 200
     rep_client.post("/logout/")
-    assert rep_client.get("/").status_code == 302
+    response = rep_client.get("/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/login/")
 
 
 def test_dashboard_shows_real_counts(rep_client):
@@ -196,8 +200,15 @@ def test_outbox_lists_mail_written_by_the_file_backend(client, manager, tmp_path
         assert client.get("/outbox/..%2Fsecrets/").status_code == 404
 
 
-def test_outbox_is_for_staff_only(rep_client):
-    assert rep_client.get("/outbox/").status_code == 302
+def test_outbox_is_for_staff_only(rep_client, tmp_path):
+    (tmp_path / "one.eml").write_bytes(b"Subject: Private offer\r\nTo: c@d.example\r\n\r\nHello\r\n")
+    with override_settings(EMAIL_BACKEND="hitl_crm.delivery.EmlFileBackend", EMAIL_FILE_PATH=tmp_path):
+        listing = rep_client.get("/outbox/")
+        message = rep_client.get("/outbox/one/")
+    for response in (listing, message):
+        assert response.status_code == 302
+        assert "/login/" in response["Location"]
+        assert b"Private offer" not in response.content
 
 
 def test_healthz_answers_without_login(client):

@@ -16,7 +16,7 @@ import os
 import re
 import time
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypedDict
 
 from hitl_crm.ai.backends.base import BackendResponse
 from hitl_crm.ai.conf import MAX_RETRIES_CAP
@@ -28,6 +28,16 @@ from hitl_crm.ai.skills.base import Skill
 logger = logging.getLogger("hitl_crm.ai")
 _FENCED_JSON = re.compile(r"```(?:json)?\s*(\{.*\})\s*```", re.DOTALL)
 MAX_RETRY_AFTER = 30.0
+
+
+class _CallFigures(TypedDict):
+    """What a failed answer still reports to ``BackendError`` (and so to the ``AiRun``)."""
+
+    attempts: int
+    raw: str
+    tokens_in: int
+    tokens_out: int
+    model: str
 
 
 def parse_json_object(text: str) -> dict[str, Any]:
@@ -118,7 +128,13 @@ class LlmBackend:
             if callable(close):
                 close()
         spent = cost(tokens_in, tokens_out, config)
-        common = {"attempts": attempts, "raw": text, "tokens_in": tokens_in, "tokens_out": tokens_out, "model": model}
+        common: _CallFigures = {
+            "attempts": attempts,
+            "raw": text,
+            "tokens_in": tokens_in,
+            "tokens_out": tokens_out,
+            "model": model,
+        }
         try:
             data = parse_json_object(text)
         except ValueError:

@@ -249,14 +249,14 @@ def dates(text: str, *, today: date | None = None) -> list[DateMention]:
         elif m.group("md") or m.group("dm"):
             parts = _parse_month_day(raw)
             if parts:
-                year, month, day = parts
-                if year:
-                    parsed = _safe_date(year, month, day)
+                given_year, month, day = parts  # no year when the text names none
+                if given_year:
+                    parsed = _safe_date(given_year, month, day)
                     iso = parsed.isoformat() if parsed else None
                 elif today:
                     parsed = _safe_date(today.year, month, day)
                     iso = parsed.isoformat() if parsed else None
-                key = f"{year:04d}-{month:02d}-{day:02d}" if year else f"--{month:02d}-{day:02d}"
+                key = f"{given_year:04d}-{month:02d}-{day:02d}" if given_year else f"--{month:02d}-{day:02d}"
         elif today is not None:
             resolved = _resolve_relative(key, today)
             iso = resolved.isoformat() if resolved else None

@@ -118,6 +118,6 @@ class Featurizer:
         return cls(
             {term: i for i, term in enumerate(params["terms"])},
             np.asarray(params["idf"], dtype=np.float64),
-            tuple(params["word_range"]),  # type: ignore[arg-type]
-            tuple(params["char_range"]),  # type: ignore[arg-type]
+            tuple(params["word_range"]),
+            tuple(params["char_range"]),
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, TypedDict
 
 from hitl_crm.ai.nlp.facts import extract_facts
 from hitl_crm.ai.nlp.text import content_terms, sentences
@@ -11,6 +11,15 @@ from hitl_crm.ai.nlp.textrank import textrank
 from hitl_crm.ai.prompts import fence, task_prompt
 from hitl_crm.ai.schema import PROBABILITY, array, integer, nullable, number, obj, string
 from hitl_crm.ai.skills.base import Skill
+
+
+class KeyPoint(TypedDict):
+    """One sentence the summary keeps, with who said it and its TextRank weight."""
+
+    speaker: str
+    text: str
+    score: float
+
 
 MESSAGE = obj({"speaker": string(), "text": string()}, ["text"], extra=True)
 INPUT_SCHEMA = obj(
@@ -155,7 +164,9 @@ def offline(inputs: dict[str, Any]) -> dict[str, Any]:
             continue
         chosen.append(index)
     chosen.sort()
-    key_points = [{"speaker": pairs[i][0], "text": pairs[i][1], "score": round(weighted[i], 4)} for i in chosen]
+    key_points: list[KeyPoint] = [
+        {"speaker": pairs[i][0], "text": pairs[i][1], "score": round(weighted[i], 4)} for i in chosen
+    ]
     lines: list[str] = []
     for point in key_points:
         label = _label(point["speaker"])

@@ -1,6 +1,11 @@
+from typing import TYPE_CHECKING
+
 from rest_framework import serializers
 
 from hitl_crm.contacts.models import Account, Activity, Contact
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 class AccountSerializer(serializers.ModelSerializer):
@@ -84,7 +89,7 @@ class ContactInputSerializer(serializers.Serializer):
 
 
 class ActivitySerializer(serializers.ModelSerializer):
-    actor = serializers.StringRelatedField(allow_null=True)
+    actor: "serializers.StringRelatedField[User]" = serializers.StringRelatedField(allow_null=True)
 
     class Meta:
         model = Activity
@@ -95,4 +100,6 @@ class ActivityInputSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=Activity.Kind.choices)
     summary = serializers.CharField(max_length=300)
     occurred_at = serializers.DateTimeField(required=False)
-    data = serializers.DictField(required=False)
+    # The serializer metaclass moves declared fields out of the class, so this API field does not
+    # replace ``Serializer.data`` at run time; the stubs see a class attribute of another type.
+    data = serializers.DictField(required=False)  # type: ignore[assignment]

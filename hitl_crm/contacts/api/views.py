@@ -1,4 +1,6 @@
-from django.db.models import Count
+from typing import TYPE_CHECKING, Any
+
+from django.db.models import Count, QuerySet
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
@@ -25,6 +27,7 @@ from hitl_crm.contacts.services import (
     contact_create,
     contact_update,
 )
+from hitl_crm.types import authenticated_user
 
 
 class AccountFilter(filters.FilterSet):
@@ -50,6 +53,12 @@ class _WriteThroughServices:
 
     input_serializer_class: type
     serializer_class: type
+
+    if TYPE_CHECKING:  # provided by the GenericAPIView this is mixed into (declared here for the type checker only)
+
+        def get_queryset(self) -> QuerySet[Any]: ...
+
+        def get_serializer_context(self) -> dict[str, Any]: ...
 
     def _respond(self, instance, code: int) -> Response:
         instance = self.get_queryset().get(pk=instance.pk)
@@ -110,7 +119,7 @@ class ContactViewSet(
     def create(self, request: Request, *args, **kwargs) -> Response:
         serializer = ContactInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        contact = contact_create(actor=request.user, source="api", **serializer.validated_data)
+        contact = contact_create(actor=authenticated_user(request), source="api", **serializer.validated_data)
         return self._respond(contact, status.HTTP_201_CREATED)
 
     def update(self, request: Request, *args, **kwargs) -> Response:
@@ -118,7 +127,7 @@ class ContactViewSet(
         serializer = ContactInputSerializer(contact, data=request.data, partial=kwargs.get("partial", False))
         serializer.is_valid(raise_exception=True)
         contact = contact_update(
-            contact=contact, data=dict(serializer.validated_data), actor=request.user, source="api"
+            contact=contact, data=dict(serializer.validated_data), actor=authenticated_user(request), source="api"
         )
         return self._respond(contact, status.HTTP_200_OK)
 
@@ -132,7 +141,9 @@ class ContactViewSet(
                 self.permission_denied(request, message="You may not add activities.")
             serializer = ActivityInputSerializer(data=request.data)
             serializer.is_valid(raise_exception=True)
-            activity = activity_record(contact=contact, actor=request.user, source="api", **serializer.validated_data)
+            activity = activity_record(
+                contact=contact, actor=authenticated_user(request), source="api", **serializer.validated_data
+            )
             return Response(ActivitySerializer(activity).data, status=status.HTTP_201_CREATED)
         page = self.paginate_queryset(contact_timeline(contact=contact).order_by("-id"))
         return self.get_paginated_response(ActivitySerializer(page, many=True).data)

@@ -119,7 +119,8 @@ def line_chart(
     )
     lines = []
     for index, name in enumerate(names):
-        segments, current = [], []
+        segments: list[list[str]] = []
+        current: list[str] = []
         dots = []
         for i, (label, value) in enumerate(series[name]):
             if value is None:

@@ -9,6 +9,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from leads import csv_parsing
+from leads.import_jobs import IMPORT_PERMISSION
+from leads.management.actor import add_user_argument, command_actor
 from leads.services import lead_import_create, lead_import_error_report, lead_import_run, lead_import_start
 
 
@@ -52,6 +54,7 @@ class Command(BaseCommand):
             help="Ignore every column not named by --map (instead of the suggested mapping).",
         )
         parser.add_argument("--update-existing", action="store_true", help="Update leads with the same email or id.")
+        add_user_argument(parser)
         parser.add_argument("--owner", help="Username that owns new leads without an owner column.")
         parser.add_argument("--errors", metavar="FILE", help="Write the rows not imported (with reasons) here.")
 
@@ -64,18 +67,20 @@ class Command(BaseCommand):
         update_existing: bool,
         owner: str | None,
         errors: str | None,
+        user: str,
         **options,
     ) -> None:
         file = Path(path)
         if not file.is_file():
             raise CommandError(f"No such file: {file}")
+        actor = command_actor(user, IMPORT_PERMISSION)
         default_owner = None
         if owner:
             default_owner = get_user_model().objects.filter(username=owner, is_active=True).first()
             if default_owner is None:
                 raise CommandError(f"No active user {owner!r}.")
         try:
-            imp = lead_import_create(file_name=file.name, data=file.read_bytes())
+            imp = lead_import_create(file_name=file.name, data=file.read_bytes(), actor=actor)
         except ValidationError as exc:
             raise CommandError("; ".join(m for msgs in exc.message_dict.values() for m in msgs)) from None
         delimiter = "tab" if imp.delimiter == "\t" else repr(imp.delimiter)
@@ -91,6 +96,7 @@ class Command(BaseCommand):
         try:
             imp = lead_import_start(
                 lead_import=imp,
+                actor=actor,
                 mapping=mapping,
                 update_existing=update_existing,
                 default_owner=default_owner,

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
@@ -25,6 +26,8 @@ from django.utils import timezone
 from leads import csv_parsing, learning
 from leads.conf import app_settings
 from leads.features import FIELD_FEATURES, Feature, attribute_feature, infer_kind
+from leads.import_jobs import IMPORT_PERMISSION
+from leads.management.actor import add_user_argument, command_actor
 from leads.models import Lead
 from leads.services import lead_import_create, lead_import_run, lead_import_start
 from leads.training import load_features, scoring_model_train, training_set
@@ -84,8 +87,10 @@ class Command(BaseCommand):
         parser.add_argument("--holdout", type=float, default=0.25, help="Share held out for the figures.")
         parser.add_argument("--folds", type=int, default=5, help="Also report k-fold cross-validated ROC AUC (0: no).")
         parser.add_argument("--keep", action="store_true", help="Keep the imported leads and the model.")
+        add_user_argument(parser)
 
-    def handle(self, *args, data: str, seed: int, holdout: float, folds: int, keep: bool, **options) -> None:
+    def handle(self, *args, data: str, seed: int, holdout: float, folds: int, keep: bool, user: str, **options) -> None:
+        actor = command_actor(user, IMPORT_PERMISSION)
         path = Path(data)
         if not path.is_file():
             raise CommandError(
@@ -94,22 +99,22 @@ class Command(BaseCommand):
             )
         try:
             with transaction.atomic():
-                self._run(path, seed=seed, holdout=holdout, folds=folds)
+                self._run(path, actor=actor, seed=seed, holdout=holdout, folds=folds)
                 if not keep:
                     raise _Rollback
         except _Rollback:
             self.stdout.write("Rolled back: nothing was kept (use --keep to keep the leads and the model).")
 
-    def _run(self, path: Path, *, seed: int, holdout: float, folds: int) -> None:
+    def _run(self, path: Path, *, actor: AbstractBaseUser, seed: int, holdout: float, folds: int) -> None:
         started = time.perf_counter()
         try:
-            imp = lead_import_create(file_name=path.name, data=path.read_bytes())
+            imp = lead_import_create(file_name=path.name, data=path.read_bytes(), actor=actor)
         except ValidationError as exc:
             raise CommandError("; ".join(m for msgs in exc.message_dict.values() for m in msgs)) from None
         mapping = eval_mapping(imp.headers)
         if not any(t == "field:won" for t in mapping.values()):
             raise CommandError("The file has no 'Converted' column: nothing to learn from.")
-        imp = lead_import_start(lead_import=imp, mapping=mapping, run=False)
+        imp = lead_import_start(lead_import=imp, mapping=mapping, actor=actor, run=False)
         imp = lead_import_run(import_id=imp.pk)
         imported = time.perf_counter() - started
         self.stdout.write(

@@ -61,7 +61,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("paths", nargs="+", help=".eml files, folders or mbox files")
 
-    def handle(self, *args, paths: list[str], verbosity: int = 1, **options) -> None:
+    # A batch loop that must survive every kind of bad item, plus its report: kept together on purpose.
+    def handle(self, *args, paths: list[str], verbosity: int = 1, **options) -> None:  # noqa: C901
         counts: Counter[str] = Counter()
         malformed: list[tuple[str, str]] = []
         failed: list[tuple[str, str]] = []

@@ -1,6 +1,5 @@
 from argparse import ArgumentParser
 
-from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -8,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from hitl_crm.accounts.roles import ADMIN, MANAGER, MARKETER, SALES_REP, SUPPORT_AGENT, roles_ensure
+from hitl_crm.hooks import app_hooks
 
 DEMO_PASSWORD = "demo-pass-2026"
 DEMO_USERS = [
@@ -44,10 +44,8 @@ class Command(BaseCommand):
         with transaction.atomic():
             self._users()
         # Each app that has demo data declares seed_demo(stdout=…) on its AppConfig.
-        for config in apps.get_app_configs():
-            seeder = getattr(config, "seed_demo", None)
-            if seeder is not None:
-                seeder(stdout=self.stdout)
+        for hook in app_hooks("seed_demo"):
+            hook.value(stdout=self.stdout)
         self.stdout.write(f"\nDemo logins (password for all: {DEMO_PASSWORD})")
         for username, first, last, role in DEMO_USERS:
             self.stdout.write(f"  {username:5} {first} {last:10} {role}")
