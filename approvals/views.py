@@ -117,7 +117,9 @@ def queue(request: AuthenticatedHtmxHttpRequest) -> HttpResponse:
         "query": query.urlencode(),
         "waiting": f"{PENDING_COUNT_CAP}+" if waiting >= PENDING_COUNT_CAP else str(waiting),
     }
-    template = "approvals/queue.html#results" if request.htmx else "approvals/queue.html"
+    # A history restore (Back/Forward with no cached snapshot) needs the whole page.
+    partial = request.htmx and not request.htmx.history_restore_request
+    template = "approvals/queue.html#results" if partial else "approvals/queue.html"
     return render(request, template, context)
 
 

@@ -100,6 +100,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "hitl_crm.web.middleware.HtmxSessionMiddleware",
     "hitl_crm.web.middleware.PrivateCacheMiddleware",
 ]
 
@@ -163,6 +164,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
+CSRF_FAILURE_VIEW = "hitl_crm.web.views.csrf_failure"
 LOGIN_REDIRECT_URL = "web:dashboard"
 LOGOUT_REDIRECT_URL = "login"
 # guardian: no anonymous user row; permissions are for signed-in staff only.
@@ -274,6 +276,18 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # System fonts only (the page loads no web fonts); no search box, whose worker would start
+    # from a blob: URL the Content-Security-Policy refuses.
+    "REDOC_UI_SETTINGS": {
+        "disableSearch": True,
+        "theme": {
+            "typography": {
+                "fontFamily": 'system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif',
+                "headings": {"fontFamily": 'system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif'},
+                "code": {"fontFamily": 'ui-monospace, "DejaVu Sans Mono", monospace'},
+            },
+        },
+    },
     "COMPONENT_SPLIT_REQUEST": True,
     # The shared Error component and 400/401/403/404/409/429 on every operation.
     "POSTPROCESSING_HOOKS": [

@@ -1,7 +1,13 @@
 from __future__ import annotations
 
-from django.contrib import admin, messages
+from typing import Any
 
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.forms import ModelForm
+from django.http import HttpRequest
+
+from hitl_crm.types import authenticated_user
 from leads.models import Lead, LeadEvent, LeadImport, LeadImportError, LeadScoreHistory, ScoringModel, ScoringRule
 
 
@@ -32,15 +38,15 @@ class LeadAdmin(admin.ModelAdmin):
     ]
     list_select_related = ["owner"]
 
-    def save_model(self, request, obj, form, change) -> None:
+    def save_model(self, request: HttpRequest, obj: Lead, form: ModelForm, change: bool) -> None:
         # Through the services, like every other change: permission, validation and audit.
         from leads.services import LEAD_FIELDS, lead_create, lead_update
 
         data = {name: form.cleaned_data[name] for name in form.changed_data if name in LEAD_FIELDS}
         if change:
-            lead_update(lead=obj, data=data, actor=request.user)
+            lead_update(lead=obj, data=data, actor=authenticated_user(request))
         else:
-            lead = lead_create(actor=request.user, **data)
+            lead = lead_create(actor=authenticated_user(request), **data)
             obj.pk, obj._state.adding = lead.pk, False
 
 
@@ -58,7 +64,7 @@ class ScoringRuleAdmin(admin.ModelAdmin):
     list_editable = ["points", "active"]
     list_filter = ["active", "target"]
 
-    def save_model(self, request, obj, form, change) -> None:
+    def save_model(self, request: HttpRequest, obj: ScoringRule, form: ModelForm, change: bool) -> None:
         from leads.services import scoring_rule_save
 
         data = {
@@ -76,7 +82,7 @@ class ScoringRuleAdmin(admin.ModelAdmin):
                 "active",
             )
         }
-        scoring_rule_save(data=data, rule=obj, actor=request.user)
+        scoring_rule_save(data=data, rule=obj, actor=authenticated_user(request))
 
 
 @admin.register(ScoringModel)
@@ -86,24 +92,24 @@ class ScoringModelAdmin(admin.ModelAdmin):
     actions = ["activate"]
 
     @admin.display(description="ROC AUC")
-    def roc_auc(self, obj: ScoringModel):
+    def roc_auc(self, obj: ScoringModel) -> Any:
         return obj.metrics.get("roc_auc")
 
     @admin.display(description="rows")
-    def n_train(self, obj: ScoringModel):
+    def n_train(self, obj: ScoringModel) -> Any:
         return obj.metrics.get("n_train")
 
     @admin.action(description="Use this version to score every lead", permissions=["change"])
-    def activate(self, request, queryset) -> None:
+    def activate(self, request: HttpRequest, queryset: QuerySet[ScoringModel]) -> None:
         if queryset.count() != 1:
             self.message_user(request, "Choose exactly one version.", messages.ERROR)
             return
         from leads.services import scoring_model_activate
 
-        model = scoring_model_activate(model=queryset.get(), actor=request.user)
+        model = scoring_model_activate(model=queryset.get(), actor=authenticated_user(request))
         self.message_user(request, f"Model v{model.version} now scores every lead.")
 
-    def has_add_permission(self, request) -> bool:
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
 
@@ -117,8 +123,8 @@ class LeadScoreHistoryAdmin(admin.ModelAdmin):
 class LeadImportErrorInline(admin.TabularInline):
     model = LeadImportError
     extra = 0
-    fields = ["line", "column", "value", "message", "duplicate"]
-    readonly_fields = fields
+    readonly_fields = ("line", "column", "value", "message", "duplicate")
+    fields = readonly_fields
     max_num = 0
 
 

@@ -1,7 +1,12 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, TextIO
+
 from django.apps import AppConfig
 from django.core import checks
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 _LEAD_WORK = [
     "leads.view_lead",
@@ -44,12 +49,12 @@ class LeadsConfig(AppConfig):
         register(SEND_FOLLOWUP_ACTION)
         checks.register(lead_checks.check_settings)
 
-    def seed_demo(self, *, stdout) -> None:
+    def seed_demo(self, *, stdout: TextIO) -> None:
         from leads.demo import seed
 
         seed(stdout=stdout)
 
-    def dashboard_stats(self, user) -> list[dict]:
+    def dashboard_stats(self, user: User) -> list[dict[str, Any]]:
         if not user.has_perm("leads.view_lead"):
             return []
         from django.urls import NoReverseMatch, reverse

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.checks import CheckMessage, Error
 
 from leads.conf import app_settings
 
 
-def _number(value, *, low: float, high: float | None = None) -> bool:
+def _number(value: Any, *, low: float, high: float | None = None) -> bool:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return False
     return value >= low and (high is None or value <= high)
 
 
-def check_settings(app_configs, **kwargs) -> list[CheckMessage]:
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     errors: list[CheckMessage] = []
     tiers = app_settings.TIER_THRESHOLDS
     if not (

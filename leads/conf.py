@@ -16,6 +16,7 @@ points normalised to 0–100 (``100 · clip(points / positive_max, 0, 1)``, wher
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 from django.conf import settings
 
@@ -28,7 +29,7 @@ def _lowered(values: tuple[str, ...]) -> frozenset[str]:
     return frozenset(v.strip().lower() for v in values)
 
 
-def _get(name: str, default):
+def _get(name: str, default: Any) -> Any:
     return getattr(settings, _PREFIX + name, default)
 
 
@@ -89,7 +90,7 @@ class _Settings:
         return _lowered(tuple(_get("MISSING_VALUES", _MISSING)))
 
     @property
-    def MODEL_FEATURES(self) -> list[dict]:
+    def MODEL_FEATURES(self) -> list[dict[str, Any]]:
         """Features of a newly trained model when none are chosen (see ``leads.features``)."""
         return _get("MODEL_FEATURES", None) or []
 

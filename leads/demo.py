@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import math
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any, TextIO
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -184,7 +185,7 @@ RULES = [
 FOLLOWUP_POLICY = "Lead follow-up"
 
 
-def _pick(rng: random.Random, weighted: list[tuple]) -> tuple:
+def _pick(rng: random.Random, weighted: list[tuple[Any, ...]]) -> tuple[Any, ...]:
     return rng.choices(weighted, weights=[w[-1] for w in weighted])[0]
 
 
@@ -222,7 +223,7 @@ def _policy() -> bool:
     return True
 
 
-def _leads(rng: random.Random, now) -> tuple[int, int]:
+def _leads(rng: random.Random, now: datetime) -> tuple[int, int]:
     from hitl_crm.contacts.models import Contact
 
     User = get_user_model()
@@ -310,16 +311,16 @@ def _leads(rng: random.Random, now) -> tuple[int, int]:
         event.created_at = event.occurred_at
     LeadEvent.objects.bulk_create(events, batch_size=1000)
     Lead.objects.bulk_update(leads, ["status", "closed_at"], batch_size=500)
-    last = {}
+    last_engaged: dict[int, datetime] = {}
     for event in events:
-        last[event.lead_id] = max(last.get(event.lead_id, event.occurred_at), event.occurred_at)
+        last_engaged[event.lead_id] = max(last_engaged.get(event.lead_id, event.occurred_at), event.occurred_at)
     for lead in leads:
-        lead.last_engaged_at = last.get(lead.pk)
+        lead.last_engaged_at = last_engaged.get(lead.pk)
     Lead.objects.bulk_update(leads, ["last_engaged_at"], batch_size=500)
     return len(leads), len(events)
 
 
-def seed(*, stdout) -> None:
+def seed(*, stdout: TextIO) -> None:
     from leads.services import leads_rescore, scoring_model_train
     from leads.training import NotEnoughData
 
@@ -345,7 +346,7 @@ def seed(*, stdout) -> None:
     )
 
 
-def _followups(now) -> int:
+def _followups(now: datetime) -> int:
     """A couple of AI follow-up drafts for Sam's hottest open leads, so the review queue has some."""
     from approvals.exceptions import ApprovalError
     from leads.followups import followup_blocker, lead_followup_draft

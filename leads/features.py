@@ -26,13 +26,27 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import numpy as np
-from django.db.models import Count, DateTimeField, ExpressionWrapper, F, Max, Q, Sum, Value
+from django.db.models import (
+    Aggregate,
+    Count,
+    DateTimeField,
+    Expression,
+    ExpressionWrapper,
+    F,
+    Max,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+)
 from django.db.models.functions import Coalesce
 
 from leads.conf import app_settings
 from leads.models import Lead, LeadEvent
 
 T = TypeVar("T")
+Column = Sequence[Any] | np.ndarray
+"""One feature's values for every lead of a batch: a list, or a numpy array for engagement figures."""
 CATEGORICAL = "categorical"
 NUMERIC = "numeric"
 
@@ -293,7 +307,7 @@ class Batch:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def values(self, feature: Feature) -> Sequence[Any]:
+    def values(self, feature: Feature) -> Column:
         if feature.source == "field":
             return self.fields[feature.key]
         if feature.source == "attribute":
@@ -312,9 +326,9 @@ def _ids_filter(ids: Sequence[int], prefix: str = "") -> Q:
     return Q(**{f"{prefix}id__in": list(ids)})
 
 
-def _event_query(where: Q, specs: dict[str, EventAggregate], ref):
+def _event_query(where: Q, specs: dict[str, EventAggregate], ref: Expression) -> QuerySet[LeadEvent, tuple[Any, ...]]:
     """One grouped query: every aggregate of ``specs`` per lead, for events up to ``ref``."""
-    annotations = {}
+    annotations: dict[str, Aggregate] = {}
     for index, spec in enumerate(specs.values()):
         cond = Q()
         if spec.kind != "any":
@@ -405,7 +419,7 @@ def load_batch(
     base = ["id", "status", "closed_at", "override_score", "score", "tier"]
     columns = base + fields + (["attributes"] if attributes else [])
     if not ids:
-        rows: list[tuple] = []
+        rows: list[tuple[Any, ...]] = []
     else:
         rows = list(Lead.objects.filter(_ids_filter(ids)).order_by("id").values_list(*columns))
         wanted = set(ids)
@@ -442,6 +456,6 @@ def needs(features: Iterable[Feature]) -> tuple[set[str], bool, dict[str, EventA
     return fields, attributes, events
 
 
-def category_counts(values: Iterable[Any]) -> Counter:
+def category_counts(values: Iterable[Any]) -> Counter[Any]:
     missing = app_settings.MISSING_VALUES
     return Counter(v for v in values if not is_missing(v, missing))

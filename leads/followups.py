@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 
@@ -81,11 +81,11 @@ def followup_subject(lead: Lead) -> str:
     return f"Following up — {company}"[:200] if company else "Following up on our conversation"
 
 
-def rep_for(lead: Lead, actor: AbstractBaseUser | None) -> AbstractBaseUser | None:
+def rep_for(lead: Lead, actor: User | None) -> User | None:
     return lead.owner if lead.owner_id else actor
 
 
-def _rep_name(user: AbstractBaseUser | None) -> str:
+def _rep_name(user: User | None) -> str:
     if user is None:
         from django.conf import settings
 
@@ -110,7 +110,7 @@ def _context(lead: Lead) -> dict[str, Any]:
     return {"category": "followup", "vip": vip}
 
 
-def lead_followup_draft(*, lead: Lead, actor: AbstractBaseUser | None = None) -> DraftOutcome:
+def lead_followup_draft(*, lead: Lead, actor: User | None = None) -> DraftOutcome:
     """Have the AI draft a follow-up and propose it for approval. Never sends anything.
 
     Returns the new approval request, or ``request=None`` with the failed AI result (the
@@ -177,7 +177,7 @@ def drafting_done(lead_id: int) -> None:
     cache.delete(_DRAFTING_KEY.format(lead_id))
 
 
-def lead_followup_request_draft(*, lead: Lead, actor: AbstractBaseUser) -> bool:
+def lead_followup_request_draft(*, lead: Lead, actor: User) -> bool:
     """Queue an AI draft (queue ``ai``); False if one is being drafted or already waits for approval.
 
     Needs ``leads.change_lead``. Raises ValidationError at once when the lead cannot be emailed.
@@ -197,7 +197,7 @@ def lead_followup_request_draft(*, lead: Lead, actor: AbstractBaseUser) -> bool:
     return True
 
 
-def lead_followup_submit(*, lead: Lead, actor: AbstractBaseUser, subject: str, body: str) -> Any:
+def lead_followup_submit(*, lead: Lead, actor: User, subject: str, body: str) -> Any:
     """A follow-up the rep wrote (e.g. after the AI could not): proposed for approval like any other.
 
     Needs ``leads.change_lead``.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib.auth import get_user_model
@@ -24,7 +24,8 @@ class ProspectFilterForm(forms.Form):
 
     def __init__(self, *args: Any, sources: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["source"].choices = [("", "Any source"), *[(s, s) for s in sources]]
+        # Declared above; ``fields`` holds base Fields.
+        cast(forms.ChoiceField, self.fields["source"]).choices = [("", "Any source"), *[(s, s) for s in sources]]
 
     def filters(self) -> dict[str, str]:
         """The valid filters (an unknown value in one field does not drop the others)."""
@@ -91,7 +92,9 @@ class MappingForm(forms.Form):
     def __init__(self, *args: Any, lead_import: LeadImport, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.lead_import = lead_import
-        self.fields["default_owner"].queryset = get_user_model().objects.filter(is_active=True).order_by("username")
+        cast(forms.ModelChoiceField, self.fields["default_owner"]).queryset = (
+            get_user_model().objects.filter(is_active=True).order_by("username")
+        )
         for index, header in enumerate(lead_import.headers):
             self.fields[f"col_{index}"] = forms.ChoiceField(
                 choices=target_choices(header),
@@ -159,7 +162,7 @@ class TrainForm(forms.Form):
         self.catalogue = {f.name: f for f in available_features()}
         for feature in current or []:
             self.catalogue.setdefault(feature.name, feature)
-        self.fields["features"].choices = [
+        cast(forms.MultipleChoiceField, self.fields["features"]).choices = [
             (f.name, f.label if f.source != "attribute" else f"{f.label} (custom)") for f in self.catalogue.values()
         ]
         self.fields["features"].initial = [f.name for f in current or []]

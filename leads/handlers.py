@@ -8,7 +8,7 @@ version (``Lead.approval_version``: address, name, owner, status, opt-out).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
 from django.core.mail import EmailMessage
@@ -23,6 +23,7 @@ from leads.followups import SEND_FOLLOWUP, followup_blocker
 
 if TYPE_CHECKING:
     from approvals.models import ApprovalRequest
+    from leads.models import Lead
 
 
 class FollowupSerializer(serializers.Serializer):
@@ -66,12 +67,13 @@ class FollowupRefused(Exception):
 
 def _prepare_followup(req: ApprovalRequest, payload: dict[str, Any]) -> Outbound:
     """The approved follow-up, exactly as it will be sent, unless the lead may no longer be emailed."""
-    lead = req.subject
+    # The executor loaded the subject (the lead) and set the execution key when the request was approved.
+    lead = cast("Lead", req.subject)
     blocker = followup_blocker(lead)
     if blocker:
         raise FollowupRefused(f"Not sent: {blocker}")
     headers = {
-        "Message-ID": message_id_for(req.execution_key, settings.DEFAULT_FROM_EMAIL),
+        "Message-ID": message_id_for(cast(str, req.execution_key), settings.DEFAULT_FROM_EMAIL),
         "X-HITL-Approval": str(req.pk),
     }
     reply_to = [lead.owner.email] if lead.owner_id and lead.owner and lead.owner.email else None
@@ -98,7 +100,7 @@ def _complete_followup(req: ApprovalRequest, payload: dict[str, Any], delivery: 
     from hitl_crm.contacts.services import activity_record
     from leads.models import LeadEvent
 
-    lead = req.subject
+    lead = cast("Lead", req.subject)  # the action's subject model, loaded by the executor
     key = req.execution_key
     message_id = delivery.content["headers"]["Message-ID"]
     result = {"message_id": message_id, "execution_key": key, "to": payload["to"]}
@@ -108,7 +110,7 @@ def _complete_followup(req: ApprovalRequest, payload: dict[str, Any], delivery: 
     data = {"subject": payload["subject"], "approval_request": req.pk, "execution_key": key, "message_id": message_id}
     event = LeadEvent.objects.create(lead=lead, kind=LeadEvent.Kind.EMAIL_SENT, data=data, source="approvals")
     activity_id = None
-    if lead.contact_id:
+    if lead.contact_id and lead.contact is not None:
         activity_id = activity_record(
             contact=lead.contact,
             kind=Activity.Kind.EMAIL_OUT,

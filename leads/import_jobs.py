@@ -16,13 +16,14 @@ import csv
 import io
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Q
@@ -49,7 +50,7 @@ def _owners() -> dict[str, int]:
 
 
 @transaction.atomic
-def lead_import_create(*, file_name: str, data: bytes, actor: AbstractBaseUser) -> LeadImport:
+def lead_import_create(*, file_name: str, data: bytes, actor: User) -> LeadImport:
     """Store an upload (decoded) with a suggested mapping; raise ValidationError naming the problem.
 
     Needs ``leads.add_leadimport``.
@@ -101,9 +102,9 @@ def lead_import_start(
     *,
     lead_import: LeadImport,
     mapping: dict[str, str],
-    actor: AbstractBaseUser,
+    actor: User,
     update_existing: bool = False,
-    default_owner: AbstractBaseUser | None = None,
+    default_owner: User | None = None,
     run: bool = True,
 ) -> LeadImport:
     """Fix the mapping and queue the run (``run=False``: the caller runs it, e.g. a command).
@@ -167,7 +168,7 @@ def _error(
     )
 
 
-def _existing(rows: list[csv_parsing.CleanRow]) -> tuple[dict[str, dict], dict[str, dict]]:
+def _existing(rows: list[csv_parsing.CleanRow]) -> tuple[dict[str, Mapping[str, Any]], dict[str, Mapping[str, Any]]]:
     emails = {r.email for r in rows if r.email}
     ext_ids = {r.external_id for r in rows if r.external_id}
     if not emails and not ext_ids:
@@ -175,7 +176,8 @@ def _existing(rows: list[csv_parsing.CleanRow]) -> tuple[dict[str, dict], dict[s
     found = Lead.objects.filter(Q(email__in=emails) | Q(external_id__in=ext_ids)).values(
         "id", "email", "external_id", "lead_import_id", "attributes"
     )
-    by_email, by_ext = {}, {}
+    by_email: dict[str, Mapping[str, Any]] = {}
+    by_ext: dict[str, Mapping[str, Any]] = {}
     for lead in found:
         if lead["email"] in emails:
             by_email[lead["email"]] = lead
@@ -194,7 +196,7 @@ def _contacts_by_email(emails: Iterable[str]) -> dict[str, int]:
 
 
 def _process_chunk(
-    imp: LeadImport, plan: csv_parsing.Plan, chunk: list[tuple[int, list[str]]], seen: dict[str, int], now
+    imp: LeadImport, plan: csv_parsing.Plan, chunk: list[tuple[int, list[str]]], seen: dict[str, int], now: datetime
 ) -> ChunkResult:
     result = ChunkResult()
     good: list[csv_parsing.CleanRow] = []
@@ -207,7 +209,7 @@ def _process_chunk(
         result.errors.extend(_error(imp, row, column, value, message) for column, value, message in row.errors)
     by_email, by_ext = _existing(good)
     creates: list[tuple[csv_parsing.CleanRow, Lead]] = []
-    updates: list[tuple[csv_parsing.CleanRow, dict]] = []
+    updates: list[tuple[csv_parsing.CleanRow, Mapping[str, Any]]] = []
     for row in good:
         keys = [
             k
@@ -282,7 +284,7 @@ def _process_chunk(
     return result
 
 
-def _new_lead(imp: LeadImport, row: csv_parsing.CleanRow, now) -> Lead:
+def _new_lead(imp: LeadImport, row: csv_parsing.CleanRow, now: datetime) -> Lead:
     fields = dict(row.fields)
     if "owner_id" not in fields and imp.default_owner_id:
         fields["owner_id"] = imp.default_owner_id
@@ -292,7 +294,9 @@ def _new_lead(imp: LeadImport, row: csv_parsing.CleanRow, now) -> Lead:
     return lead
 
 
-def _apply_updates(imp: LeadImport, updates: list[tuple[csv_parsing.CleanRow, dict]], now) -> int:
+def _apply_updates(
+    imp: LeadImport, updates: list[tuple[csv_parsing.CleanRow, Mapping[str, Any]]], now: datetime
+) -> int:
     """Overwrite the fields a row gives a value for; merge attributes; keep everything else."""
     by_id = {lead.pk: lead for lead in Lead.objects.filter(pk__in=[existing["id"] for _, existing in updates])}
     fields = {"attributes", "lead_import", "score_dirty_at", "updated_at", "closed_at"}
@@ -316,7 +320,7 @@ def _apply_updates(imp: LeadImport, updates: list[tuple[csv_parsing.CleanRow, di
     return len(objs)
 
 
-def _json_value(field: models.Field, value: Any) -> Any:
+def _json_value(field: models.Field[Any, Any], value: Any) -> Any:
     if value is None or isinstance(field, models.JSONField):
         return value
     if isinstance(value, Decimal):
@@ -335,7 +339,8 @@ def bulk_write(objs: list[Lead], fields: list[str]) -> None:
         Lead.objects.bulk_update(objs, fields, batch_size=500)
         return
     qn = connection.ops.quote_name
-    columns = [Lead._meta.get_field(name) for name in fields]
+    # Every name is a concrete column of the lead (get_field also finds relations and generic keys).
+    columns = [cast("models.Field[Any, Any]", Lead._meta.get_field(name)) for name in fields]
     assignments = ", ".join(f"{qn(f.column)} = v.{qn(f.column)}" for f in columns)
     definitions = ", ".join(f"{qn(f.column)} {f.db_type(connection)}" for f in columns)
     sql = (
@@ -357,7 +362,9 @@ def _finish(imp_id: int, *, status: str, error: str = "") -> None:
     )
 
 
-def _run_chunk(imp_id: int, plan: csv_parsing.Plan, rows: list, seen: dict[str, int], size: int) -> bool:
+def _run_chunk(
+    imp_id: int, plan: csv_parsing.Plan, rows: list[tuple[int, list[str]]], seen: dict[str, int], size: int
+) -> bool:
     """Import the next chunk under a lock on the import; False when nothing is left (or it stopped)."""
     with transaction.atomic():
         locked = LeadImport.objects.select_for_update().get(pk=imp_id)

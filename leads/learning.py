@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -38,6 +39,7 @@ from leads.conf import app_settings
 from leads.features import (
     CATEGORICAL,
     NUMERIC,
+    Column,
     Feature,
     category_counts,
     is_missing,
@@ -64,7 +66,7 @@ def _category(value: Any, missing: frozenset[str] | None = None) -> str:
     return " ".join(str(value).split())
 
 
-def _numbers(values: Sequence[Any]) -> np.ndarray:
+def _numbers(values: Column) -> np.ndarray:
     if isinstance(values, np.ndarray) and values.dtype.kind == "f":
         return values.astype(float, copy=False)
     missing = app_settings.MISSING_VALUES
@@ -78,7 +80,7 @@ def _safe_std(values: np.ndarray) -> float:
     return std if std > 1e-12 else 1.0
 
 
-def fit_encoder(feature: Feature, values: Sequence[Any], *, min_count: int, bins: int) -> dict[str, Any]:
+def fit_encoder(feature: Feature, values: Column, *, min_count: int, bins: int) -> dict[str, Any]:
     if feature.kind == CATEGORICAL:
         missing = app_settings.MISSING_VALUES
         normalised = [_category(v, missing) for v in values]
@@ -119,7 +121,7 @@ def encoder_width(encoder: dict[str, Any]) -> int:
     return 2 + int(encoder["missing"]) + (len(encoder["edges"]) + 1 if encoder["edges"] else 0)
 
 
-def _encode_feature(encoder: dict[str, Any], values: Sequence[Any], n: int) -> np.ndarray:
+def _encode_feature(encoder: dict[str, Any], values: Column, n: int) -> np.ndarray:
     block = np.zeros((n, encoder_width(encoder)))
     if n == 0:
         return block
@@ -159,7 +161,7 @@ def features_of(params: dict[str, Any]) -> list[Feature]:
     return [Feature.from_dict(f) for f in params["features"]]
 
 
-def encode(params: dict[str, Any], raw: Sequence[Sequence[Any]]) -> np.ndarray:
+def encode(params: dict[str, Any], raw: Sequence[Column]) -> np.ndarray:
     """The design matrix for raw feature columns (``raw[i]`` holds feature ``i`` for every row)."""
     n = len(raw[0]) if raw else 0
     blocks = [_encode_feature(enc, values, n) for enc, values in zip(params["encoders"], raw, strict=True)]
@@ -186,7 +188,7 @@ def model_of(params: dict[str, Any]) -> LogisticModel:
 
 def fit(
     features: Sequence[Feature],
-    raw: Sequence[Sequence[Any]],
+    raw: Sequence[Column],
     y: np.ndarray,
     weights: np.ndarray | None = None,
     *,
@@ -214,7 +216,7 @@ split_indices = stratified_split
 
 def train_and_evaluate(
     features: Sequence[Feature],
-    raw: Sequence[Sequence[Any]],
+    raw: Sequence[Column],
     y: np.ndarray,
     weights: np.ndarray | None = None,
     *,
@@ -292,7 +294,7 @@ def describe(feature: Feature, value: Any, missing: frozenset[str] | None = None
 
 def top_factors(
     features: Sequence[Feature],
-    raw: Sequence[Sequence[Any]],
+    raw: Sequence[Column],
     contrib: np.ndarray,
     *,
     k: int,
@@ -314,7 +316,7 @@ def top_factors(
     rounded = np.round(picked, 2).tolist()
     missing = app_settings.MISSING_VALUES
     columns = [values.tolist() if isinstance(values, np.ndarray) else values for values in raw]
-    describers = [per_distinct_value(lambda value, f=f: describe(f, value, missing)) for f in features]
+    describers = [per_distinct_value(partial(describe, f, missing=missing)) for f in features]
 
     def label(j: int, row: int) -> str:
         return describers[j](columns[j][row])

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Any
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -136,11 +137,11 @@ class Lead(models.Model):
         return self.status in self.CLOSED
 
     @property
-    def positive_factors(self) -> list[dict]:
+    def positive_factors(self) -> list[dict[str, Any]]:
         return [f for f in self.score_factors or [] if f.get("value", 0) > 0]
 
     @property
-    def negative_factors(self) -> list[dict]:
+    def negative_factors(self) -> list[dict[str, Any]]:
         return [f for f in self.score_factors or [] if f.get("value", 0) < 0]
 
     def get_absolute_url(self) -> str:

@@ -9,17 +9,26 @@ matches. Text comparisons ignore case; ordering operators compare numbers.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from django.core.exceptions import ValidationError
 
-from leads.features import RULE_FIELDS, EventAggregate, is_missing, per_distinct_value, to_number
+from leads.features import RULE_FIELDS, Batch, Column, EventAggregate, is_missing, per_distinct_value, to_number
 from leads.models import LeadEvent, ScoringRule
 
 Op = ScoringRule.Operator
+# The numeric operators, applied to a whole column at once or to one value.
+_COMPARE: dict[str, np.ufunc] = {
+    Op.GT: np.greater,
+    Op.GTE: np.greater_equal,
+    Op.LT: np.less,
+    Op.LTE: np.less_equal,
+    Op.EQ: np.equal,
+    Op.NE: np.not_equal,
+}
 ENGAGEMENT_PATHS = ("any", *LeadEvent.ENGAGEMENT)
 
 
@@ -94,7 +103,7 @@ def _equal(actual: Any, expected: Any) -> bool:
     return _text(actual) == _text(expected)
 
 
-def _predicate(rule: ScoringRule):
+def _predicate(rule: ScoringRule) -> Callable[[Any], bool]:
     op, expected = rule.operator, rule.value
     if op == Op.EXISTS:
         return lambda v: not is_missing(v) and v != [] and v != {}
@@ -115,11 +124,11 @@ def _predicate(rule: ScoringRule):
 
         return contains
     bound = to_number(expected)
-    compare = {Op.GT: np.greater, Op.GTE: np.greater_equal, Op.LT: np.less, Op.LTE: np.less_equal}[op]
+    compare = _COMPARE[op]
     return lambda v: bool(compare(to_number(v), bound))
 
 
-def matches(rule: ScoringRule, values: Sequence[Any]) -> np.ndarray:
+def matches(rule: ScoringRule, values: Column) -> np.ndarray:
     """Boolean array: which rows the rule matches."""
     if isinstance(values, np.ndarray) and values.dtype.kind == "f":
         if rule.operator == Op.EXISTS:
@@ -127,14 +136,7 @@ def matches(rule: ScoringRule, values: Sequence[Any]) -> np.ndarray:
         if rule.operator in (Op.GT, Op.GTE, Op.LT, Op.LTE, Op.EQ, Op.NE):
             bound = to_number(rule.value)
             with np.errstate(invalid="ignore"):
-                result = {
-                    Op.GT: np.greater,
-                    Op.GTE: np.greater_equal,
-                    Op.LT: np.less,
-                    Op.LTE: np.less_equal,
-                    Op.EQ: np.equal,
-                    Op.NE: np.not_equal,
-                }[rule.operator](values, bound)
+                result = _COMPARE[rule.operator](values, bound)
             return result & ~np.isnan(values) if rule.operator != Op.NE else result
     predicate = _predicate(rule)
     test = per_distinct_value(lambda value: bool(predicate(value)))
@@ -154,13 +156,15 @@ class RuleResult:
         return 100.0 * np.clip(self.points / self.positive_max, 0.0, 1.0)
 
 
-def evaluate(rules: Sequence[ScoringRule], batch) -> RuleResult:
+def evaluate(rules: Sequence[ScoringRule], batch: Batch) -> RuleResult:
     n = len(batch)
     matched = np.zeros((n, len(rules)), dtype=bool)
     for j, rule in enumerate(rules):
+        values: Column
         if rule.target == ScoringRule.Target.FIELD:
             values = batch.fields[rule.path]
         elif rule.target == ScoringRule.Target.ATTRIBUTE:
+            assert batch.attributes is not None, "batch loaded without attributes"
             values = [attrs.get(rule.path) if attrs else None for attrs in batch.attributes]
         else:
             values = batch.events[rule_key(rule)]

@@ -20,17 +20,21 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from django.core.cache import cache
 from django.db import connection, transaction
+from django.db.models import Field
 from django.utils import timezone
 
 from leads import features as feats
 from leads import learning, rules
 from leads.conf import app_settings
 from leads.models import Lead, LeadScoreHistory, ScoringModel, ScoringRule
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 logger = logging.getLogger(__name__)
 
@@ -142,7 +146,7 @@ class Scorer:
 # --- persisting ------------------------------------------------------------------------------
 
 
-def _rows(batch: feats.Batch, result: dict[str, Any], *, version: int | None, now: datetime) -> list[tuple]:
+def _rows(batch: feats.Batch, result: dict[str, Any], *, version: int | None, now: datetime) -> list[tuple[Any, ...]]:
     probability, points = result["probability"], result["points"]
     return [
         (
@@ -160,7 +164,7 @@ def _rows(batch: feats.Batch, result: dict[str, Any], *, version: int | None, no
     ]
 
 
-def persist_json(rows: list[tuple]) -> None:
+def persist_json(rows: list[tuple[Any, ...]]) -> None:
     """PostgreSQL, the default: one ``UPDATE … FROM jsonb_to_recordset(%s)`` for the batch.
 
     Same plan as the ``VALUES`` form, but the batch travels as one JSON parameter that the
@@ -183,11 +187,12 @@ def persist_json(rows: list[tuple]) -> None:
         cursor.execute(sql, [rows[0][8], payload])
 
 
-def persist_executemany(rows: list[tuple]) -> None:
+def persist_executemany(rows: list[tuple[Any, ...]]) -> None:
     """Any database: one prepared ``UPDATE … WHERE id = %s`` executed for every row of the batch."""
     if not rows:
         return
-    fields = [Lead._meta.get_field(name) for name in PERSISTED_FIELDS]
+    # Every name is a concrete column of the lead (get_field also finds relations and generic keys).
+    fields = [cast("Field[Any, Any]", Lead._meta.get_field(name)) for name in PERSISTED_FIELDS]
     assignments = ", ".join(f"{connection.ops.quote_name(f.column)} = %s" for f in fields)
     sql = f"UPDATE {connection.ops.quote_name(Lead._meta.db_table)} SET {assignments} WHERE id = %s"
     params = [
@@ -198,7 +203,7 @@ def persist_executemany(rows: list[tuple]) -> None:
         cursor.executemany(sql, params)
 
 
-PERSIST: dict[str, Callable[[list[tuple]], None]] = {
+PERSIST: dict[str, Callable[[list[tuple[Any, ...]]], None]] = {
     "json": persist_json,
     "executemany": persist_executemany,
 }
@@ -273,7 +278,7 @@ def leads_rescore(
     ids: Iterable[int] | None = None,
     dirty: bool = False,
     now: datetime | None = None,
-    method: str | Callable[[list[tuple]], None] = "auto",
+    method: str | Callable[[list[tuple[Any, ...]]], None] = "auto",
     history: bool = True,
     batch_size: int | None = None,
 ) -> RescoreResult:
@@ -308,7 +313,7 @@ def leads_rescore(
         phases[phase] += now_ - clock
         clock = now_
 
-    def write(batch: feats.Batch, result: dict[str, Any], rows: list[tuple]) -> int:
+    def write(batch: feats.Batch, result: dict[str, Any], rows: list[tuple[Any, ...]]) -> int:
         with transaction.atomic():
             persist(rows)
             entries = _history(batch, result) if history else []
@@ -363,9 +368,9 @@ class _Writer:
         from concurrent.futures import ThreadPoolExecutor
 
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="leads-rescore-writer")
-        self.pending = None
+        self.pending: Future[int] | None = None
 
-    def submit(self, fn, *args) -> int:
+    def submit(self, fn: Callable[..., int], *args: Any) -> int:
         done = self.drain()
         self.pending = self.pool.submit(fn, *args)
         return done

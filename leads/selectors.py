@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
 from leads.models import Lead, LeadEvent, LeadImport, LeadScoreHistory, ScoringModel, ScoringRule
+
+if TYPE_CHECKING:
+    from approvals.models import ApprovalRequest
+    from hitl_crm.ai.models import AiRun
 
 OPEN = (Lead.Status.NEW, Lead.Status.WORKING, Lead.Status.QUALIFIED)
 SCOPES = ("team", "mine")
@@ -20,7 +24,7 @@ def _signed_in(user: Any) -> bool:
     return bool(user is not None and getattr(user, "is_authenticated", False) and getattr(user, "is_active", False))
 
 
-def lead_visible_to(*, user: AbstractBaseUser) -> QuerySet[Lead]:
+def lead_visible_to(*, user: User) -> QuerySet[Lead]:
     """Every lead for users with ``leads.view_lead`` (the team's pipeline), none otherwise."""
     if not _signed_in(user) or not user.has_perm("leads.view_lead"):
         return Lead.objects.none()
@@ -29,7 +33,7 @@ def lead_visible_to(*, user: AbstractBaseUser) -> QuerySet[Lead]:
 
 def lead_list(
     *,
-    user: AbstractBaseUser,
+    user: User,
     scope: str = "team",
     tier: str = "",
     status: str = "open",
@@ -63,13 +67,13 @@ def lead_list(
     return qs.order_by(F("score").desc(nulls_last=True), "-id")
 
 
-def lead_sources(*, user: AbstractBaseUser, limit: int = 50) -> list[str]:
+def lead_sources(*, user: User, limit: int = 50) -> list[str]:
     """The most common sources (for the filter)."""
     rows = lead_visible_to(user=user).exclude(source="").values("source").annotate(n=Count("id")).order_by("-n")[:limit]
     return sorted(row["source"] for row in rows)
 
 
-def lead_get(*, user: AbstractBaseUser, pk: int) -> Lead:
+def lead_get(*, user: User, pk: int) -> Lead:
     return lead_visible_to(user=user).select_related("owner", "account", "contact", "override_by").get(pk=pk)
 
 
@@ -88,7 +92,7 @@ def score_series(history: list[LeadScoreHistory]) -> dict[str, list[tuple[str, f
     return {"Score": points} if points else {}
 
 
-def lead_stats(*, user: AbstractBaseUser) -> dict[str, int]:
+def lead_stats(*, user: User) -> dict[str, int]:
     qs = lead_visible_to(user=user).filter(status__in=OPEN)
     return qs.aggregate(
         a_tier_open=Count("id", filter=Q(tier=Lead.Tier.A)),
@@ -101,15 +105,15 @@ def lead_stats(*, user: AbstractBaseUser) -> dict[str, int]:
 
 @dataclass(frozen=True)
 class FollowupState:
-    open_request: Any  # ApprovalRequest | None
+    open_request: ApprovalRequest | None
     drafting: bool
-    ai_failed: Any  # AiRun | None: the latest draft run failed and nothing newer was proposed
-    recent: list  # ApprovalRequest (newest first) with their decisions
+    ai_failed: AiRun | None  # the latest draft run failed and nothing newer was proposed
+    recent: list[ApprovalRequest]  # newest first, with their decisions
     can_decide: tuple[bool, str] | None
     blocker: str
 
 
-def lead_followups(*, lead: Lead, user: AbstractBaseUser) -> FollowupState:
+def lead_followups(*, lead: Lead, user: User) -> FollowupState:
     from django.contrib.contenttypes.models import ContentType
 
     from approvals.models import ApprovalRequest
@@ -161,7 +165,7 @@ BUCKETS = [(lo, lo + 9 if lo < 90 else 100) for lo in range(0, 100, 10)]
 def score_distribution(*, days: int | None = None) -> dict[str, list[tuple[str, float | None]]]:
     """Share of won, lost and open leads in each score band (0–9 … 90–100), for ``line_chart``."""
     rows = Lead.objects.filter(score__isnull=False).values("status", "score").annotate(n=Count("id")).order_by()
-    groups = {"Won": Counter(), "Lost": Counter(), "Open": Counter()}
+    groups: dict[str, Counter[int]] = {"Won": Counter(), "Lost": Counter(), "Open": Counter()}
     for row in rows:
         name = "Won" if row["status"] == Lead.Status.WON else "Lost" if row["status"] == Lead.Status.LOST else "Open"
         groups[name][min(row["score"] // 10, 9)] += row["n"]
@@ -197,13 +201,13 @@ def scoring_overview() -> dict[str, Any]:
 # --- imports -------------------------------------------------------------------------------------
 
 
-def import_list(*, user: AbstractBaseUser) -> QuerySet[LeadImport]:
+def import_list(*, user: User) -> QuerySet[LeadImport]:
     if not _signed_in(user) or not user.has_perm("leads.view_leadimport"):
         return LeadImport.objects.none()
     return LeadImport.objects.select_related("created_by").defer("content")
 
 
-def import_get(*, user: AbstractBaseUser, pk: int) -> LeadImport:
+def import_get(*, user: User, pk: int) -> LeadImport:
     if not _signed_in(user) or not user.has_perm("leads.view_leadimport"):
         raise LeadImport.DoesNotExist
     return LeadImport.objects.select_related("created_by", "default_owner").get(pk=pk)

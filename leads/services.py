@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
@@ -115,7 +115,7 @@ def _set_closed(lead: Lead, old_status: str | None, now: datetime) -> None:
         lead.closed_at = None
 
 
-def _user_ref(user: AbstractBaseUser | None) -> dict[str, Any] | None:
+def _user_ref(user: User | None) -> dict[str, Any] | None:
     return {"id": user.pk, "username": user.get_username()} if user is not None else None
 
 
@@ -124,7 +124,7 @@ def _lead_state(lead: Lead) -> dict[str, Any]:
     return {"status": lead.status, "owner": _user_ref(lead.owner) if lead.owner_id else None}
 
 
-def _audit_lead_changes(lead: Lead, *, actor: AbstractBaseUser, before: dict[str, Any]) -> None:
+def _audit_lead_changes(lead: Lead, *, actor: User, before: dict[str, Any]) -> None:
     after = _lead_state(lead)
     for name, verb in (("status", "lead.status_changed"), ("owner", "lead.owner_changed")):
         if before[name] != after[name]:
@@ -134,7 +134,7 @@ def _audit_lead_changes(lead: Lead, *, actor: AbstractBaseUser, before: dict[str
 
 
 @transaction.atomic
-def lead_create(*, actor: AbstractBaseUser, **fields: Any) -> Lead:
+def lead_create(*, actor: User, **fields: Any) -> Lead:
     """Create a lead (email and external id unique, phone normalised) and queue its score.
 
     Needs ``leads.add_lead``; the new lead's status and owner are audited.
@@ -158,7 +158,7 @@ def lead_create(*, actor: AbstractBaseUser, **fields: Any) -> Lead:
 
 
 @transaction.atomic
-def lead_update(*, lead: Lead, data: dict[str, Any], actor: AbstractBaseUser) -> Lead:
+def lead_update(*, lead: Lead, data: dict[str, Any], actor: User) -> Lead:
     """Change a lead's fields; a change that can move its score queues a rescore.
 
     Needs ``leads.change_lead`` (globally or on the lead). A new status or owner is audited with
@@ -215,7 +215,7 @@ def _clean_event(kind: str, occurred_at: datetime | None, data: Any, amount: Any
 
 @transaction.atomic
 def lead_events_record(
-    *, items: list[dict[str, Any]], actor: AbstractBaseUser, source: str = "web"
+    *, items: list[dict[str, Any]], actor: User, source: str = "web"
 ) -> list[tuple[LeadEvent, bool]]:
     """Record engagement events (``{"lead", "kind", "occurred_at"?, "data"?, "amount"?, "external_id"?}``).
 
@@ -272,7 +272,7 @@ def lead_event_record(
     *,
     lead: Lead,
     kind: str,
-    actor: AbstractBaseUser,
+    actor: User,
     occurred_at: datetime | None = None,
     data: dict[str, Any] | None = None,
     amount: Any = None,
@@ -299,7 +299,7 @@ def lead_event_record(
 # --- overrides -----------------------------------------------------------------------------------
 
 
-def _check_override_permission(actor: AbstractBaseUser | None, lead: Lead) -> None:
+def _check_override_permission(actor: User | None, lead: Lead) -> None:
     require_permission(actor, "leads.override_lead_score", lead, message="You may not override lead scores.")
 
 
@@ -308,7 +308,7 @@ def _score_state(lead: Lead) -> dict[str, Any]:
 
 
 @transaction.atomic
-def lead_score_override(*, lead: Lead, score: int, reason: str, actor: AbstractBaseUser) -> Lead:
+def lead_score_override(*, lead: Lead, score: int, reason: str, actor: User) -> Lead:
     """A person's correction: it replaces the score (and tier) shown and ranked, is kept in the
     score history with the reason, and becomes a training label for the next model.
 
@@ -355,7 +355,7 @@ def lead_score_override(*, lead: Lead, score: int, reason: str, actor: AbstractB
 
 
 @transaction.atomic
-def lead_score_override_clear(*, lead: Lead, actor: AbstractBaseUser, reason: str = "") -> Lead:
+def lead_score_override_clear(*, lead: Lead, actor: User, reason: str = "") -> Lead:
     """Go back to the computed score (needs ``leads.override_lead_score``; audited)."""
     _check_override_permission(actor, lead)
     lead = Lead.objects.select_for_update().get(pk=lead.pk)
@@ -417,7 +417,7 @@ def _rule_state(rule: ScoringRule) -> dict[str, Any]:
 
 
 @transaction.atomic
-def scoring_rule_save(*, data: dict[str, Any], actor: AbstractBaseUser, rule: ScoringRule | None = None) -> ScoringRule:
+def scoring_rule_save(*, data: dict[str, Any], actor: User, rule: ScoringRule | None = None) -> ScoringRule:
     """Create or change a rule (validated so it can always be evaluated); every lead is rescored.
 
     Needs ``leads.add_scoringrule`` (new) or ``leads.change_scoringrule``; audited with the
@@ -451,7 +451,7 @@ def scoring_rule_save(*, data: dict[str, Any], actor: AbstractBaseUser, rule: Sc
 
 
 @transaction.atomic
-def scoring_rule_delete(*, rule: ScoringRule, actor: AbstractBaseUser) -> None:
+def scoring_rule_delete(*, rule: ScoringRule, actor: User) -> None:
     """Delete a rule (needs ``leads.delete_scoringrule``; audited); every lead is rescored."""
     require_permission(actor, "leads.delete_scoringrule", rule, message="You may not delete scoring rules.")
     locked = ScoringRule.objects.select_for_update().filter(pk=rule.pk).first()

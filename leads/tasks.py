@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from celery import shared_task
 from django.core.cache import cache
@@ -30,7 +31,7 @@ def lead_rescore_all_task() -> int:
 
 
 @shared_task(ignore_result=True, queue="default", acks_late=True, soft_time_limit=1500, time_limit=1800)
-def scoring_model_train_task(actor_id: int | None = None, features: list[dict] | None = None) -> int | None:
+def scoring_model_train_task(actor_id: int | None = None, features: list[dict[str, Any]] | None = None) -> int | None:
     """Train (and activate) a new model version; below the minimum data, log and keep what is there."""
     from django.contrib.auth import get_user_model
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import numpy as np
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import Max, QuerySet
 from django.utils import timezone
@@ -55,7 +56,14 @@ def training_set(*, leads: QuerySet[Lead] | None = None) -> TrainingSet:
         .values_list("id", "override_score")
     )
     labels = {i: (1 if status == Lead.Status.WON else 0, 1.0) for i, status in closed}
-    labels.update({i: (1 if score >= threshold else 0, app_settings.OVERRIDE_WEIGHT) for i, score in overridden})
+    # Never None (filtered above); the row type of values_list cannot say so.
+    labels.update(
+        {
+            i: (1 if score >= threshold else 0, app_settings.OVERRIDE_WEIGHT)
+            for i, score in overridden
+            if score is not None
+        }
+    )
     ids = sorted(labels)
     n_won = sum(1 for _, s in closed if s == Lead.Status.WON)
     return TrainingSet(
@@ -68,7 +76,7 @@ def training_set(*, leads: QuerySet[Lead] | None = None) -> TrainingSet:
     )
 
 
-def load_features(features: Sequence[feats.Feature], ids: Sequence[int], *, now) -> list[list[Any]]:
+def load_features(features: Sequence[feats.Feature], ids: Sequence[int], *, now: datetime) -> list[list[Any]]:
     """Raw feature columns for ``ids`` (sorted), read in batches."""
     fields, attributes, events = feats.needs(features)
     columns: list[list[Any]] = [[] for _ in features]
@@ -89,7 +97,7 @@ def _next_version() -> int:
 def scoring_model_train(
     *,
     features: Sequence[feats.Feature] | None = None,
-    actor: AbstractBaseUser | None = None,
+    actor: User | None = None,
     leads: QuerySet[Lead] | None = None,
     activate: bool = True,
     note: str = "",
@@ -165,7 +173,7 @@ def scoring_model_train(
 
 
 @transaction.atomic
-def scoring_model_activate(*, model: ScoringModel, actor: AbstractBaseUser, rescore: bool = True) -> ScoringModel:
+def scoring_model_activate(*, model: ScoringModel, actor: User, rescore: bool = True) -> ScoringModel:
     """Make ``model`` the one that scores (needs ``leads.train_scoringmodel``; audited); rescore
     every lead after commit."""
     require_permission(actor, TRAIN_PERMISSION, message="You may not activate scoring models.")
@@ -194,7 +202,7 @@ def _activate(model: ScoringModel, *, rescore: bool) -> ScoringModel:
 
 
 @transaction.atomic
-def scoring_model_deactivate(*, actor: AbstractBaseUser, rescore: bool = True) -> None:
+def scoring_model_deactivate(*, actor: User, rescore: bool = True) -> None:
     """Score with the rules alone (needs ``leads.train_scoringmodel``; audited)."""
     require_permission(actor, TRAIN_PERMISSION, message="You may not deactivate scoring models.")
     active = ScoringModel.objects.select_for_update().filter(active=True).first()

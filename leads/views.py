@@ -6,17 +6,20 @@ partial. Views validate input and call one service or selector.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from approvals.exceptions import ApprovalError
 from hitl_crm.permissions import require_permission
+from hitl_crm.types import AuthenticatedHtmxHttpRequest
 from hitl_crm.validation import error_items, error_messages
 from leads import selectors, services
 from leads.conf import app_settings
@@ -42,7 +45,7 @@ def _messages(error: Exception) -> list[str]:
     return error_messages(error) if isinstance(error, ValidationError) else [str(error)]
 
 
-def _lead_or_404(request: HttpRequest, pk: int) -> Lead:
+def _lead_or_404(request: AuthenticatedHtmxHttpRequest, pk: int) -> Lead:
     try:
         return selectors.lead_get(user=request.user, pk=pk)
     except Lead.DoesNotExist:
@@ -56,7 +59,7 @@ def _lead_or_404(request: HttpRequest, pk: int) -> Lead:
 @login_required
 @permission_required("leads.view_lead", raise_exception=True)
 @vary_on_headers("HX-Request")
-def prospects(request: HttpRequest) -> HttpResponse:
+def prospects(request: AuthenticatedHtmxHttpRequest) -> HttpResponse:
     form = ProspectFilterForm(request.GET or None, sources=selectors.lead_sources(user=request.user))
     filters = form.filters()
     page = Paginator(selectors.lead_list(user=request.user, **filters), PER_PAGE).get_page(request.GET.get("page"))
@@ -69,14 +72,16 @@ def prospects(request: HttpRequest) -> HttpResponse:
         "query": query.urlencode(),
         "rank_offset": (page.number - 1) * PER_PAGE,
     }
-    template = "leads/prospects.html#results" if request.htmx else "leads/prospects.html"
+    # A history restore (Back/Forward with no cached snapshot) needs the whole page.
+    partial = request.htmx and not request.htmx.history_restore_request
+    template = "leads/prospects.html#results" if partial else "leads/prospects.html"
     return render(request, template, context)
 
 
 # --- the lead page ------------------------------------------------------------------------------
 
 
-def _detail_context(request: HttpRequest, lead: Lead, **extra) -> dict:
+def _detail_context(request: AuthenticatedHtmxHttpRequest, lead: Lead, **extra: Any) -> dict[str, Any]:
     history = selectors.lead_score_history(lead=lead)
     timeline = Paginator(selectors.lead_timeline(lead=lead), TIMELINE_PER_PAGE).get_page(request.GET.get("page"))
     return {
@@ -96,7 +101,7 @@ def _detail_context(request: HttpRequest, lead: Lead, **extra) -> dict:
 @login_required
 @permission_required("leads.view_lead", raise_exception=True)
 @vary_on_headers("HX-Request")
-def detail(request: HttpRequest, pk: int) -> HttpResponse:
+def detail(request: AuthenticatedHtmxHttpRequest, pk: int) -> HttpResponse:
     lead = _lead_or_404(request, pk)
     template = "leads/detail.html#timeline" if request.htmx else "leads/detail.html"
     return render(request, template, _detail_context(request, lead))
@@ -105,7 +110,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @login_required
 @permission_required("leads.override_lead_score", raise_exception=True)
-def override(request: HttpRequest, pk: int) -> HttpResponse:
+def override(request: AuthenticatedHtmxHttpRequest, pk: int) -> HttpResponse:
     lead = _lead_or_404(request, pk)
     errors: list[str] = []
     form = OverrideForm(request.POST)
@@ -127,7 +132,8 @@ def override(request: HttpRequest, pk: int) -> HttpResponse:
         if not ok:
             messages.error(
                 request,
-                "The score was not changed: " + "; ".join(errors or [m for msgs in form.errors.values() for m in msgs]),
+                "The score was not changed: "
+                + "; ".join(errors or [str(m) for msgs in form.errors.values() for m in msgs]),
             )
         return redirect(lead.get_absolute_url())
     context = _detail_context(request, lead, override_form=form, override_errors=errors)
@@ -137,7 +143,7 @@ def override(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @login_required
 @permission_required("leads.view_lead", raise_exception=True)
-def followup(request: HttpRequest, pk: int) -> HttpResponse:
+def followup(request: AuthenticatedHtmxHttpRequest, pk: int) -> HttpResponse:
     """GET: the follow-up panel (polled while the AI drafts). POST: ask the AI for a draft."""
     lead = _lead_or_404(request, pk)
     error = ""
@@ -157,25 +163,25 @@ def followup(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @login_required
 @permission_required("leads.change_lead", raise_exception=True)
-def followup_write(request: HttpRequest, pk: int) -> HttpResponse:
+def followup_write(request: AuthenticatedHtmxHttpRequest, pk: int) -> HttpResponse:
     """A follow-up the rep wrote: it goes to approval like the AI's."""
     lead = _lead_or_404(request, pk)
     form = FollowupWriteForm(request.POST)
+    write_form: FollowupWriteForm | None = form  # None once submitted: the panel shows a fresh form
     error = ""
     if form.is_valid():
         try:
             services.lead_followup_submit(lead=lead, actor=request.user, **form.cleaned_data)
-            form = None
+            write_form = None
         except (ValidationError, ApprovalError) as exc:
             error = " ".join(_messages(exc)) if isinstance(exc, ValidationError) else str(exc)
     if not request.htmx:
         if error:
             messages.error(request, error)
         return redirect(lead.get_absolute_url())
-    context = _detail_context(request, lead, write_form=form, followup_error=error)
-    return render(
-        request, "leads/detail.html#followup", context, status=422 if (form and form.errors) or error else 200
-    )
+    context = _detail_context(request, lead, write_form=write_form, followup_error=error)
+    status = 422 if (write_form and write_form.errors) or error else 200
+    return render(request, "leads/detail.html#followup", context, status=status)
 
 
 # --- imports ------------------------------------------------------------------------------------
@@ -184,7 +190,7 @@ def followup_write(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @login_required
 @permission_required("leads.view_leadimport", raise_exception=True)
-def imports(request: HttpRequest) -> HttpResponse:
+def imports(request: AuthenticatedHtmxHttpRequest) -> HttpResponse:
     form = UploadForm()
     if request.method == "POST":
         require_permission(request.user, IMPORT_PERMISSION, message="You may not import leads.")
@@ -204,14 +210,16 @@ def imports(request: HttpRequest) -> HttpResponse:
     return render(request, "leads/imports.html", {"form": form, "page": page}, status=422 if form.errors else 200)
 
 
-def _import_or_404(request: HttpRequest, pk: int) -> LeadImport:
+def _import_or_404(request: AuthenticatedHtmxHttpRequest, pk: int) -> LeadImport:
     try:
         return selectors.import_get(user=request.user, pk=pk)
     except LeadImport.DoesNotExist:
         raise Http404("No such import") from None
 
 
-def _import_context(imp: LeadImport, form: MappingForm | None = None, errors: list[str] | None = None) -> dict:
+def _import_context(
+    imp: LeadImport, form: MappingForm | None = None, errors: list[str] | None = None
+) -> dict[str, Any]:
     context = {"imp": imp, "errors": errors or [], "form": form}
     if imp.status == LeadImport.Status.UPLOADED:
         form = form or MappingForm(lead_import=imp)
@@ -235,7 +243,7 @@ def _samples(imp: LeadImport) -> dict[int, list[str]]:
 @require_http_methods(["GET", "POST"])
 @login_required
 @permission_required("leads.view_leadimport", raise_exception=True)
-def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def import_detail(request: AuthenticatedHtmxHttpRequest, pk: int) -> HttpResponse:
     """GET: mapping and preview (before the run) or progress and results. POST: start the run."""
     imp = _import_or_404(request, pk)
     if request.method == "POST":
@@ -263,7 +271,7 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @login_required
 @permission_required("leads.add_leadimport", raise_exception=True)
-def import_preview(request: HttpRequest, pk: int) -> HttpResponse:
+def import_preview(request: AuthenticatedHtmxHttpRequest, pk: int) -> HttpResponse:
     imp = _import_or_404(request, pk)
     if imp.status != LeadImport.Status.UPLOADED:
         raise Http404
@@ -282,7 +290,7 @@ def import_preview(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @login_required
 @permission_required("leads.view_leadimport", raise_exception=True)
-def import_progress(request: HttpRequest, pk: int) -> HttpResponse:
+def import_progress(request: AuthenticatedHtmxHttpRequest, pk: int) -> HttpResponse:
     imp = _import_or_404(request, pk)
     return render(request, "leads/import_detail.html#progress", _import_context(imp))
 
@@ -290,7 +298,7 @@ def import_progress(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @login_required
 @permission_required("leads.view_leadimport", raise_exception=True)
-def import_errors_csv(request: HttpRequest, pk: int) -> HttpResponse:
+def import_errors_csv(request: AuthenticatedHtmxHttpRequest, pk: int) -> HttpResponse:
     imp = _import_or_404(request, pk)
     response = HttpResponse(services.lead_import_error_report(lead_import=imp), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="import-{imp.pk}-errors.csv"'
@@ -300,7 +308,7 @@ def import_errors_csv(request: HttpRequest, pk: int) -> HttpResponse:
 # --- scoring settings ---------------------------------------------------------------------------
 
 
-def _scoring_context(request: HttpRequest, **extra) -> dict:
+def _scoring_context(request: AuthenticatedHtmxHttpRequest, **extra: Any) -> dict[str, Any]:
     overview = selectors.scoring_overview()
     active = overview["active"]
     return {
@@ -321,14 +329,14 @@ def _scoring_context(request: HttpRequest, **extra) -> dict:
 @require_GET
 @login_required
 @permission_required("leads.view_scoringrule", raise_exception=True)
-def scoring(request: HttpRequest) -> HttpResponse:
+def scoring(request: AuthenticatedHtmxHttpRequest) -> HttpResponse:
     return render(request, "leads/scoring.html", _scoring_context(request))
 
 
 @require_POST
 @login_required
 @permission_required("leads.add_scoringrule", raise_exception=True)
-def rule_add(request: HttpRequest) -> HttpResponse:
+def rule_add(request: AuthenticatedHtmxHttpRequest) -> HttpResponse:
     form = RuleForm(request.POST)
     status = 200
     if form.is_valid():
@@ -348,7 +356,7 @@ def rule_add(request: HttpRequest) -> HttpResponse:
 @require_POST
 @login_required
 @permission_required("leads.change_scoringrule", raise_exception=True)
-def rule_toggle(request: HttpRequest, pk: int) -> HttpResponse:
+def rule_toggle(request: AuthenticatedHtmxHttpRequest, pk: int) -> HttpResponse:
     rule = get_object_or_404(ScoringRule, pk=pk)
     services.scoring_rule_save(rule=rule, data={"active": not rule.active}, actor=request.user)
     return _rules_response(request)
@@ -357,12 +365,12 @@ def rule_toggle(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @login_required
 @permission_required("leads.delete_scoringrule", raise_exception=True)
-def rule_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def rule_delete(request: AuthenticatedHtmxHttpRequest, pk: int) -> HttpResponse:
     services.scoring_rule_delete(rule=get_object_or_404(ScoringRule, pk=pk), actor=request.user)
     return _rules_response(request)
 
 
-def _rules_response(request: HttpRequest) -> HttpResponse:
+def _rules_response(request: AuthenticatedHtmxHttpRequest) -> HttpResponse:
     if not request.htmx:
         return redirect("leads:scoring")
     return render(request, "leads/scoring.html#rules", _scoring_context(request))
@@ -371,7 +379,7 @@ def _rules_response(request: HttpRequest) -> HttpResponse:
 @require_POST
 @login_required
 @permission_required("leads.train_scoringmodel", raise_exception=True)
-def train(request: HttpRequest) -> HttpResponse:
+def train(request: AuthenticatedHtmxHttpRequest) -> HttpResponse:
     """Queue training on the chosen fields; the models table shows the new version when it is done."""
     from leads.tasks import scoring_model_train_task
 
@@ -407,7 +415,7 @@ def _not_enough_data() -> str:
 @require_POST
 @login_required
 @permission_required("leads.train_scoringmodel", raise_exception=True)
-def model_activate(request: HttpRequest, pk: int) -> HttpResponse:
+def model_activate(request: AuthenticatedHtmxHttpRequest, pk: int) -> HttpResponse:
     model = get_object_or_404(ScoringModel, pk=pk)
     services.scoring_model_activate(model=model, actor=request.user)
     notice = f"Model v{model.version} now scores every lead."

@@ -4,19 +4,21 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db.models import Model
+from django.forms import ModelForm
 from django.http import HttpRequest
 
 from marketing.models import Campaign, ContactScore, Conversion, PredictiveModel, Segment, Send, Suppression, Variant
 
 
 class _ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
 
@@ -24,10 +26,10 @@ class VariantInline(admin.TabularInline):
     model = Variant
     extra = 0
     can_delete = False
-    fields = ["subject", "style", "origin", "status", "ai_score"]
+    fields = ("subject", "style", "origin", "status", "ai_score")
     readonly_fields = fields
 
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
 
@@ -66,7 +68,7 @@ class SuppressionAdmin(admin.ModelAdmin):
     list_filter = ["reason"]
     search_fields = ["email"]
 
-    def save_model(self, request: HttpRequest, obj: Suppression, form, change: bool) -> None:
+    def save_model(self, request: HttpRequest, obj: Suppression, form: ModelForm[Suppression], change: bool) -> None:
         obj.email = obj.email.strip().lower()
         super().save_model(request, obj, form, change)
 

@@ -234,7 +234,7 @@ def _hand_to_a_person(row: Send, copies: dict[str, dict[str, str]], *, reason: s
             kind=Delivery.Kind.CAMPAIGN,
             content=email_content(message),
             recipient=row.contact.email,
-            summary=message.subject,
+            summary=str(message.subject),  # our own subject line: a str (the stubs also allow a lazy one)
         ),
         on_resolved=ON_RESOLVED,
         source=f"marketing.send:{row.pk}",

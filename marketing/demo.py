@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -110,7 +110,7 @@ def _orders(rng: random.Random, contacts: list[Contact]) -> None:
                     )
                 )
     Activity.objects.bulk_create(rows, batch_size=500)
-    latest: dict[int, object] = {}
+    latest: dict[int, datetime] = {}
     for row in rows:
         if row.occurred_at > latest.get(row.contact_id, row.occurred_at - timedelta(seconds=1)):
             latest[row.contact_id] = row.occurred_at

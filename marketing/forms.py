@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
+from django.db.models import QuerySet
 from django.http import QueryDict
 
 from marketing.models import STYLE_CHOICES, Campaign, Segment
@@ -55,9 +56,9 @@ class AudienceForm(forms.Form):
     mde_pct = forms.FloatField(min_value=0.01, max_value=50, label="Smallest lift worth detecting (points)")
     power_pct = forms.FloatField(min_value=50, max_value=99, label="Power (%)")
 
-    def __init__(self, *args: Any, segments: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, segments: QuerySet[Segment], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["segment"].queryset = segments
+        cast("forms.ModelChoiceField[Segment]", self.fields["segment"]).queryset = segments
 
     @classmethod
     def initial_for(cls, campaign: Campaign) -> dict[str, Any]:
@@ -71,7 +72,8 @@ class AudienceForm(forms.Form):
         }
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         baseline, mde = data.get("baseline_pct"), data.get("mde_pct")
         if baseline is not None and mde is not None and baseline + mde >= 100:
             self.add_error("mde_pct", "The usual rate plus the lift must stay below 100%.")
@@ -99,7 +101,7 @@ class WinnerForm(forms.Form):
 
     def __init__(self, *args: Any, choices: list[tuple[int, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["variant"].choices = choices
+        cast(forms.TypedChoiceField, self.fields["variant"]).choices = choices
 
 
 def field_choices() -> list[tuple[str, str]]:

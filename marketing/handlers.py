@@ -15,7 +15,7 @@ It is idempotent per ``request.execution_key``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from rest_framework import serializers
 
@@ -23,6 +23,7 @@ from approvals.registry import Action
 
 if TYPE_CHECKING:
     from approvals.models import ApprovalRequest
+    from marketing.models import Campaign
 
 SEND_CAMPAIGN = "marketing.send_campaign"
 PHASES = ("test", "winner")
@@ -30,11 +31,13 @@ PHASES = ("test", "winner")
 
 class ApprovedVariantSerializer(serializers.Serializer):
     id = serializers.IntegerField(min_value=1)
-    label = serializers.CharField(max_length=3)
+    # stub gap: the stubs see Field.label here (DRF moves declared fields off the class)
+    label = serializers.CharField(max_length=3)  # type: ignore[assignment]
     subject = serializers.CharField(max_length=150)
     preheader = serializers.CharField(max_length=150, allow_blank=True)
     body = serializers.CharField(max_length=20_000, trim_whitespace=False)
-    style = serializers.CharField(max_length=12)
+    # stub gap: the stubs see Field.style here (DRF moves declared fields off the class)
+    style = serializers.CharField(max_length=12)  # type: ignore[assignment]
 
     def validate_subject(self, value: str) -> str:
         if "\n" in value or "\r" in value:
@@ -84,8 +87,12 @@ def send_campaign(req: ApprovalRequest, payload: dict[str, Any]) -> dict[str, An
     """Release the approved phase for sending (see the module docstring)."""
     from marketing.services import campaign_release_phase
 
+    # The executor loaded the subject (the campaign) and set the execution key when the request was approved.
     return campaign_release_phase(
-        campaign=req.subject, payload=payload, execution_key=req.execution_key, request_id=req.pk
+        campaign=cast("Campaign", req.subject),
+        payload=payload,
+        execution_key=cast(str, req.execution_key),
+        request_id=req.pk,
     )
 
 

@@ -84,13 +84,13 @@ def records_for(contacts: QuerySet[Contact], *, as_of: datetime, exclude: tuple[
     recent = since + timedelta(days=60)
     counts: dict[int, dict[str, tuple[int, int]]] = defaultdict(dict)
     activity = Activity.objects.filter(contact__in=contacts.values("pk"), occurred_at__lt=as_of)
-    for row in (
+    for tally in (
         activity.filter(occurred_at__gte=since, kind__in=ACTIVITY_KINDS)
         .values("contact_id", "kind")
         .annotate(n30=Count("pk", filter=Q(occurred_at__gte=recent)), n90=Count("pk"))
         .order_by()
     ):
-        counts[row["contact_id"]][row["kind"]] = (row["n30"], row["n90"])
+        counts[tally["contact_id"]][tally["kind"]] = (tally["n30"], tally["n90"])
     last = dict(
         activity.values("contact_id").annotate(last=Max("occurred_at")).values_list("contact_id", "last").order_by()
     )
@@ -125,13 +125,13 @@ def _number(value: Any) -> float | None:
 
 def _raw(feature: dict[str, Any], record: Record) -> float:
     """The untransformed value of one feature for one record (NaN when missing)."""
-    source, key = feature["source"], feature.get("key")
+    source = feature["source"]  # every source but "recency" names its key
     if source == "attr":
-        value = record.attributes.get(key)
+        value = record.attributes.get(feature["key"])
     elif source == "account":
-        value = record.account.get(key)
+        value = record.account.get(feature["key"])
     elif source == "activity":
-        pair = record.activity.get(key, (0, 0))
+        pair = record.activity.get(feature["key"], (0, 0))
         value = pair[0] if feature["window"] == 30 else pair[1]
     else:  # recency
         value = RECENCY_CAP_DAYS if record.recency_days is None else min(record.recency_days, RECENCY_CAP_DAYS)

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.db.models import Count, F, FloatField, Func, Q
@@ -28,6 +28,10 @@ from django.utils import timezone
 
 from hitl_crm.contacts.models import Account, Activity
 from marketing.models import ContactScore, PredictiveModel
+
+if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
+    from django.db.models.sql.compiler import SQLCompiler, _AsSqlType
 
 MAX_RULES = 12
 ATTRIBUTE_KEY = re.compile(r"^[A-Za-z_][\w-]{0,59}$")
@@ -192,7 +196,7 @@ def _score_q(kind: str, op: str, value: float) -> Q:
     return Q(pk__in=ContactScore.objects.filter(kind=kind, **{lookup: value}).values("contact_id"))
 
 
-def _activity_q(kind: str, op: str, value: int, days: int, now) -> Q:
+def _activity_q(kind: str, op: str, value: int, days: int, now: datetime) -> Q:
     recent = Activity.objects.filter(kind=kind, occurred_at__gte=now - timedelta(days=days))
     anyone = recent.values("contact_id")
     if op == "gte" and value <= 1:
@@ -207,7 +211,7 @@ def _activity_q(kind: str, op: str, value: int, days: int, now) -> Q:
     return ~Q(pk__in=counted.filter(n__gt=value).values("contact_id"))  # lte: nobody with more
 
 
-def _days_q(column: str, op: str, days: float, now) -> Q:
+def _days_q(column: str, op: str, days: float, now: datetime) -> Q:
     edge = now - timedelta(days=days)
     if op == "gte":  # at least N days ago, or never
         return Q(**{f"{column}__lte": edge}) | Q(**{f"{column}__isnull": True})
@@ -229,7 +233,15 @@ class JsonNumber(Func):
         self.key = key
         super().__init__(F(field))
 
-    def as_sql(self, compiler, connection, **extra):  # SQLite (JSON1)
+    def as_sql(  # SQLite (JSON1)
+        self,
+        compiler: SQLCompiler,
+        connection: BaseDatabaseWrapper,
+        function: str | None = None,
+        template: str | None = None,
+        arg_joiner: str | None = None,
+        **extra_context: Any,
+    ) -> _AsSqlType:
         sql, params = compiler.compile(self.source_expressions[0])
         path = f'$."{self.key}"'
         return (
@@ -237,7 +249,7 @@ class JsonNumber(Func):
             [*params, path, *params, path],
         )
 
-    def as_postgresql(self, compiler, connection, **extra):
+    def as_postgresql(self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra_context: Any) -> _AsSqlType:
         sql, params = compiler.compile(self.source_expressions[0])
         return (
             f"(CASE WHEN jsonb_typeof({sql} -> %s) = 'number' THEN ({sql} ->> %s)::double precision END)",
@@ -262,12 +274,13 @@ def _attribute_q(key: str, op: str, value: Any) -> Q:
     return ~match if op == "ne" else match
 
 
-def compile_rules(rules: list[dict[str, Any]], *, now=None) -> Q:
+def compile_rules(rules: list[dict[str, Any]], *, now: datetime | None = None) -> Q:
     """One ``Q`` that holds for the contacts matching every (already normalised) rule."""
     now = now or timezone.now()
     condition = Q()
     for rule in rules:
-        field, op, value = rule["field"], rule["op"], rule.get("value")
+        field, op = rule["field"], rule["op"]
+        value: Any = rule.get("value")  # normalised: the type the field's operator takes
         if field.startswith("attributes."):
             part = _attribute_q(field.split(".", 1)[1], op, value)
         elif field.startswith("score."):
@@ -305,7 +318,7 @@ def describe_rule(rule: dict[str, Any]) -> str:
     op = OP_LABELS.get(rule["op"], rule["op"])
     if rule["op"] == "exists":
         return f"{label} {op}"
-    value = rule.get("value")
+    value: Any = rule.get("value")
     if isinstance(value, list):
         shown = ", ".join(map(str, value))
     else:

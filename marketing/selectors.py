@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import (
     CharField,
@@ -42,7 +42,7 @@ OPEN_REQUEST_STATUSES = ("pending", "approved", "executing")
 def reachable_q() -> Q:
     """Contacts who may receive marketing email now: an address, consent, not unsubscribed or suppressed."""
     # Uncorrelated "NOT IN": evaluated once (hashed), not once per contact.
-    suppressed = In(Lower("email"), Suppression.objects.values("email"))
+    suppressed: In[str] = In(Lower("email"), Suppression.objects.values("email"))
     return Q(email_consent=True, unsubscribed_at__isnull=True) & ~Q(email="") & ~Q(suppressed)
 
 
@@ -63,13 +63,13 @@ def segment_counts(*, rules: list[dict[str, Any]]) -> dict[str, int]:
     )
 
 
-def segment_list(*, user: AbstractBaseUser) -> QuerySet[Segment]:
+def segment_list(*, user: User) -> QuerySet[Segment]:
     if not user.has_perm("marketing.view_segment"):
         return Segment.objects.none()
     return Segment.objects.select_related("owner")
 
 
-def segments_with_counts(*, user: AbstractBaseUser, segments: list[Segment]) -> list[tuple[Segment, int, int]]:
+def segments_with_counts(*, user: User, segments: list[Segment]) -> list[tuple[Segment, int, int]]:
     """Matching and reachable counts for several segments in one aggregate query."""
     if not segments or not user.has_perm("contacts.view_contact"):
         return [(s, 0, 0) for s in segments]
@@ -85,7 +85,7 @@ def segments_with_counts(*, user: AbstractBaseUser, segments: list[Segment]) -> 
     return [(s, totals[f"m{s.pk}"], totals[f"r{s.pk}"]) for s in segments]
 
 
-def segment_preview(*, user: AbstractBaseUser, rules: list[dict[str, Any]], limit: int = 10) -> list[Contact]:
+def segment_preview(*, user: User, rules: list[dict[str, Any]], limit: int = 10) -> list[Contact]:
     """A few matching contacts with their churn and propensity scores (two queries)."""
     if not user.has_perm("contacts.view_contact"):
         return []
@@ -119,7 +119,7 @@ def _open_request_exists() -> Exists:
     )
 
 
-def campaign_list(*, user: AbstractBaseUser) -> QuerySet[Campaign]:
+def campaign_list(*, user: User) -> QuerySet[Campaign]:
     """Campaigns the user may see, with the shortlist size and whether a decision is pending."""
     if not user.has_perm("marketing.view_campaign"):
         return Campaign.objects.none()
@@ -154,7 +154,7 @@ def campaign_list_stats(campaigns: list[Campaign]) -> dict[int, dict[str, int]]:
     return stats
 
 
-def campaign_get(*, user: AbstractBaseUser, pk: int) -> Campaign:
+def campaign_get(*, user: User, pk: int) -> Campaign:
     """One campaign the user may see; ``Campaign.DoesNotExist`` otherwise."""
     return campaign_list(user=user).select_related("winner_variant").get(pk=pk)
 
@@ -345,7 +345,7 @@ def style_outcomes() -> dict[str, dict[str, int]]:
     return dict(out)
 
 
-def campaign_counts(*, user: AbstractBaseUser) -> dict[str, int]:
+def campaign_counts(*, user: User) -> dict[str, int]:
     if not user.has_perm("marketing.view_campaign"):
         return {}
     return Campaign.objects.aggregate(

@@ -8,6 +8,7 @@ not verify, recording nothing.
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -24,6 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 
 from hitl_crm.errors import InvalidState
+from hitl_crm.types import AuthenticatedHtmxHttpRequest
 from marketing import services, tokens
 from marketing.conf import app_settings
 from marketing.delivery import with_ref
@@ -75,7 +77,7 @@ def _messages_of(exc: ValidationError | InvalidState) -> list[str]:
     return list(exc.messages)
 
 
-def _campaign(request: HttpRequest, pk: int) -> Campaign:
+def _campaign(request: AuthenticatedHtmxHttpRequest, pk: int) -> Campaign:
     try:
         return campaign_get(user=request.user, pk=pk)
     except Campaign.DoesNotExist:
@@ -88,7 +90,7 @@ def _campaign(request: HttpRequest, pk: int) -> Campaign:
 @require_GET
 @login_required
 @permission_required("marketing.view_campaign", raise_exception=True)
-def campaigns(request: HttpRequest) -> HttpResponse:
+def campaigns(request: AuthenticatedHtmxHttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     qs = campaign_list(user=request.user)
     if status in STATUS_FILTERS:
@@ -106,7 +108,7 @@ def campaigns(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @login_required
 @permission_required("marketing.add_campaign", raise_exception=True)
-def campaign_create(request: HttpRequest) -> HttpResponse:
+def campaign_create(request: AuthenticatedHtmxHttpRequest) -> HttpResponse:
     form = CampaignForm(request.POST or None, initial={"copy_kind": Campaign.CopyKind.SUBJECT})
     if request.method == "POST" and form.is_valid():
         try:
@@ -119,7 +121,7 @@ def campaign_create(request: HttpRequest) -> HttpResponse:
     return render(request, "marketing/campaign_new.html", {"form": form})
 
 
-def _detail_context(request: HttpRequest, campaign: Campaign, **extra: Any) -> dict[str, Any]:
+def _detail_context(request: AuthenticatedHtmxHttpRequest, campaign: Campaign, **extra: Any) -> dict[str, Any]:
     variants = list(campaign.variants.select_related("ai_run").order_by("status", "id"))
     chosen = [v for v in variants if v.status == Variant.Status.APPROVED]
     labels = variant_labels(chosen)
@@ -151,13 +153,13 @@ def _detail_context(request: HttpRequest, campaign: Campaign, **extra: Any) -> d
 @login_required
 @permission_required("marketing.view_campaign", raise_exception=True)
 @vary_on_headers("HX-Request")
-def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def campaign_detail(request: AuthenticatedHtmxHttpRequest, pk: int) -> HttpResponse:
     campaign = _campaign(request, pk)
     template = "marketing/campaign_detail.html#progress" if request.htmx else "marketing/campaign_detail.html"
     return render(request, template, _detail_context(request, campaign))
 
 
-def _partial(request: HttpRequest, campaign: Campaign, part: str, **extra: Any) -> HttpResponse:
+def _partial(request: AuthenticatedHtmxHttpRequest, campaign: Campaign, part: str, **extra: Any) -> HttpResponse:
     campaign = _campaign(request, campaign.pk)
     if request.htmx:
         return render(request, f"marketing/campaign_detail.html#{part}", _detail_context(request, campaign, **extra))
@@ -169,7 +171,7 @@ def _partial(request: HttpRequest, campaign: Campaign, part: str, **extra: Any) 
 @require_POST
 @login_required
 @permission_required("marketing.change_campaign", raise_exception=True)
-def campaign_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def campaign_edit(request: AuthenticatedHtmxHttpRequest, pk: int) -> HttpResponse:
     campaign = _campaign(request, pk)
     form = CampaignForm(request.POST)
     errors: list[str] = []
@@ -181,14 +183,14 @@ def campaign_edit(request: HttpRequest, pk: int) -> HttpResponse:
         except (ValidationError, InvalidState) as exc:
             errors = _messages_of(exc)
     else:
-        errors = [f"{name}: {'; '.join(e)}" for name, e in form.errors.items()]
+        errors = [f"{name}: {'; '.join(str(m) for m in e)}" for name, e in form.errors.items()]
     return _partial(request, campaign, "brief", errors=errors, saved=not errors)
 
 
 @require_POST
 @login_required
 @permission_required("marketing.add_variant", raise_exception=True)
-def campaign_generate(request: HttpRequest, pk: int) -> HttpResponse:
+def campaign_generate(request: AuthenticatedHtmxHttpRequest, pk: int) -> HttpResponse:
     campaign = _campaign(request, pk)
     form = GenerateForm(request.POST)
     errors: list[str] = []
@@ -211,7 +213,7 @@ def campaign_generate(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @login_required
 @permission_required("marketing.add_variant", raise_exception=True)
-def variant_add(request: HttpRequest, pk: int) -> HttpResponse:
+def variant_add(request: AuthenticatedHtmxHttpRequest, pk: int) -> HttpResponse:
     campaign = _campaign(request, pk)
     form = VariantForm(request.POST)
     errors: list[str] = []
@@ -221,14 +223,14 @@ def variant_add(request: HttpRequest, pk: int) -> HttpResponse:
         except (ValidationError, InvalidState) as exc:
             errors = _messages_of(exc)
     else:
-        errors = [f"{name}: {'; '.join(e)}" for name, e in form.errors.items()]
+        errors = [f"{name}: {'; '.join(str(m) for m in e)}" for name, e in form.errors.items()]
     return _partial(request, campaign, "variants", errors=errors)
 
 
 @require_POST
 @login_required
 @permission_required("marketing.change_variant", raise_exception=True)
-def variant_edit(request: HttpRequest, pk: int, variant_pk: int) -> HttpResponse:
+def variant_edit(request: AuthenticatedHtmxHttpRequest, pk: int, variant_pk: int) -> HttpResponse:
     campaign = _campaign(request, pk)
     variant = get_object_or_404(Variant, pk=variant_pk, campaign=campaign)
     form = VariantForm(request.POST)
@@ -239,14 +241,14 @@ def variant_edit(request: HttpRequest, pk: int, variant_pk: int) -> HttpResponse
         except (ValidationError, InvalidState) as exc:
             errors = _messages_of(exc)
     else:
-        errors = [f"{name}: {'; '.join(e)}" for name, e in form.errors.items()]
+        errors = [f"{name}: {'; '.join(str(m) for m in e)}" for name, e in form.errors.items()]
     return _partial(request, campaign, "variants", errors=errors)
 
 
 @require_POST
 @login_required
 @permission_required("marketing.change_variant", raise_exception=True)
-def variant_status(request: HttpRequest, pk: int, variant_pk: int) -> HttpResponse:
+def variant_status(request: AuthenticatedHtmxHttpRequest, pk: int, variant_pk: int) -> HttpResponse:
     campaign = _campaign(request, pk)
     variant = get_object_or_404(Variant, pk=variant_pk, campaign=campaign)
     errors: list[str] = []
@@ -260,7 +262,7 @@ def variant_status(request: HttpRequest, pk: int, variant_pk: int) -> HttpRespon
 @require_POST
 @login_required
 @permission_required("marketing.change_campaign", raise_exception=True)
-def campaign_audience(request: HttpRequest, pk: int) -> HttpResponse:
+def campaign_audience(request: AuthenticatedHtmxHttpRequest, pk: int) -> HttpResponse:
     campaign = _campaign(request, pk)
     form = AudienceForm(request.POST, segments=segment_list(user=request.user))
     errors: list[str] = []
@@ -271,7 +273,7 @@ def campaign_audience(request: HttpRequest, pk: int) -> HttpResponse:
             errors = _messages_of(exc)
     else:
         errors = [
-            f"{form.fields[name].label if name in form.fields else ''}: {'; '.join(e)}".lstrip(": ")
+            f"{form.fields[name].label if name in form.fields else ''}: {'; '.join(str(m) for m in e)}".lstrip(": ")
             for name, e in form.errors.items()
         ]
     if request.htmx:
@@ -284,7 +286,9 @@ def campaign_audience(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(campaign.get_absolute_url())
 
 
-def _transition(request: HttpRequest, pk: int, action, success: str) -> HttpResponse:
+def _transition(
+    request: AuthenticatedHtmxHttpRequest, pk: int, action: Callable[..., Any], success: str
+) -> HttpResponse:
     campaign = _campaign(request, pk)
     try:
         action(campaign=campaign, actor=request.user)
@@ -299,7 +303,7 @@ def _transition(request: HttpRequest, pk: int, action, success: str) -> HttpResp
 @require_POST
 @login_required
 @permission_required("marketing.change_campaign", raise_exception=True)
-def campaign_lock(request: HttpRequest, pk: int) -> HttpResponse:
+def campaign_lock(request: AuthenticatedHtmxHttpRequest, pk: int) -> HttpResponse:
     return _transition(
         request,
         pk,
@@ -311,14 +315,14 @@ def campaign_lock(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @login_required
 @permission_required("marketing.change_campaign", raise_exception=True)
-def campaign_unlock(request: HttpRequest, pk: int) -> HttpResponse:
+def campaign_unlock(request: AuthenticatedHtmxHttpRequest, pk: int) -> HttpResponse:
     return _transition(request, pk, services.campaign_unlock_variants, "Back to editing the variants.")
 
 
 @require_POST
 @login_required
 @permission_required("marketing.change_campaign", raise_exception=True)
-def campaign_submit(request: HttpRequest, pk: int) -> HttpResponse:
+def campaign_submit(request: AuthenticatedHtmxHttpRequest, pk: int) -> HttpResponse:
     return _transition(
         request,
         pk,
@@ -330,7 +334,7 @@ def campaign_submit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @login_required
 @permission_required("marketing.change_campaign", raise_exception=True)
-def campaign_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+def campaign_cancel(request: AuthenticatedHtmxHttpRequest, pk: int) -> HttpResponse:
     return _transition(request, pk, services.campaign_cancel, "Campaign cancelled. Nothing more will be sent.")
 
 
@@ -363,7 +367,7 @@ def _results_context(campaign: Campaign) -> dict[str, Any]:
 @login_required
 @permission_required("marketing.view_campaign", raise_exception=True)
 @vary_on_headers("HX-Request")
-def campaign_results_view(request: HttpRequest, pk: int) -> HttpResponse:
+def campaign_results_view(request: AuthenticatedHtmxHttpRequest, pk: int) -> HttpResponse:
     campaign = _campaign(request, pk)
     template = "marketing/campaign_results.html#results" if request.htmx else "marketing/campaign_results.html"
     return render(request, template, _results_context(campaign))
@@ -372,7 +376,7 @@ def campaign_results_view(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @login_required
 @permission_required("marketing.change_campaign", raise_exception=True)
-def campaign_winner(request: HttpRequest, pk: int) -> HttpResponse:
+def campaign_winner(request: AuthenticatedHtmxHttpRequest, pk: int) -> HttpResponse:
     campaign = _campaign(request, pk)
     form = _winner_form(campaign, campaign_results(campaign), request.POST)
     if form.is_valid():
@@ -395,7 +399,7 @@ def campaign_winner(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @login_required
 @permission_required("marketing.view_segment", raise_exception=True)
-def segments(request: HttpRequest) -> HttpResponse:
+def segments(request: AuthenticatedHtmxHttpRequest) -> HttpResponse:
     # Each row fetches its own live count after the page shows (one fast query each, ~50 ms at
     # 100,000 contacts), so the list itself costs the same few queries however many segments exist.
     page = Paginator(segment_list(user=request.user), PER_PAGE).get_page(request.GET.get("page"))
@@ -405,7 +409,7 @@ def segments(request: HttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 @permission_required("marketing.view_segment", raise_exception=True)
-def segment_size(request: HttpRequest, pk: int) -> HttpResponse:
+def segment_size(request: AuthenticatedHtmxHttpRequest, pk: int) -> HttpResponse:
     """Matching and reachable counts of one saved segment (loaded by the list, HTMX)."""
     segment = get_object_or_404(segment_list(user=request.user), pk=pk)
     counts = (
@@ -414,7 +418,7 @@ def segment_size(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "marketing/segment_list.html#size", {"s": segment, "counts": counts})
 
 
-def _count_context(request: HttpRequest, raw_rules: list[dict[str, Any]]) -> dict[str, Any]:
+def _count_context(request: AuthenticatedHtmxHttpRequest, raw_rules: list[dict[str, Any]]) -> dict[str, Any]:
     try:
         rules = normalise_rules(raw_rules)
     except ValidationError as exc:
@@ -427,7 +431,7 @@ def _count_context(request: HttpRequest, raw_rules: list[dict[str, Any]]) -> dic
 
 
 def _segment_page(
-    request: HttpRequest,
+    request: AuthenticatedHtmxHttpRequest,
     segment: Segment | None,
     form: SegmentForm,
     raw_rules: list[dict[str, Any]],
@@ -450,7 +454,7 @@ def _segment_page(
 @require_http_methods(["GET", "POST"])
 @login_required
 @permission_required("marketing.add_segment", raise_exception=True)
-def segment_create(request: HttpRequest) -> HttpResponse:
+def segment_create(request: AuthenticatedHtmxHttpRequest) -> HttpResponse:
     form = SegmentForm(request.POST or None)
     raw = rules_from_post(request.POST) if request.method == "POST" else []
     if request.method == "POST" and form.is_valid():
@@ -466,7 +470,7 @@ def segment_create(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @login_required
 @permission_required("marketing.view_segment", raise_exception=True)
-def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def segment_detail(request: AuthenticatedHtmxHttpRequest, pk: int) -> HttpResponse:
     segment = get_object_or_404(segment_list(user=request.user), pk=pk)
     if request.method == "POST":
         if not request.user.has_perm("marketing.change_segment"):
@@ -488,7 +492,7 @@ def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @login_required
 @permission_required("marketing.view_segment", raise_exception=True)
-def segment_count(request: HttpRequest) -> HttpResponse:
+def segment_count(request: AuthenticatedHtmxHttpRequest) -> HttpResponse:
     """Live count and preview for the rules being edited (HTMX)."""
     return render(request, "marketing/segment_form.html#count", _count_context(request, rules_from_post(request.POST)))
 
@@ -496,7 +500,7 @@ def segment_count(request: HttpRequest) -> HttpResponse:
 @require_POST
 @login_required
 @permission_required("marketing.view_segment", raise_exception=True)
-def segment_rules(request: HttpRequest) -> HttpResponse:
+def segment_rules(request: AuthenticatedHtmxHttpRequest) -> HttpResponse:
     """Re-render the rule rows: add a row, remove one, or adapt the operators to a new field (HTMX)."""
     remove = request.POST.get("remove", "")
     raw = rules_from_post(request.POST, keep_empty=True, drop=int(remove) if remove.isdigit() else None)
@@ -507,7 +511,7 @@ def segment_rules(request: HttpRequest) -> HttpResponse:
 @require_POST
 @login_required
 @permission_required("marketing.delete_segment", raise_exception=True)
-def segment_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def segment_delete(request: AuthenticatedHtmxHttpRequest, pk: int) -> HttpResponse:
     segment = get_object_or_404(segment_list(user=request.user), pk=pk)
     try:
         services.segment_delete(segment=segment, actor=request.user)

@@ -2,13 +2,15 @@
 they go through the approvals gate like everything else."""
 
 from django.contrib import admin
+from django.db.models import Model
+from django.http import HttpRequest
 
 from service.models import Case, KnowledgeArticle, LedgerEntry, Message, RefundRequest, TriageCorrection
 
 
 class MessageInline(admin.TabularInline):
     model = Message
-    fields = ["direction", "sender", "subject", "occurred_at", "message_id"]
+    fields = ("direction", "sender", "subject", "occurred_at", "message_id")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -43,10 +45,10 @@ class MessageAdmin(admin.ModelAdmin):
     search_fields = ["message_id", "sender", "subject"]
     raw_id_fields = ["case", "reply_to", "author"]
 
-    def has_add_permission(self, request) -> bool:
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # messages arrive by mail or the API, and leave through approvals
 
-    def has_change_permission(self, request, obj=None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
 
@@ -65,7 +67,7 @@ class RefundRequestAdmin(admin.ModelAdmin):
     search_fields = ["order_ref"]
     readonly_fields = [f.name for f in RefundRequest._meta.fields]
 
-    def has_add_permission(self, request) -> bool:
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
 
@@ -75,13 +77,13 @@ class LedgerEntryAdmin(admin.ModelAdmin):
     search_fields = ["reference", "order_ref", "idempotency_key"]
     readonly_fields = [f.name for f in LedgerEntry._meta.fields]
 
-    def has_add_permission(self, request) -> bool:
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
 

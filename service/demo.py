@@ -12,6 +12,7 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import TypedDict
 
 from django.contrib.auth import get_user_model
 from django.utils import timezone
@@ -28,11 +29,18 @@ from service.services import case_update, inbound_message_receive, knowledge_art
 logger = logging.getLogger(__name__)
 DEMO_DOMAIN = "demo.northwind-mail.example"
 
+
 # The starter knowledge base for Northwind Outfitters (also a template for real ones), written
 # in the voice a support team would publish. Deliberately phrased as policy ("orders can be
 # returned …") rather than as promises to one customer: drafts quote these sentences, and a
 # promise of a refund must come from an approved refund, never from an article.
-ARTICLES: list[dict[str, str]] = [
+class DemoArticle(TypedDict):
+    title: str
+    tags: str
+    body: str
+
+
+ARTICLES: list[DemoArticle] = [
     {
         "title": "Delivery times and tracking",
         "tags": "shipping, delivery, tracking",
@@ -552,7 +560,8 @@ def seed(*, stdout) -> None:
         case = Case.objects.get(pk=result.case.pk)
         if agent is not None and demo.approve and _approve_draft(case, agent):
             counts["sent"] += 1
-            if demo.follow_up:
+            # The reply the agent just approved: the customer's follow-up answers it.
+            if demo.follow_up and (sent := case.messages.filter(direction="out").last()) is not None:
                 case.refresh_from_db()
                 later = received + timedelta(hours=demo.hours_ago / 4)
                 follow = inbound_message_receive(
@@ -561,7 +570,7 @@ def seed(*, stdout) -> None:
                         subject=f"Re: {demo.subject}",
                         body=demo.follow_up,
                         message_id=f"<{demo.key}-reply@{DEMO_DOMAIN}>",
-                        in_reply_to=case.messages.filter(direction="out").last().message_id,
+                        in_reply_to=sent.message_id,
                         received_at=later,
                         sent_at=later,
                     ),

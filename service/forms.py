@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -30,7 +30,10 @@ class InboxFilterForm(forms.Form):
 
     def __init__(self, *args: Any, intents: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["intent"].choices = [("", "Any intent"), *[(i, i.replace("_", " ")) for i in intents]]
+        cast(forms.ChoiceField, self.fields["intent"]).choices = [
+            ("", "Any intent"),
+            *[(i, i.replace("_", " ")) for i in intents],
+        ]
 
     def selects(self) -> list[dict[str, Any]]:
         """The select boxes as plain data: the inbox renders them itself (Django's widget templates
@@ -38,7 +41,12 @@ class InboxFilterForm(forms.Form):
         data = self.data if self.is_bound else {}
         labels = {"status": "Status", "risk": "Risk", "intent": "Intent", "needs_human": "Who"}
         return [
-            {"name": name, "label": label, "choices": self.fields[name].choices, "value": str(data.get(name, ""))}
+            {
+                "name": name,
+                "label": label,
+                "choices": cast(forms.ChoiceField, self.fields[name]).choices,
+                "value": str(data.get(name, "")),
+            }
             for name, label in labels.items()
         ]
 
@@ -62,10 +70,14 @@ class TriageCorrectionForm(forms.Form):
 
     def __init__(self, *args: Any, intents: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["intent"].choices = [("", "Keep"), *[(i, i.replace("_", " ")) for i in intents]]
+        cast(forms.ChoiceField, self.fields["intent"]).choices = [
+            ("", "Keep"),
+            *[(i, i.replace("_", " ")) for i in intents],
+        ]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if not data.get("intent") and data.get("sentiment") in (None, ""):
             raise forms.ValidationError("Pick the right intent or sentiment.")
         return data
@@ -90,7 +102,8 @@ class DraftDecisionForm(forms.Form):
     payload_hash = forms.CharField(widget=forms.HiddenInput)  # the version shown: a decision applies only to it
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if data.get("verdict") == Decision.Verdict.REJECT and not data.get("reason"):
             self.add_error("reason", "Pick a reason: it tells the AI what went wrong.")
         return data

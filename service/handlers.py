@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 from email.utils import parseaddr
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.core.mail import EmailMessage
 from django.db.models import F
@@ -26,7 +26,10 @@ from service.redrafts import redraft_reply
 from service.routing import ISSUE_REFUND, SEND_REPLY
 
 if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
     from approvals.models import ApprovalRequest
+    from service.models import Case, RefundRequest
 
 _MESSAGE_ID = re.compile(r"^<[^<>\s]+>$")
 MAX_REFUND = Decimal("1000000")
@@ -114,7 +117,7 @@ def reply_message_id(execution_key: str) -> str:
     return f"<{execution_key}@{_domain()}>"
 
 
-def _approver(req: ApprovalRequest):
+def _approver(req: ApprovalRequest) -> User | None:
     from approvals.models import Decision
 
     decision = (
@@ -135,8 +138,9 @@ def _prepare_reply(req: ApprovalRequest, payload: dict[str, Any]) -> Outbound:
     from service.conf import app_settings
 
     references = _references(payload)
-    headers = {"Message-ID": reply_message_id(req.execution_key), "X-HITL-Approval": str(req.pk)}
-    headers["X-HITL-Case"] = str(req.subject.pk)
+    # The executor set the execution key when the request was approved and loaded the subject (the case).
+    headers = {"Message-ID": reply_message_id(cast(str, req.execution_key)), "X-HITL-Approval": str(req.pk)}
+    headers["X-HITL-Case"] = str(cast("Case", req.subject).pk)
     if payload["in_reply_to"]:
         headers["In-Reply-To"] = payload["in_reply_to"]
     if references:
@@ -165,8 +169,8 @@ def _complete_reply(req: ApprovalRequest, payload: dict[str, Any], delivery: Del
     from service.models import Case, Message
     from service.tasks import case_summary_refresh_task
 
-    case: Case = req.subject
-    message_id = reply_message_id(req.execution_key)
+    case = cast(Case, req.subject)  # loaded by the executor, which also set the execution key
+    message_id = reply_message_id(cast(str, req.execution_key))
     previous = Message.objects.filter(execution_key=req.execution_key).first()
     if previous is not None:
         return {"message_id": message_id, "to": payload["to"], "message": previous.pk, "duplicate": True}
@@ -243,7 +247,7 @@ def _prepare_refund(req: ApprovalRequest, payload: dict[str, Any]) -> Outbound:
     """The approved refund's terms; the gateway gets the execution key as its idempotency key."""
     from service.refunds import money
 
-    refund = req.subject
+    refund = cast("RefundRequest", req.subject)  # the action's subject model, loaded by the executor
     amount = Decimal(str(payload["amount"]))
     return Outbound(
         channel=Delivery.Channel.PAYMENT,
@@ -271,7 +275,7 @@ def _complete_refund(req: ApprovalRequest, payload: dict[str, Any], delivery: De
     from service.models import RefundRequest
     from service.refunds import money
 
-    refund: RefundRequest = req.subject
+    refund = cast(RefundRequest, req.subject)  # the action's subject model, loaded by the executor
     paid = delivery.result or {}
     amount = Decimal(str(paid.get("amount") or payload["amount"]))
     currency = paid.get("currency") or payload["currency"]

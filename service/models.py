@@ -6,6 +6,8 @@ State changes happen in ``service.services`` (and the approval handlers in
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -14,6 +16,9 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 
 from hitl_crm.choices import Risk  # the kernel's; kept importable from here (and as ``Case.Risk``)
+
+if TYPE_CHECKING:
+    from approvals.models import ApprovalRequest
 
 
 class Case(models.Model):
@@ -269,6 +274,9 @@ class RefundRequest(models.Model):
     issued_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
+
+    # Not a column: ``service.selectors.case_refunds`` sets it to the refund's latest approval request.
+    approval: ApprovalRequest | None
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -333,7 +333,9 @@ def _propose_refund(
     snap: Snapshot, case: Case, message: Message, plan: RefundPlan, triage: Triage
 ) -> RefundRequest | None:
     ask, recommendation = plan.ask, plan.recommendation
-    if ask is None or recommendation is None or _refund_already_made(case, plan.reading, snap.thread):
+    if ask is None or ask.amount is None or recommendation is None:  # a recommendation implies an amount
+        return None
+    if _refund_already_made(case, plan.reading, snap.thread):
         return None
     refund = RefundRequest.objects.create(
         case=case,

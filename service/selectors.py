@@ -8,9 +8,9 @@ rows, never a list of ids.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeGuard
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import CharField, Count, Q, QuerySet, Value
 from django.db.models.functions import Coalesce, Concat
 
@@ -21,19 +21,19 @@ from service.models import Case, KnowledgeArticle, Message, RefundRequest
 from service.routing import ISSUE_REFUND, SEND_REPLY
 
 
-def _signed_in(user: Any) -> bool:
+def _signed_in(user: Any) -> TypeGuard[User]:
     return bool(user is not None and getattr(user, "is_authenticated", False) and getattr(user, "is_active", False))
 
 
-def _own_cases(user: AbstractBaseUser) -> Q:
+def _own_cases(user: User) -> Q:
     return Q(owner=user) | Q(contact__owner=user) | Q(contact__account__owner=user)
 
 
-def sees_all_cases(user: AbstractBaseUser) -> bool:
+def sees_all_cases(user: User) -> bool:
     return user.is_superuser or user.has_perm("service.view_all_cases")
 
 
-def case_list(*, user: AbstractBaseUser) -> QuerySet[Case]:
+def case_list(*, user: User) -> QuerySet[Case]:
     """Cases the user may view, with contact, account and owner joined (one query per page)."""
     if not _signed_in(user) or not user.has_perm("service.view_case"):
         return Case.objects.none()
@@ -91,7 +91,7 @@ def case_filter(
     return qs
 
 
-def case_counts(*, user: AbstractBaseUser) -> dict[str, int]:
+def case_counts(*, user: User) -> dict[str, int]:
     """Open cases and open cases that need a person, in one query."""
     qs = case_list(user=user).filter(status__in=Case.OPEN_STATUSES).order_by()
     row = qs.aggregate(open=Count("id"), needs_human=Count("id", filter=Q(needs_human=True)))
@@ -132,7 +132,7 @@ def case_refunds(*, case: Case) -> list[RefundRequest]:
     return items
 
 
-def case_intents(*, user: AbstractBaseUser) -> list[str]:
+def case_intents(*, user: User) -> list[str]:
     """Intent labels to offer: what triage can assign plus every label people have taught it.
 
     Read from the (small) training examples, never by scanning the cases."""
@@ -143,7 +143,7 @@ def case_intents(*, user: AbstractBaseUser) -> list[str]:
     return sorted(set(intent_labels()) | set(taught))
 
 
-def message_list(*, user: AbstractBaseUser) -> QuerySet[Message]:
+def message_list(*, user: User) -> QuerySet[Message]:
     """Messages of the cases the user may view."""
     if not _signed_in(user) or not user.has_perm("service.view_message"):
         return Message.objects.none()
@@ -153,7 +153,7 @@ def message_list(*, user: AbstractBaseUser) -> QuerySet[Message]:
     return qs
 
 
-def refund_list(*, user: AbstractBaseUser) -> QuerySet[RefundRequest]:
+def refund_list(*, user: User) -> QuerySet[RefundRequest]:
     if not _signed_in(user) or not user.has_perm("service.view_refundrequest"):
         return RefundRequest.objects.none()
     qs = RefundRequest.objects.select_related("case")
@@ -162,7 +162,7 @@ def refund_list(*, user: AbstractBaseUser) -> QuerySet[RefundRequest]:
     return qs
 
 
-def knowledge_list(*, user: AbstractBaseUser | None, q: str = "", tag: str = "") -> QuerySet[KnowledgeArticle]:
+def knowledge_list(*, user: User | None, q: str = "", tag: str = "") -> QuerySet[KnowledgeArticle]:
     """Articles the user may read: everything for editors, published ones for everyone else."""
     if not _signed_in(user) or not user.has_perm("service.view_knowledgearticle"):
         return KnowledgeArticle.objects.none()
@@ -176,7 +176,7 @@ def knowledge_list(*, user: AbstractBaseUser | None, q: str = "", tag: str = "")
     return qs
 
 
-def knowledge_tags(*, user: AbstractBaseUser) -> list[str]:
+def knowledge_tags(*, user: User) -> list[str]:
     tags: set[str] = set()
     for value in knowledge_list(user=user).values_list("tags", flat=True):
         tags.update(t.strip() for t in value.split(",") if t.strip())

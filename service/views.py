@@ -13,7 +13,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Page, Paginator
-from django.http import HttpRequest, HttpResponse
+from django.db.models import QuerySet
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -24,6 +25,7 @@ from approvals.models import ApprovalRequest, Decision
 from approvals.selectors import can_decide
 from approvals.services import approval_decide
 from hitl_crm.errors import InvalidState
+from hitl_crm.types import AuthenticatedHtmxHttpRequest
 from service.forms import (
     ArticleForm,
     CaseStatusForm,
@@ -60,6 +62,8 @@ class DeferredJoinPaginator(Paginator):
     """Finds a page's rows on the case table alone (an index walk), then joins contact, account and
     owner for those rows only — a "deferred join", so page 200 costs about what page 1 costs."""
 
+    object_list: QuerySet[Case]
+
     def page(self, number: Any) -> Page:
         number = self.validate_number(number)
         bottom = (number - 1) * self.per_page
@@ -72,7 +76,7 @@ class DeferredJoinPaginator(Paginator):
         keys = listed.values("pk")[bottom:top]  # filters and permission scoping apply here, once
         rows = listed.model._default_manager.filter(pk__in=keys).order_by(*listed.query.order_by)
         rows.query.select_related = listed.query.select_related
-        return self._get_page(rows, number, self)
+        return self._get_page(rows, number, self)  # type: ignore[attr-defined]  # Django's documented hook, missing from django-stubs
 
 
 def _errors_of(exc: ValidationError) -> list[str]:
@@ -82,7 +86,7 @@ def _errors_of(exc: ValidationError) -> list[str]:
 # --- inbox -------------------------------------------------------------------------------------
 
 
-def _inbox(request: HttpRequest, *, needs_human_only: bool) -> HttpResponse:
+def _inbox(request: AuthenticatedHtmxHttpRequest, *, needs_human_only: bool) -> HttpResponse:
     form = InboxFilterForm(request.GET or None, intents=case_intents(user=request.user))
     filters = form.filters()
     if needs_human_only:
@@ -101,7 +105,9 @@ def _inbox(request: HttpRequest, *, needs_human_only: bool) -> HttpResponse:
         "needs_human_only": needs_human_only,
         "here": request.path,
     }
-    template = "service/inbox.html#results" if request.htmx else "service/inbox.html"
+    # A history restore (Back/Forward with no cached snapshot) needs the whole page.
+    partial = request.htmx and not request.htmx.history_restore_request
+    template = "service/inbox.html#results" if partial else "service/inbox.html"
     return render(request, template, context)
 
 
@@ -109,7 +115,7 @@ def _inbox(request: HttpRequest, *, needs_human_only: bool) -> HttpResponse:
 @login_required
 @permission_required("service.view_case", raise_exception=True)
 @vary_on_headers("HX-Request")
-def inbox(request: HttpRequest) -> HttpResponse:
+def inbox(request: AuthenticatedHtmxHttpRequest) -> HttpResponse:
     return _inbox(request, needs_human_only=False)
 
 
@@ -117,14 +123,16 @@ def inbox(request: HttpRequest) -> HttpResponse:
 @login_required
 @permission_required("service.view_case", raise_exception=True)
 @vary_on_headers("HX-Request")
-def needs_human(request: HttpRequest) -> HttpResponse:
+def needs_human(request: AuthenticatedHtmxHttpRequest) -> HttpResponse:
     return _inbox(request, needs_human_only=True)
 
 
 # --- case page ---------------------------------------------------------------------------------
 
 
-def _draft_context(request: HttpRequest, case: Case, *, form: DraftDecisionForm | None = None) -> dict[str, Any]:
+def _draft_context(
+    request: AuthenticatedHtmxHttpRequest, case: Case, *, form: DraftDecisionForm | None = None
+) -> dict[str, Any]:
     pending = case_pending_reply(case=case)
     allowed, why_not = (False, "")
     if pending is not None:
@@ -140,7 +148,7 @@ def _draft_context(request: HttpRequest, case: Case, *, form: DraftDecisionForm 
     return {"pending": pending, "can_decide": allowed, "why_not": why_not, "draft_form": form if allowed else None}
 
 
-def _case_context(request: HttpRequest, case: Case, **extra: Any) -> dict[str, Any]:
+def _case_context(request: AuthenticatedHtmxHttpRequest, case: Case, **extra: Any) -> dict[str, Any]:
     intents = case_intents(user=request.user)
     context = {
         "case": case,
@@ -159,14 +167,14 @@ def _case_context(request: HttpRequest, case: Case, **extra: Any) -> dict[str, A
     return context
 
 
-def _case_or_404(request: HttpRequest, pk: int) -> Case:
+def _case_or_404(request: AuthenticatedHtmxHttpRequest, pk: int) -> Case:
     return get_object_or_404(case_list(user=request.user), pk=pk)
 
 
 @require_GET
 @login_required
 @permission_required("service.view_case", raise_exception=True)
-def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def case_detail(request: AuthenticatedHtmxHttpRequest, pk: int) -> HttpResponse:
     case = _case_or_404(request, pk)
     return render(request, "service/case_detail.html", _case_context(request, case))
 
@@ -174,7 +182,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @login_required
 @permission_required("service.change_case", raise_exception=True)
-def case_triage(request: HttpRequest, pk: int) -> HttpResponse:
+def case_triage(request: AuthenticatedHtmxHttpRequest, pk: int) -> HttpResponse:
     """An agent corrects intent and/or sentiment (training data for triage)."""
     case = _case_or_404(request, pk)
     form = TriageCorrectionForm(request.POST, intents=case_intents(user=request.user))
@@ -199,10 +207,11 @@ def case_triage(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @login_required
 @permission_required("service.view_case", raise_exception=True)
-def case_draft_decide(request: HttpRequest, pk: int) -> HttpResponse:
+def case_draft_decide(request: AuthenticatedHtmxHttpRequest, pk: int) -> HttpResponse:
     """Approve (and so send) or reject the reply waiting for approval — through approvals' own service."""
     case = _case_or_404(request, pk)
     pending = case_pending_reply(case=case)
+    form: DraftDecisionForm | None  # None once decided: the page then shows the outcome, not the form
     form = DraftDecisionForm(request.POST)
     error = ""
     outcome = ""
@@ -260,7 +269,7 @@ _OUTCOME = {
 @require_POST
 @login_required
 @permission_required("service.change_case", raise_exception=True)
-def case_reply(request: HttpRequest, pk: int) -> HttpResponse:
+def case_reply(request: AuthenticatedHtmxHttpRequest, pk: int) -> HttpResponse:
     """An agent's own reply: submitted for approval by someone else."""
     case = _case_or_404(request, pk)
     form = ReplyForm(request.POST)
@@ -279,7 +288,7 @@ def case_reply(request: HttpRequest, pk: int) -> HttpResponse:
         if submitted is not None:
             messages.success(request, "Your reply is waiting for another reviewer's approval.")
         else:
-            messages.error(request, "; ".join(e for errs in form.errors.values() for e in errs))
+            messages.error(request, "; ".join(str(e) for errs in form.errors.values() for e in errs))
         return redirect(case.get_absolute_url())
     context = _case_context(
         request,
@@ -293,7 +302,7 @@ def case_reply(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @login_required
 @permission_required("service.change_case", raise_exception=True)
-def case_status(request: HttpRequest, pk: int) -> HttpResponse:
+def case_status(request: AuthenticatedHtmxHttpRequest, pk: int) -> HttpResponse:
     case = _case_or_404(request, pk)
     form = CaseStatusForm(request.POST)
     if form.is_valid():
@@ -309,7 +318,7 @@ def case_status(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @permission_required("service.view_knowledgearticle", raise_exception=True)
 @vary_on_headers("HX-Request")
-def kb_list(request: HttpRequest) -> HttpResponse:
+def kb_list(request: AuthenticatedHtmxHttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()[:100]
     tag = request.GET.get("tag", "").strip()[:40]
     page = Paginator(knowledge_list(user=request.user, q=q, tag=tag), ARTICLES_PER_PAGE).get_page(
@@ -322,14 +331,16 @@ def kb_list(request: HttpRequest) -> HttpResponse:
         "tags": knowledge_tags(user=request.user),
         "can_add": request.user.has_perm("service.add_knowledgearticle"),
     }
-    template = "service/kb_list.html#results" if request.htmx else "service/kb_list.html"
+    # A history restore (Back/Forward with no cached snapshot) needs the whole page.
+    partial = request.htmx and not request.htmx.history_restore_request
+    template = "service/kb_list.html#results" if partial else "service/kb_list.html"
     return render(request, template, context)
 
 
 @require_GET
 @login_required
 @permission_required("service.view_knowledgearticle", raise_exception=True)
-def kb_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def kb_detail(request: AuthenticatedHtmxHttpRequest, pk: int) -> HttpResponse:
     article = get_object_or_404(knowledge_list(user=request.user), pk=pk)
     return render(
         request,
@@ -344,7 +355,7 @@ def kb_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @login_required
 @permission_required("service.add_knowledgearticle", raise_exception=True)
-def kb_create(request: HttpRequest) -> HttpResponse:
+def kb_create(request: AuthenticatedHtmxHttpRequest) -> HttpResponse:
     form = ArticleForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -360,7 +371,7 @@ def kb_create(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @login_required
 @permission_required("service.change_knowledgearticle", raise_exception=True)
-def kb_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def kb_edit(request: AuthenticatedHtmxHttpRequest, pk: int) -> HttpResponse:
     article = get_object_or_404(knowledge_list(user=request.user), pk=pk)
     form = ArticleForm(request.POST or None, instance=article)
     if request.method == "POST" and form.is_valid():

@@ -42,6 +42,7 @@ class SwaggerView(_SignInPage, SpectacularSwaggerSplitView):
 
 class RedocView(_SignInPage, SpectacularRedocView):
     permission_classes = [ApiDocsAccess]
+    template_name = "web/redoc.html"  # served entirely from this site (no web fonts, no CDN logo)
 
 
 urlpatterns = [

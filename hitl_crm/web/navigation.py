@@ -37,7 +37,7 @@ class NavItem:
 
 
 def nav_items(user) -> list[NavItem]:
-    declared: dict[str, NavItem] = {}
+    declared: dict[str, NavItem | None] = {}
     for hook in app_hooks("nav"):
         for entry in hook.value:
             permission = entry.get("permission")

@@ -44,7 +44,9 @@ def contact_list_view(request: AuthenticatedHtmxHttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()[:100]
     paginator = Paginator(contact_list(user=request.user, search=q), CONTACTS_PER_PAGE)
     page = paginator.get_page(request.GET.get("page"))
-    template = "web/contact_list.html#results" if request.htmx else "web/contact_list.html"
+    # A history restore (Back/Forward with no cached snapshot) needs the whole page.
+    partial = request.htmx and not request.htmx.history_restore_request
+    template = "web/contact_list.html#results" if partial else "web/contact_list.html"
     return render(request, template, {"page": page, "q": q})
 
 
@@ -132,6 +134,22 @@ def error_400(request: HttpRequest, exception: Exception | None = None) -> HttpR
 
 def error_403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     return _error(request, 403)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """``CSRF_FAILURE_VIEW``: a styled 403 that ``web/htmx-errors.js`` recognises by its header.
+
+    Usually the page was open while the person signed out and in again elsewhere, so its token is old;
+    the script saves the unsaved fields and reloads the page to get a fresh one.
+    """
+    context = {
+        "code": 403,
+        "title": "This page was open too long",
+        "text": "For your security the form could not be sent. Reload the page and send it again.",
+    }
+    response = render(request, "web/error.html", context, status=403)
+    response["X-CSRF-Failure"] = "1"
+    return response
 
 
 def error_404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from rest_framework import serializers
 
 from leads.models import Lead, LeadEvent, LeadImport, LeadImportError, LeadScoreHistory, ScoringModel
@@ -14,7 +15,9 @@ class OverrideInputSerializer(serializers.Serializer):
 
 
 class LeadSerializer(serializers.ModelSerializer):
-    owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    owner: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
     factors = serializers.JSONField(
         source="score_factors",
         read_only=True,
@@ -80,9 +83,11 @@ class LeadInputSerializer(serializers.Serializer):
     employees = serializers.IntegerField(min_value=0, max_value=100_000_000, required=False, allow_null=True)
     industry = serializers.CharField(max_length=100, required=False, allow_blank=True)
     country = serializers.CharField(max_length=60, required=False, allow_blank=True)
-    source = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    # The serializer metaclass moves declared fields out of the class, so this API field does not
+    # replace ``Field.source`` at run time; the stubs see a class attribute of another type.
+    source = serializers.CharField(max_length=100, required=False, allow_blank=True)  # type: ignore[assignment]
     status = serializers.ChoiceField(choices=Lead.Status.choices, required=False)
-    owner = serializers.SlugRelatedField(
+    owner: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
         slug_field="username", queryset=get_user_model().objects.filter(is_active=True), required=False, allow_null=True
     )
     estimated_value = serializers.DecimalField(
@@ -92,7 +97,7 @@ class LeadInputSerializer(serializers.Serializer):
     external_id = serializers.CharField(max_length=100, required=False, allow_blank=True)
     attributes = serializers.DictField(required=False)
 
-    def validate(self, attrs: dict) -> dict:
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if self.instance is None and not any(
             attrs.get(k) for k in ("email", "first_name", "last_name", "company", "external_id")
         ):
@@ -101,7 +106,9 @@ class LeadInputSerializer(serializers.Serializer):
 
 
 class ScoreHistorySerializer(serializers.ModelSerializer):
-    actor = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    actor: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = LeadScoreHistory
@@ -123,7 +130,9 @@ class LeadEventInputSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=[(k, LeadEvent.Kind(k).label) for k in LeadEvent.ENGAGEMENT])
     occurred_at = serializers.DateTimeField(required=False)
     amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False, allow_null=True)
-    data = serializers.DictField(required=False)
+    # The serializer metaclass moves declared fields out of the class, so this API field does not
+    # replace ``Serializer.data`` at run time; the stubs see a class attribute of another type.
+    data = serializers.DictField(required=False)  # type: ignore[assignment]
     external_id = serializers.CharField(
         required=False,
         allow_blank=True,
@@ -131,7 +140,7 @@ class LeadEventInputSerializer(serializers.Serializer):
         help_text="Your id for the event: sending it again does not count twice.",
     )
 
-    def validate(self, attrs: dict) -> dict:
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         given = [k for k in ("lead", "lead_email", "lead_external_id") if attrs.get(k)]
         if len(given) != 1:
             raise serializers.ValidationError(
@@ -142,7 +151,9 @@ class LeadEventInputSerializer(serializers.Serializer):
 
 class LeadImportSerializer(serializers.ModelSerializer):
     percent = serializers.IntegerField(read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    created_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = LeadImport

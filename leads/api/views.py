@@ -3,7 +3,9 @@ imports and the scoring models. Thin viewsets: input serializers, then services.
 
 from __future__ import annotations
 
-from django.db.models import Q
+from typing import Any
+
+from django.db.models import Q, QuerySet
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -13,10 +15,12 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
 
 from hitl_crm.api.filters import IsoDateTimeFilter
 from hitl_crm.api.pagination import CursorPagination
 from hitl_crm.permissions import require_permission
+from hitl_crm.types import authenticated_user
 from leads import selectors, services
 from leads.api.serializers import (
     LeadEventInputSerializer,
@@ -51,8 +55,8 @@ class LeadFilter(filters.FilterSet):
         model = Lead
         fields = ["status", "tier", "source", "owner", "email", "external_id", "min_score", "mine", "updated_since"]
 
-    def filter_mine(self, queryset, name, value):
-        return queryset.filter(owner=self.request.user) if value else queryset
+    def filter_mine(self, queryset: QuerySet[Lead], name: str, value: bool | None) -> QuerySet[Lead]:
+        return queryset.filter(owner=authenticated_user(self.request)) if value else queryset
 
 
 class LeadViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
@@ -64,40 +68,42 @@ class LeadViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.Rea
     ordering_fields = ["score", "created_at", "updated_at", "last_engaged_at"]
     queryset = Lead.objects.none()  # for the schema; get_queryset filters by permission
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[Lead]:
         return (
-            selectors.lead_visible_to(user=self.request.user)
+            selectors.lead_visible_to(user=authenticated_user(self.request))
             .select_related("owner", "override_by")
             .order_by("-score", "-id")
         )
 
-    def get_serializer_class(self):
+    def get_serializer_class(self) -> type[BaseSerializer[Any]]:
         if self.action in {"create", "update", "partial_update"}:
             return LeadInputSerializer
-        return {
+        by_action: dict[str, type[BaseSerializer[Any]]] = {
             "override": OverrideInputSerializer,
             "scores": ScoreHistorySerializer,
             "events": LeadEventSerializer,
-        }.get(self.action, LeadSerializer)
+        }
+        return by_action.get(self.action or "", LeadSerializer)
 
     def _respond(self, lead: Lead, code: int) -> Response:
         lead = self.get_queryset().get(pk=lead.pk)
         return Response(LeadSerializer(lead, context=self.get_serializer_context()).data, status=code)
 
     @extend_schema(request=LeadInputSerializer, responses={201: LeadSerializer})
-    def create(self, request: Request, *args, **kwargs) -> Response:
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = LeadInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         return self._respond(
-            services.lead_create(actor=request.user, **serializer.validated_data), status.HTTP_201_CREATED
+            services.lead_create(actor=authenticated_user(request), **serializer.validated_data),
+            status.HTTP_201_CREATED,
         )
 
     @extend_schema(request=LeadInputSerializer, responses=LeadSerializer)
-    def update(self, request: Request, *args, **kwargs) -> Response:
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         lead = self.get_object()
         serializer = LeadInputSerializer(lead, data=request.data, partial=kwargs.get("partial", False))
         serializer.is_valid(raise_exception=True)
-        lead = services.lead_update(lead=lead, data=dict(serializer.validated_data), actor=request.user)
+        lead = services.lead_update(lead=lead, data=dict(serializer.validated_data), actor=authenticated_user(request))
         return self._respond(lead, status.HTTP_200_OK)
 
     @extend_schema(request=OverrideInputSerializer, responses=LeadSerializer)
@@ -108,11 +114,13 @@ class LeadViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.Rea
         lead = self.get_object()
         _require(request, "leads.override_lead_score")
         if request.method == "DELETE":
-            lead = services.lead_score_override_clear(lead=lead, actor=request.user)
+            lead = services.lead_score_override_clear(lead=lead, actor=authenticated_user(request))
         else:
             serializer = OverrideInputSerializer(data=request.data)
             serializer.is_valid(raise_exception=True)
-            lead = services.lead_score_override(lead=lead, actor=request.user, **serializer.validated_data)
+            lead = services.lead_score_override(
+                lead=lead, actor=authenticated_user(request), **serializer.validated_data
+            )
         return self._respond(lead, status.HTTP_200_OK)
 
     @extend_schema(responses=ScoreHistorySerializer(many=True), filters=False)
@@ -156,10 +164,12 @@ class LeadEventViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     ordering_fields = ["id"]
     queryset = LeadEvent.objects.none()
 
-    def get_queryset(self):
-        return LeadEvent.objects.filter(lead__in=selectors.lead_visible_to(user=self.request.user)).order_by("-id")
+    def get_queryset(self) -> QuerySet[LeadEvent]:
+        return LeadEvent.objects.filter(
+            lead__in=selectors.lead_visible_to(user=authenticated_user(self.request))
+        ).order_by("-id")
 
-    def get_serializer_class(self):
+    def get_serializer_class(self) -> type[BaseSerializer[Any]]:
         return LeadEventInputSerializer if self.action == "create" else LeadEventSerializer
 
     @extend_schema(
@@ -169,7 +179,7 @@ class LeadEventViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
             200: OpenApiResponse(LeadEventSerializer(many=True), description="Every event was already recorded."),
         },
     )
-    def create(self, request: Request, *args, **kwargs) -> Response:
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         many = isinstance(request.data, list)
         if many and len(request.data) > MAX_EVENTS_PER_CALL:
             raise ValidationError({"non_field_errors": [f"Send at most {MAX_EVENTS_PER_CALL} events per call."]})
@@ -192,17 +202,17 @@ class LeadEventViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
             payload.append(
                 {"lead": lead, **{k: item.get(k) for k in ("kind", "occurred_at", "amount", "data", "external_id")}}
             )
-        source = f"api:{request.user.get_username()}"[:40]
-        results = services.lead_events_record(items=payload, actor=request.user, source=source)
+        source = f"api:{authenticated_user(request).get_username()}"[:40]
+        results = services.lead_events_record(items=payload, actor=authenticated_user(request), source=source)
         data = [{**LeadEventSerializer(event).data, "created": created} for event, created in results]
         code = status.HTTP_201_CREATED if any(created for _, created in results) else status.HTTP_200_OK
         return Response(data if many else data[0], status=code)
 
-    def _leads(self, items: list[dict]) -> dict[tuple[str, object], Lead]:
+    def _leads(self, items: list[dict[str, Any]]) -> dict[tuple[str, object], Lead]:
         ids = {i["lead"] for i in items if i.get("lead")}
         emails = {i["lead_email"].lower() for i in items if i.get("lead_email")}
         ext = {i["lead_external_id"] for i in items if i.get("lead_external_id")}
-        found = selectors.lead_visible_to(user=self.request.user).filter(
+        found = selectors.lead_visible_to(user=authenticated_user(self.request)).filter(
             Q(pk__in=ids) | Q(email__in=emails) | Q(external_id__in=ext)
         )
         out: dict[tuple[str, object], Lead] = {}
@@ -222,24 +232,24 @@ class LeadImportViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     parser_classes = [MultiPartParser, FormParser, JSONParser]
     queryset = LeadImport.objects.none()
 
-    def get_queryset(self):
-        return selectors.import_list(user=self.request.user).order_by("-id")
+    def get_queryset(self) -> QuerySet[LeadImport]:
+        return selectors.import_list(user=authenticated_user(self.request)).order_by("-id")
 
-    def get_serializer_class(self):
+    def get_serializer_class(self) -> type[BaseSerializer[Any]]:
         return LeadImportInputSerializer if self.action == "create" else LeadImportSerializer
 
     @extend_schema(request=LeadImportInputSerializer, responses={201: LeadImportSerializer})
-    def create(self, request: Request, *args, **kwargs) -> Response:
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = LeadImportInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         upload = serializer.validated_data["file"]
-        imp = services.lead_import_create(file_name=upload.name, data=upload.read(), actor=request.user)
+        imp = services.lead_import_create(file_name=upload.name, data=upload.read(), actor=authenticated_user(request))
         mapping = serializer.validated_data.get("mapping") or imp.mapping
         if not isinstance(mapping, dict):
             raise ValidationError({"mapping": ["Expected an object of column index: target."]})
         services.lead_import_start(
             lead_import=imp,
-            actor=request.user,
+            actor=authenticated_user(request),
             mapping={str(k): v for k, v in mapping.items()},
             update_existing=serializer.validated_data["update_existing"],
         )
@@ -266,7 +276,7 @@ class ScoringModelViewSet(viewsets.ReadOnlyModelViewSet):
     def train(self, request: Request) -> Response:
         _require(request, "leads.train_scoringmodel")
         try:
-            model = services.scoring_model_train(actor=request.user, note="via API")
+            model = services.scoring_model_train(actor=authenticated_user(request), note="via API")
         except services.NotEnoughData as exc:
             raise ValidationError({"non_field_errors": [str(exc)]}) from None
         return Response(ScoringModelSerializer(model).data, status=status.HTTP_201_CREATED)

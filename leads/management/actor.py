@@ -5,7 +5,7 @@ from __future__ import annotations
 from argparse import ArgumentParser
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.management.base import CommandError
 
 from hitl_crm.permissions import has_permission
@@ -20,7 +20,7 @@ def add_user_argument(parser: ArgumentParser) -> None:
     )
 
 
-def command_actor(username: str, permission: str) -> AbstractBaseUser:
+def command_actor(username: str, permission: str) -> User:
     """The active user called ``username`` holding ``permission``, else a CommandError saying which."""
     user = get_user_model().objects.filter(username=username, is_active=True).first()
     if user is None:

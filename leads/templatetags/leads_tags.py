@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import template
 
 register = template.Library()
 
 
 @register.filter
-def signed(value) -> str:
+def signed(value: Any) -> str:
     """+0.8, −0.5, +15 (a real minus sign, so a column of factors lines up and reads well)."""
     try:
         number = float(value)
@@ -19,7 +21,7 @@ def signed(value) -> str:
 
 
 @register.filter
-def percent(value, digits: int = 0) -> str:
+def percent(value: Any, digits: int = 0) -> str:
     """0.8765 → 88%; None → —."""
     if value in (None, ""):
         return "—"
@@ -27,7 +29,7 @@ def percent(value, digits: int = 0) -> str:
 
 
 @register.filter
-def person(user, empty: str = "—") -> str:
+def person(user: Any, empty: str = "—") -> str:
     """A user's full name, else their username; ``empty`` for nobody."""
     if user is None or user == "":
         return empty

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -14,8 +15,10 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
 
 from hitl_crm.errors import InvalidState
+from hitl_crm.types import authenticated_user
 from marketing import services, tokens
 from marketing.api.serializers import (
     CampaignInputSerializer,
@@ -31,7 +34,7 @@ from marketing.api.serializers import (
     VariantUpdateSerializer,
     WinnerSerializer,
 )
-from marketing.models import Campaign, Conversion, Send, Variant
+from marketing.models import Campaign, Conversion, Segment, Send, Variant
 from marketing.segments import normalise_rules
 from marketing.selectors import campaign_list, campaign_results, segment_counts, segment_list, segments_with_counts
 
@@ -48,7 +51,7 @@ class Conflict(APIException):
     default_code = "conflict"
 
 
-def _service(call, *args: Any, **kwargs: Any) -> Any:
+def _service(call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Call a write service: a refusal answers 403, a state conflict 409, each with the service's message."""
     try:
         return call(*args, **kwargs)
@@ -67,9 +70,9 @@ class CampaignViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets
     search_fields = ["name", "goal"]
 
     def get_queryset(self) -> QuerySet[Campaign]:
-        return campaign_list(user=self.request.user).order_by("-created_at", "-id")
+        return campaign_list(user=authenticated_user(self.request)).order_by("-created_at", "-id")
 
-    def get_serializer_class(self):
+    def get_serializer_class(self) -> type[BaseSerializer[Any]]:
         if self.action in {"create", "update", "partial_update"}:
             return CampaignInputSerializer
         return CampaignSerializer
@@ -79,12 +82,16 @@ class CampaignViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = _validated(CampaignInputSerializer, request)
-        return self._respond(_service(services.campaign_create, actor=request.user, **data), status.HTTP_201_CREATED)
+        return self._respond(
+            _service(services.campaign_create, actor=authenticated_user(request), **data), status.HTTP_201_CREATED
+        )
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         campaign = self.get_object()
         data = _validated(CampaignInputSerializer, request, partial=True)
-        return self._respond(_service(services.campaign_update, campaign=campaign, actor=request.user, data=data))
+        return self._respond(
+            _service(services.campaign_update, campaign=campaign, actor=authenticated_user(request), data=data)
+        )
 
     @extend_schema(request=GenerateSerializer, responses=VariantSerializer(many=True), filters=False)
     @action(detail=True, methods=["post"])
@@ -93,7 +100,7 @@ class CampaignViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets
         campaign = self.get_object()
         data = _validated(GenerateSerializer, request)
         created, result = _service(
-            services.campaign_generate_variants, campaign=campaign, actor=request.user, n=data["n"]
+            services.campaign_generate_variants, campaign=campaign, actor=authenticated_user(request), n=data["n"]
         )
         if not result.ok:
             return Response(
@@ -102,9 +109,9 @@ class CampaignViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets
             )
         return Response(VariantSerializer(created, many=True).data, status=status.HTTP_201_CREATED)
 
-    def _transition(self, request: Request, service) -> Response:
+    def _transition(self, request: Request, service: Callable[..., Any]) -> Response:
         campaign = self.get_object()
-        return self._respond(_service(service, campaign=campaign, actor=request.user))
+        return self._respond(_service(service, campaign=campaign, actor=authenticated_user(request)))
 
     @extend_schema(request=None, responses=CampaignSerializer)
     @action(detail=True, methods=["post"])
@@ -117,7 +124,7 @@ class CampaignViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets
     def submit(self, request: Request, pk: str | None = None) -> Response:
         """Plan the sends and ask for approval. Nothing is sent before a colleague approves."""
         campaign = self.get_object()
-        req = _service(services.campaign_submit, campaign=campaign, actor=request.user)
+        req = _service(services.campaign_submit, campaign=campaign, actor=authenticated_user(request))
         data = CampaignSerializer(self.get_queryset().get(pk=campaign.pk)).data
         return Response({**data, "approval_request": req.pk}, status=status.HTTP_202_ACCEPTED)
 
@@ -141,7 +148,9 @@ class CampaignViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets
         variant = Variant.objects.filter(pk=data["variant"], campaign=campaign).first()
         if variant is None:
             raise Http404
-        req = _service(services.campaign_confirm_winner, campaign=campaign, actor=request.user, variant=variant)
+        req = _service(
+            services.campaign_confirm_winner, campaign=campaign, actor=authenticated_user(request), variant=variant
+        )
         return Response(
             {**CampaignSerializer(self.get_queryset().get(pk=campaign.pk)).data, "approval_request": req.pk},
             status=status.HTTP_202_ACCEPTED,
@@ -155,20 +164,21 @@ class SegmentViewSet(viewsets.ModelViewSet):
     ordering_fields = ["name", "created_at"]
     search_fields = ["name"]
 
-    def get_queryset(self):
-        return segment_list(user=self.request.user).order_by("name", "id")
+    def get_queryset(self) -> QuerySet[Segment]:
+        return segment_list(user=authenticated_user(self.request)).order_by("name", "id")
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         queryset = self.filter_queryset(self.get_queryset())
         page = self.paginate_queryset(queryset)
         items = list(page if page is not None else queryset)
         counts = {
-            s.pk: {"matching": m, "reachable": r} for s, m, r in segments_with_counts(user=request.user, segments=items)
+            s.pk: {"matching": m, "reachable": r}
+            for s, m, r in segments_with_counts(user=authenticated_user(request), segments=items)
         }
         data = SegmentSerializer(items, many=True, context={"counts": counts}).data
         return self.get_paginated_response(data) if page is not None else Response(data)
 
-    def _one(self, segment, code: int = status.HTTP_200_OK) -> Response:
+    def _one(self, segment: Segment, code: int = status.HTTP_200_OK) -> Response:
         counts = {segment.pk: segment_counts(rules=normalise_rules(segment.rules))}
         return Response(SegmentSerializer(segment, context={"counts": counts}).data, status=code)
 
@@ -178,16 +188,20 @@ class SegmentViewSet(viewsets.ModelViewSet):
     @extend_schema(request=SegmentInputSerializer, responses=SegmentSerializer)
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = _validated(SegmentInputSerializer, request)
-        return self._one(_service(services.segment_create, actor=request.user, **data), status.HTTP_201_CREATED)
+        return self._one(
+            _service(services.segment_create, actor=authenticated_user(request), **data), status.HTTP_201_CREATED
+        )
 
     @extend_schema(request=SegmentInputSerializer, responses=SegmentSerializer)
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         segment = self.get_object()
         data = _validated(SegmentInputSerializer, request, partial=kwargs.get("partial", False))
-        return self._one(_service(services.segment_update, segment=segment, actor=request.user, data=data))
+        return self._one(
+            _service(services.segment_update, segment=segment, actor=authenticated_user(request), data=data)
+        )
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        _service(services.segment_delete, segment=self.get_object(), actor=request.user)
+        _service(services.segment_delete, segment=self.get_object(), actor=authenticated_user(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -204,15 +218,17 @@ class VariantViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.
     filterset_class = VariantFilter
 
     def get_queryset(self) -> QuerySet[Variant]:
-        return Variant.objects.filter(campaign__in=campaign_list(user=self.request.user).values("pk")).order_by("id")
+        return Variant.objects.filter(
+            campaign__in=campaign_list(user=authenticated_user(self.request)).values("pk")
+        ).order_by("id")
 
     @extend_schema(request=VariantInputSerializer, responses=VariantSerializer)
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = _validated(VariantInputSerializer, request)
-        campaign = campaign_list(user=request.user).filter(pk=data.pop("campaign").pk).first()
+        campaign = campaign_list(user=authenticated_user(request)).filter(pk=data.pop("campaign").pk).first()
         if campaign is None:
             raise Http404
-        variant = _service(services.variant_create, campaign=campaign, actor=request.user, **data)
+        variant = _service(services.variant_create, campaign=campaign, actor=authenticated_user(request), **data)
         return Response(VariantSerializer(variant).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=VariantUpdateSerializer, responses=VariantSerializer)
@@ -221,9 +237,11 @@ class VariantViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.
         data = dict(_validated(VariantUpdateSerializer, request, partial=True))
         new_status = data.pop("status", None)
         if data:
-            variant = _service(services.variant_update, variant=variant, actor=request.user, data=data)
+            variant = _service(services.variant_update, variant=variant, actor=authenticated_user(request), data=data)
         if new_status:
-            variant = _service(services.variant_set_status, variant=variant, actor=request.user, status=new_status)
+            variant = _service(
+                services.variant_set_status, variant=variant, actor=authenticated_user(request), status=new_status
+            )
         return Response(VariantSerializer(Variant.objects.get(pk=variant.pk)).data)
 
 
@@ -237,7 +255,7 @@ class ConversionViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, viewsets
     queryset = Conversion.objects.none()  # for ModelPermissions and the schema; get_queryset scopes it
 
     def get_queryset(self) -> QuerySet[Conversion]:
-        user = self.request.user
+        user = authenticated_user(self.request)
         if not user.has_perm("marketing.view_conversion"):
             return Conversion.objects.none()
         campaigns = campaign_list(user=user).values("pk")
@@ -264,7 +282,7 @@ class ConversionViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, viewsets
         conversion, created = _service(
             services.conversion_record,
             send=send,
-            actor=request.user,
+            actor=authenticated_user(request),
             occurred_at=data["occurred_at"],
             value=data.get("value"),
             external_id=data["external_id"],

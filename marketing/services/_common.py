@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 
 from approvals.audit import audit_record
@@ -59,9 +59,7 @@ def audited(value: Any) -> Any:
     return getattr(value, "pk", value)
 
 
-def audit_transition(
-    campaign: Campaign, *, before: str, after: str, actor: AbstractBaseUser | None, **data: Any
-) -> None:
+def audit_transition(campaign: Campaign, *, before: str, after: str, actor: User | None, **data: Any) -> None:
     """One campaign state change in the audit trail (``actor=None``: the system, e.g. a task)."""
     audit_record(
         verb=TRANSITION,

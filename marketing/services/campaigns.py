@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -17,7 +17,7 @@ from django.utils import timezone
 from hitl_crm.errors import InvalidState
 from hitl_crm.permissions import require_permission
 from marketing.conf import app_settings
-from marketing.models import Campaign, Send, Variant
+from marketing.models import Campaign, Segment, Send, Variant
 from marketing.segments import normalise_rules
 from marketing.selectors import audience_queryset, open_request, shortlisted, variant_labels
 from marketing.services._common import (
@@ -35,7 +35,7 @@ from marketing.split import bucket, split_plan
 
 
 @transaction.atomic
-def campaign_create(*, actor: AbstractBaseUser, name: str, brief: str, **fields: Any) -> Campaign:
+def campaign_create(*, actor: User, name: str, brief: str, **fields: Any) -> Campaign:
     """A draft campaign owned by ``actor`` (``marketing.add_campaign``)."""
     require_permission(actor, "marketing.add_campaign")
     campaign = Campaign(name=(name or "").strip(), brief=(brief or "").strip(), owner=actor)
@@ -47,7 +47,7 @@ def campaign_create(*, actor: AbstractBaseUser, name: str, brief: str, **fields:
 
 
 @transaction.atomic
-def campaign_update(*, campaign: Campaign, actor: AbstractBaseUser, data: dict[str, Any]) -> Campaign:
+def campaign_update(*, campaign: Campaign, actor: User, data: dict[str, Any]) -> Campaign:
     """Change the brief and copy settings (draft only) or the audience and test settings (until submitted)."""
     require_permission(actor, "marketing.change_campaign")
     campaign = locked(campaign)
@@ -62,7 +62,7 @@ def campaign_update(*, campaign: Campaign, actor: AbstractBaseUser, data: dict[s
 
 
 @transaction.atomic
-def campaign_lock_variants(*, campaign: Campaign, actor: AbstractBaseUser) -> Campaign:
+def campaign_lock_variants(*, campaign: Campaign, actor: User) -> Campaign:
     """draft → variants_approved: the shortlist is final (1 to MAX_VARIANTS variants with a body)."""
     require_permission(actor, "marketing.change_campaign")
     campaign = locked(campaign)
@@ -79,7 +79,7 @@ def campaign_lock_variants(*, campaign: Campaign, actor: AbstractBaseUser) -> Ca
 
 
 @transaction.atomic
-def campaign_unlock_variants(*, campaign: Campaign, actor: AbstractBaseUser) -> Campaign:
+def campaign_unlock_variants(*, campaign: Campaign, actor: User) -> Campaign:
     """variants_approved → draft, to edit the copy again."""
     require_permission(actor, "marketing.change_campaign")
     campaign = locked(campaign)
@@ -126,11 +126,9 @@ def _ai_evidence(variants: list[Variant]) -> tuple[Any, float | None, str, list[
     return (ai[0].ai_run if ai else None), confidence, risk, flags
 
 
-def _audience_ids(campaign: Campaign) -> list[int]:
+def _audience_ids(segment: Segment) -> list[int]:
     """The reachable members of the campaign's segment, now."""
-    contact_ids = list(
-        audience_queryset(normalise_rules(campaign.segment.rules)).order_by("pk").values_list("pk", flat=True)
-    )
+    contact_ids = list(audience_queryset(normalise_rules(segment.rules)).order_by("pk").values_list("pk", flat=True))
     if not contact_ids:
         raise ValidationError({"segment": "Nobody in this segment can receive marketing email (consent)."})
     return contact_ids
@@ -142,7 +140,8 @@ def _plan_sends(campaign: Campaign, variants: list[Variant], contact_ids: list[i
         raise InvalidState("This campaign has already sent email.")
     campaign.sends.all().delete()  # an earlier, rejected plan
     labels = variant_labels(variants)
-    rows, cells = [], Counter()
+    rows: list[Send] = []
+    cells: Counter[str] = Counter()
     for contact_id in contact_ids:
         value = bucket(campaign.pk, contact_id)
         cell = plan.cell_of(value)
@@ -170,7 +169,7 @@ def _plan_sends(campaign: Campaign, variants: list[Variant], contact_ids: list[i
 
 
 @transaction.atomic
-def campaign_submit(*, campaign: Campaign, actor: AbstractBaseUser) -> Any:
+def campaign_submit(*, campaign: Campaign, actor: User) -> Any:
     """variants_approved → in_review: plan every send and ask for the one approval that allows sending.
 
     The audience is fixed now (reachable members of the segment), each contact gets a
@@ -190,7 +189,7 @@ def campaign_submit(*, campaign: Campaign, actor: AbstractBaseUser) -> Any:
     variants = shortlisted(campaign)
     if not 1 <= len(variants) <= app_settings.MAX_VARIANTS:
         raise ValidationError({"variants": f"Shortlist 1 to {app_settings.MAX_VARIANTS} variants."})
-    contact_ids = _audience_ids(campaign)
+    contact_ids = _audience_ids(campaign.segment)
     plan = split_plan(
         arms=len(variants),
         audience=len(contact_ids),
@@ -265,7 +264,7 @@ def _winner_flags(results: dict[str, Any], labels: dict[int, str], variant: Vari
 
 
 @transaction.atomic
-def campaign_confirm_winner(*, campaign: Campaign, actor: AbstractBaseUser, variant: Variant) -> Any:
+def campaign_confirm_winner(*, campaign: Campaign, actor: User, variant: Variant) -> Any:
     """A person picks the winner after the test: ask for the approval that sends it to the remainder."""
     from approvals.services import approval_request_create
     from marketing.handlers import SEND_CAMPAIGN
@@ -342,7 +341,7 @@ def on_approval_status_changed(sender: Any, *, request_id: int, action: str, old
 
 
 @transaction.atomic
-def campaign_cancel(*, campaign: Campaign, actor: AbstractBaseUser, reason: str = "") -> Campaign:
+def campaign_cancel(*, campaign: Campaign, actor: User, reason: str = "") -> Campaign:
     """Stop a campaign: open approvals are cancelled, nothing else is sent (sent mail stays sent)."""
     from approvals.services import approval_cancel
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -22,7 +22,7 @@ def _state(segment: Segment) -> dict[str, Any]:
 
 
 @transaction.atomic
-def segment_create(*, actor: AbstractBaseUser, name: str, rules: Any, description: str = "") -> Segment:
+def segment_create(*, actor: User, name: str, rules: Any, description: str = "") -> Segment:
     """A saved audience owned by ``actor`` (``marketing.add_segment``); the rules are validated."""
     require_permission(actor, "marketing.add_segment")
     segment = Segment(
@@ -37,7 +37,7 @@ def segment_create(*, actor: AbstractBaseUser, name: str, rules: Any, descriptio
 
 
 @transaction.atomic
-def segment_update(*, segment: Segment, actor: AbstractBaseUser, data: dict[str, Any]) -> Segment:
+def segment_update(*, segment: Segment, actor: User, data: dict[str, Any]) -> Segment:
     """Rename or change the rules; campaigns already submitted keep the audience they planned."""
     require_permission(actor, "marketing.change_segment")
     segment = Segment.objects.select_for_update().get(pk=segment.pk)
@@ -60,7 +60,7 @@ def segment_update(*, segment: Segment, actor: AbstractBaseUser, data: dict[str,
 
 
 @transaction.atomic
-def segment_delete(*, segment: Segment, actor: AbstractBaseUser) -> None:
+def segment_delete(*, segment: Segment, actor: User) -> None:
     """Delete a segment no campaign uses (``marketing.delete_segment``)."""
     require_permission(actor, "marketing.delete_segment")
     segment = Segment.objects.select_for_update().get(pk=segment.pk)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
@@ -62,7 +62,7 @@ def send_record_click(*, send_id: int, url: str) -> str | None:
     return url
 
 
-def _suppress(*, email: str, reason: str, source: str, actor: AbstractBaseUser | None) -> Suppression:
+def _suppress(*, email: str, reason: str, source: str, actor: User | None) -> Suppression:
     email = (email or "").strip().lower()
     if not email:
         raise ValidationError({"email": "Enter an email address."})
@@ -83,7 +83,7 @@ def _suppress(*, email: str, reason: str, source: str, actor: AbstractBaseUser |
 
 @transaction.atomic
 def suppression_add(
-    *, email: str, actor: AbstractBaseUser, reason: str = Suppression.Reason.MANUAL, source: str = ""
+    *, email: str, actor: User, reason: str = Suppression.Reason.MANUAL, source: str = ""
 ) -> Suppression:
     """A person puts ``email`` on the suppression list (``marketing.add_suppression``): never email it
     again. Idempotent; the first reason is kept."""
@@ -110,7 +110,7 @@ def send_unsubscribe(*, send_id: int, source: str) -> Send | None:
 def conversion_record(
     *,
     send: Send,
-    actor: AbstractBaseUser,
+    actor: User,
     occurred_at: datetime,
     value: Decimal | None = None,
     external_id: str = "",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -31,7 +31,7 @@ def _copy_inputs(campaign: Campaign, n: int) -> dict[str, Any]:
 
 
 @transaction.atomic
-def campaign_generate_variants(*, campaign: Campaign, actor: AbstractBaseUser, n: int = 5) -> tuple[list[Variant], Any]:
+def campaign_generate_variants(*, campaign: Campaign, actor: User, n: int = 5) -> tuple[list[Variant], Any]:
     """Ask ``copy_variants`` for ``n`` proposals from the brief, leaning on styles that won before.
 
     Returns the new (proposed) variants and the AI result. A failed AI run creates nothing
@@ -82,7 +82,7 @@ def _check_shortlist_room(campaign: Campaign, *, adding: int) -> None:
 
 @transaction.atomic
 def variant_create(
-    *, campaign: Campaign, actor: AbstractBaseUser, subject: str, body: str, preheader: str = "", style: str = "own"
+    *, campaign: Campaign, actor: User, subject: str, body: str, preheader: str = "", style: str = "own"
 ) -> Variant:
     """A variant written by a person; it is shortlisted at once (a person chose these words)."""
     require_permission(actor, "marketing.add_variant")
@@ -105,7 +105,7 @@ def variant_create(
 
 
 @transaction.atomic
-def variant_update(*, variant: Variant, actor: AbstractBaseUser, data: dict[str, Any]) -> Variant:
+def variant_update(*, variant: Variant, actor: User, data: dict[str, Any]) -> Variant:
     """Edit a variant's words (draft campaigns only)."""
     require_permission(actor, "marketing.change_variant")
     campaign = locked(variant.campaign)
@@ -124,7 +124,7 @@ def variant_update(*, variant: Variant, actor: AbstractBaseUser, data: dict[str,
 
 
 @transaction.atomic
-def variant_set_status(*, variant: Variant, actor: AbstractBaseUser, status: str) -> Variant:
+def variant_set_status(*, variant: Variant, actor: User, status: str) -> Variant:
     """Shortlist, reject or reconsider a variant (draft campaigns only); audited with before/after."""
     require_permission(actor, "marketing.change_variant")
     campaign = locked(variant.campaign)

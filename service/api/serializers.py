@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
+from django.contrib.auth.models import User
+from django.db.models import QuerySet
 from rest_framework import serializers
 
 from service.inbound import InboundMail, MalformedMail, build
@@ -26,7 +28,9 @@ class _ContactSerializer(serializers.Serializer):
 
 class CaseSerializer(serializers.ModelSerializer):
     contact = _ContactSerializer(read_only=True)
-    owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    owner: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = Case
@@ -202,7 +206,9 @@ class RefundInputSerializer(serializers.Serializer):
     order_ref = serializers.CharField(max_length=64, required=False, allow_blank=True)
     reason = serializers.CharField(max_length=2000, required=False, allow_blank=True)
 
-    def __init__(self, *args: Any, cases=None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, cases: QuerySet[Case] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if cases is not None:
-            self.fields["case"].queryset = cases  # only cases the caller may see
+            cast(
+                "serializers.PrimaryKeyRelatedField[Case]", self.fields["case"]
+            ).queryset = cases  # only cases the caller may see

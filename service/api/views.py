@@ -6,15 +6,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.db.models import QuerySet
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
 
 from hitl_crm.api.pagination import CursorPagination
 from hitl_crm.errors import InvalidState
+from hitl_crm.types import authenticated_user
 from service.api.serializers import (
     ArticleInputSerializer,
     ArticleSerializer,
@@ -27,7 +30,7 @@ from service.api.serializers import (
     RefundSerializer,
     TriageCorrectionSerializer,
 )
-from service.models import Case, Message, RefundRequest
+from service.models import Case, KnowledgeArticle, Message, RefundRequest
 from service.selectors import case_list, knowledge_list, message_list, refund_list
 from service.services import (
     case_triage_correct,
@@ -70,18 +73,18 @@ class CaseViewSet(mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
     search_fields = ["subject", "contact__email"]
     ordering_fields = ["id"]
 
-    def get_queryset(self):
-        return case_list(user=self.request.user).order_by("-id")
+    def get_queryset(self) -> QuerySet[Case]:
+        return case_list(user=authenticated_user(self.request)).order_by("-id")
 
-    def get_serializer_class(self):
+    def get_serializer_class(self) -> type[BaseSerializer[Any]]:
         return CaseUpdateSerializer if self.action in {"update", "partial_update"} else CaseSerializer
 
     @extend_schema(request=CaseUpdateSerializer, responses=CaseSerializer)
-    def update(self, request: Request, *args, **kwargs) -> Response:
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         case = self.get_object()
         serializer = CaseUpdateSerializer(data=request.data, partial=kwargs.get("partial", False))
         serializer.is_valid(raise_exception=True)
-        case = _service(case_update, case=case, actor=request.user, data=dict(serializer.validated_data))
+        case = _service(case_update, case=case, actor=authenticated_user(request), data=dict(serializer.validated_data))
         return Response(CaseSerializer(self.get_queryset().get(pk=case.pk)).data)
 
     @extend_schema(request=TriageCorrectionSerializer, responses=CaseSerializer)
@@ -91,7 +94,7 @@ class CaseViewSet(mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
         case = self.get_object()
         serializer = TriageCorrectionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        _service(case_triage_correct, case=case, actor=request.user, **serializer.validated_data)
+        _service(case_triage_correct, case=case, actor=authenticated_user(request), **serializer.validated_data)
         return Response(CaseSerializer(self.get_queryset().get(pk=case.pk)).data)
 
 
@@ -103,8 +106,8 @@ class MessageViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_fields = ["case", "direction"]
     ordering_fields = ["id"]
 
-    def get_queryset(self):
-        return message_list(user=self.request.user).order_by("-id")
+    def get_queryset(self) -> QuerySet[Message]:
+        return message_list(user=authenticated_user(self.request)).order_by("-id")
 
 
 class InboundViewSet(mixins.CreateModelMixin, viewsets.GenericViewSet):
@@ -118,7 +121,7 @@ class InboundViewSet(mixins.CreateModelMixin, viewsets.GenericViewSet):
     queryset = Message.objects.none()  # for ModelPermissions: POST needs service.add_message
 
     @extend_schema(request=InboundSerializer, responses={201: InboundResultSerializer, 200: InboundResultSerializer})
-    def create(self, request: Request, *args, **kwargs) -> Response:
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = InboundSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         result = inbound_message_receive(mail=serializer.mail, channel=Case.Channel.API, source="api")
@@ -134,26 +137,29 @@ class ArticleViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.
     search_fields = ["title", "body", "tags"]
     ordering_fields = ["title", "updated_at"]
 
-    def get_queryset(self):
-        return knowledge_list(user=self.request.user).order_by("title", "id")
+    def get_queryset(self) -> QuerySet[KnowledgeArticle]:
+        return knowledge_list(user=authenticated_user(self.request)).order_by("title", "id")
 
-    def get_serializer_class(self):
+    def get_serializer_class(self) -> type[BaseSerializer[Any]]:
         return ArticleInputSerializer if self.action in {"create", "update", "partial_update"} else ArticleSerializer
 
     @extend_schema(request=ArticleInputSerializer, responses={201: ArticleSerializer})
-    def create(self, request: Request, *args, **kwargs) -> Response:
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = ArticleInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        article = _service(knowledge_article_create, actor=request.user, **serializer.validated_data)
+        article = _service(knowledge_article_create, actor=authenticated_user(request), **serializer.validated_data)
         return Response(ArticleSerializer(article).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=ArticleInputSerializer, responses=ArticleSerializer)
-    def update(self, request: Request, *args, **kwargs) -> Response:
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         article = self.get_object()
         serializer = ArticleInputSerializer(data=request.data, partial=kwargs.get("partial", False))
         serializer.is_valid(raise_exception=True)
         article = _service(
-            knowledge_article_update, article=article, actor=request.user, data=dict(serializer.validated_data)
+            knowledge_article_update,
+            article=article,
+            actor=authenticated_user(request),
+            data=dict(serializer.validated_data),
         )
         return Response(ArticleSerializer(article).data)
 
@@ -167,21 +173,21 @@ class RefundViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     filterset_fields = ["case", "status", "recommendation"]
     ordering_fields = ["id"]
 
-    def get_queryset(self):
-        return refund_list(user=self.request.user).order_by("-id")
+    def get_queryset(self) -> QuerySet[RefundRequest]:
+        return refund_list(user=authenticated_user(self.request)).order_by("-id")
 
-    def get_serializer_class(self):
+    def get_serializer_class(self) -> type[BaseSerializer[Any]]:
         return RefundInputSerializer if self.action == "create" else RefundSerializer
 
     @extend_schema(request=RefundInputSerializer, responses={201: RefundSerializer})
-    def create(self, request: Request, *args, **kwargs) -> Response:
-        serializer = RefundInputSerializer(data=request.data, cases=case_list(user=request.user))
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = RefundInputSerializer(data=request.data, cases=case_list(user=authenticated_user(request)))
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         refund = _service(
             refund_request_create,
             case=data["case"],
-            actor=request.user,
+            actor=authenticated_user(request),
             amount=data["amount"],
             currency=data.get("currency", ""),
             order_ref=data.get("order_ref", ""),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -85,7 +85,7 @@ def case_summary_refresh(*, case_id: int) -> bool:
 # --- triage corrections -------------------------------------------------------------------------
 
 
-def _reroute_ai_draft(case: Case, *, actor: AbstractBaseUser) -> ApprovalRequest | None:
+def _reroute_ai_draft(case: Case, *, actor: User) -> ApprovalRequest | None:
     """After a correction, send the pending AI draft through routing again (same proposal, new context)."""
     current = approval_open_for_subject(action=SEND_REPLY, subject=case)
     if current is None or current.requested_by_id or current.status != ApprovalRequest.Status.PENDING:
@@ -104,7 +104,7 @@ def _reroute_ai_draft(case: Case, *, actor: AbstractBaseUser) -> ApprovalRequest
     )
 
 
-def _correct_intent(case: Case, message: Message | None, intent: str, *, actor: AbstractBaseUser) -> bool:
+def _correct_intent(case: Case, message: Message | None, intent: str, *, actor: User) -> bool:
     intent = intent.strip()[:80]
     if not intent:
         raise ValidationError({"intent": "Give the intent."})
@@ -119,7 +119,7 @@ def _correct_intent(case: Case, message: Message | None, intent: str, *, actor: 
     return True
 
 
-def _correct_sentiment(case: Case, message: Message | None, sentiment: float, *, actor: AbstractBaseUser) -> bool:
+def _correct_sentiment(case: Case, message: Message | None, sentiment: float, *, actor: User) -> bool:
     if not -1 <= sentiment <= 1:
         raise ValidationError({"sentiment": "Use a number between -1 and 1."})
     if sentiment == case.sentiment and case.sentiment_source == Case.Source.HUMAN:
@@ -137,9 +137,7 @@ def _correct_sentiment(case: Case, message: Message | None, sentiment: float, *,
 
 
 @transaction.atomic
-def case_triage_correct(
-    *, case: Case, actor: AbstractBaseUser, intent: str | None = None, sentiment: float | None = None
-) -> Case:
+def case_triage_correct(*, case: Case, actor: User, intent: str | None = None, sentiment: float | None = None) -> Case:
     """A person corrects the AI's intent and/or sentiment. Needs ``service.change_case``.
 
     The corrected intent becomes a training example for the intent classifier (the next
@@ -172,7 +170,7 @@ def case_triage_correct(
 
 
 @transaction.atomic
-def case_update(*, case: Case, actor: AbstractBaseUser, data: dict[str, Any]) -> Case:
+def case_update(*, case: Case, actor: User, data: dict[str, Any]) -> Case:
     """Change status, priority or owner. Needs ``service.change_case``; audited with before/after.
 
     Resolving or closing a case clears "needs a person" and cancels a pending AI draft.

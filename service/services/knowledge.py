@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -40,7 +40,8 @@ def knowledge_search(text: str, *, k: int | None = None) -> list[KnowledgeArticl
 def _unique_slug(title: str, *, exclude_pk: int | None = None) -> str:
     base = slugify(title)[:180] or "article"
     slug, n = base, 2
-    while KnowledgeArticle.objects.filter(slug=slug).exclude(pk=exclude_pk).exists():
+    others = KnowledgeArticle.objects.all() if exclude_pk is None else KnowledgeArticle.objects.exclude(pk=exclude_pk)
+    while others.filter(slug=slug).exists():
         slug, n = f"{base}-{n}", n + 1
     return slug
 
@@ -51,7 +52,7 @@ def _clean_tags(tags: str) -> str:
 
 def _article_save_new(
     *,
-    author: AbstractBaseUser | None,
+    author: User | None,
     title: str,
     body: str,
     tags: str,
@@ -81,7 +82,7 @@ def _article_save_new(
 @transaction.atomic
 def knowledge_article_create(
     *,
-    actor: AbstractBaseUser,
+    actor: User,
     title: str,
     body: str,
     tags: str = "",
@@ -107,9 +108,7 @@ def knowledge_article_seed(
 
 
 @transaction.atomic
-def knowledge_article_update(
-    *, article: KnowledgeArticle, actor: AbstractBaseUser, data: dict[str, Any]
-) -> KnowledgeArticle:
+def knowledge_article_update(*, article: KnowledgeArticle, actor: User, data: dict[str, Any]) -> KnowledgeArticle:
     """Edit an article (``service.change_knowledgearticle``); publishing it stamps today's review."""
     require_permission(actor, "service.change_knowledgearticle", message="You may not edit knowledge articles.")
     unknown = set(data) - ARTICLE_FIELDS

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -39,7 +39,7 @@ def refund_policy_lines(case: Case) -> list[str]:
 def refund_request_create(
     *,
     case: Case,
-    actor: AbstractBaseUser,
+    actor: User,
     amount: Decimal,
     currency: str = "",
     order_ref: str = "",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -48,13 +48,18 @@ def reply_exemplars(intent: str) -> list[dict[str, str]]:
         .select_related("reply_to")
         .order_by("-id")[: app_settings.EXEMPLARS]
     )
-    return [{"id": f"reply-{m.pk}", "question": m.reply_to.body[:2000], "reply": m.body[:4000]} for m in sent]
+    return [
+        {"id": f"reply-{m.pk}", "question": m.reply_to.body[:2000], "reply": m.body[:4000]}
+        for m in sent
+        if m.reply_to is not None  # always, by the filter
+    ]
 
 
 def agent_name(case: Case) -> str:
     """Who signs the reply: the case owner, else the support team of the company."""
-    if case.owner_id and case.owner.get_full_name():
-        return case.owner.get_full_name()
+    owner = case.owner if case.owner_id else None
+    if owner is not None and owner.get_full_name():
+        return owner.get_full_name()
     from hitl_crm.ai.conf import app_settings as ai_settings
 
     return f"{ai_settings.COMPANY_NAME or 'The'} Support".strip()
@@ -94,12 +99,13 @@ def reply_context(case: Case) -> dict[str, Any]:
 def routing_flags(case: Case) -> list[dict[str, str]]:
     """Flags that say why a reply goes to a senior reviewer, in words a reviewer reads."""
     flags: list[dict[str, str]] = []
-    if case.is_vip:
+    account = case.contact.account if case.is_vip else None  # a VIP case always has an account
+    if account is not None:
         flags.append(
             review_flag(
                 "vip_account",
-                f"{case.contact.account.name} is a VIP account: a manager reviews every reply.",
-                case.contact.account.name,
+                f"{account.name} is a VIP account: a manager reviews every reply.",
+                account.name,
                 "medium",
             )
         )
@@ -132,7 +138,7 @@ def reply_request_create(
     case: Case,
     *,
     proposal: dict[str, Any],
-    requested_by: AbstractBaseUser | None = None,
+    requested_by: User | None = None,
     ai_run: Any = None,
     confidence: float | None = None,
     risk: str = "low",
@@ -157,7 +163,7 @@ def reply_request_create(
 
 
 @transaction.atomic
-def case_reply_submit(*, case: Case, author: AbstractBaseUser, body: str, subject: str = "") -> ApprovalRequest:
+def case_reply_submit(*, case: Case, author: User, body: str, subject: str = "") -> ApprovalRequest:
     """A person's own reply: it goes to another reviewer for approval (the author cannot approve it).
 
     Replaces a pending AI draft for the case. Needs ``service.change_case``.

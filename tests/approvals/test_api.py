@@ -25,9 +25,28 @@ def client_for(user) -> APIClient:
 
 
 def test_anonymous_callers_are_refused(make_email_request):
+    # given: a request that carries a customer's address and the email's text
     req = make_email_request()
-    assert APIClient().get(BASE).status_code in (401, 403)
-    assert APIClient().get(f"{BASE}{req.pk}/").status_code in (401, 403)
+    anonymous = APIClient()
+
+    # when: someone without credentials lists, opens and tries to approve it
+    listing = anonymous.get(BASE)
+    detail = anonymous.get(f"{BASE}{req.pk}/")
+    decided = anonymous.post(
+        f"{BASE}{req.pk}/decide/", {"verdict": "approve", "payload_hash": req.payload_hash}, format="json"
+    )
+
+    # then: refused, with nothing of the request in the answer, and nothing decided
+    for response in (listing, detail, decided):
+        assert response.status_code in (401, 403)
+        body = response.content.decode()
+        assert "results" not in response.json()
+        assert req.final["to"] not in body
+        assert "Your order has shipped" not in body
+        assert req.payload_hash not in body
+    assert not Decision.objects.filter(request=req).exists()
+    assert ApprovalRequest.objects.get(pk=req.pk).status == "pending"
+    assert list(req.audit_events.values_list("verb", flat=True)) == ["created"]
 
 
 def test_list_is_the_callers_queue(make_email_request, agent, sales_rep):

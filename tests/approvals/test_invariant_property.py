@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Group
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase
 
@@ -96,6 +96,21 @@ class InvariantTests(TestCase):
 
     @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(amount=st.sampled_from(["120.00", "900.00", "25000.00"]), ops=operations)
+    # always tried: an approval that executes, then two more deliveries of the execution
+    @example(amount="120.00", ops=[("decide", "agent1", "approve", None), ("execute",), ("execute",)])
+    # two managers approve a large refund, then an attacker flips it back and forth
+    @example(
+        amount="25000.00",
+        ops=[
+            ("decide", "manager1", "approve", None),
+            ("force_approved",),
+            ("execute",),
+            ("decide", "manager2", "approve", None),
+            ("execute",),
+            ("requeue", "manager1"),
+            ("execute",),
+        ],
+    )
     def test_handler_runs_at_most_once_and_only_for_an_approved_payload(self, amount, ops):
         actions.CALLS.clear()
         actions.FAILURES.update(transient=0, permanent=False)
@@ -147,10 +162,14 @@ class InvariantTests(TestCase):
 
     def _check(self, req):
         current = ApprovalRequest.objects.get(pk=req.pk)
-        ok_calls = [c for c in actions.CALLS if c["outcome"] == "ok"]
-        # at most once
-        assert len(ok_calls) <= 1, ok_calls
+        # the handler never fails here, so every call for this request is a run that did its work
+        runs = [c for c in actions.CALLS if c["request"] == req.pk]
+        ok_calls = [c for c in runs if c["outcome"] == "ok"]
+        # at most once per request, and executed exactly when it ran
+        assert len(runs) <= 1, runs
+        assert ok_calls == runs
         assert (current.status == "executed") == bool(ok_calls)
+        assert [c["request"] for c in actions.CALLS] == [req.pk] * len(runs)  # no other request was executed
         forbidden = {self.users[n].pk for n in ("requester", "owner", "outsider")}
         for decision in Decision.objects.filter(request=req):
             # nobody decided who may not: no outsider, no requester, no owner
@@ -171,3 +190,32 @@ class InvariantTests(TestCase):
             )
             assert approvers >= current.required_approvals
             assert call["payload"]["amount"] != "99999.00"
+
+
+@pytest.mark.urls("tests.approvals.urls_for_tests")
+class InvariantCheckTests(InvariantTests):
+    """The check above fails for the outcomes it exists to catch (so passing means something)."""
+
+    test_handler_runs_at_most_once_and_only_for_an_approved_payload = None
+
+    def test_a_second_run_of_the_handler_breaks_the_invariant(self):
+        # given: a request approved and executed once
+        actions.CALLS.clear()
+        req = approval_request_create(
+            action="tests.refund",
+            subject=ContactFactory(owner=self.users["owner"]),
+            proposal={"amount": "120.00", "currency": "USD"},
+            requested_by=self.users["requester"],
+        )
+        with self.captureOnCommitCallbacks(execute=True):
+            approval_decide(
+                request_id=req.pk, payload_hash=req.payload_hash, reviewer=self.users["agent1"], verdict="approve"
+            )
+        self._check(req)
+        assert ApprovalRequest.objects.get(pk=req.pk).status == "executed"
+        assert len(actions.CALLS) == 1
+        # when: the handler's call is recorded a second time, as a double delivery would
+        actions.CALLS.append(dict(actions.CALLS[0]))
+        # then
+        with pytest.raises(AssertionError):
+            self._check(req)

@@ -113,3 +113,23 @@ def test_the_api_queue_costs_the_same_queries_for_n_and_n_plus_one(
         body = api.get("/api/v1/approvals/").json()
     assert newest.pk in [row["id"] for row in body["results"]]
     assert {row["requested_by"] for row in body["results"]} != {None}
+
+
+def test_the_queue_refreshed_by_htmx_costs_the_same_queries_for_n_and_n_plus_one(
+    client, support_agent, add_request, django_assert_num_queries
+):
+    # given: the results part of the queue, as the filters and pager reload it
+    for _ in range(3):
+        add_request()
+    client.force_login(support_agent)
+    client.get("/approvals/", HTTP_HX_REQUEST="true")
+
+    # (7): the full page's queries without the top bar's groups: session, user, the page of requests, their
+    # subjects, the waiting count, user permissions, group permissions
+    with django_assert_num_queries(7):
+        client.get("/approvals/", HTTP_HX_REQUEST="true")
+    newest = add_request()
+    with django_assert_num_queries(7):
+        html = client.get("/approvals/", HTTP_HX_REQUEST="true").content.decode()
+    assert f"/approvals/{newest.pk}/" in html
+    assert "<html" not in html  # only the results part

@@ -1,3 +1,4 @@
+import logging
 from datetime import timedelta
 
 import pytest
@@ -5,7 +6,7 @@ import time_machine
 from django.utils import timezone
 
 from approvals.conf import BEAT_SCHEDULE
-from approvals.models import ApprovalRequest
+from approvals.models import ApprovalRequest, AuditEvent
 from approvals.services import approval_decide
 from approvals.tasks import (
     approval_escalate_overdue_task,
@@ -63,5 +64,22 @@ def test_escalation_task_calls_the_service(make_email_request):
     assert ApprovalRequest.objects.get(pk=req.pk).escalation_level == 1
 
 
-def test_execute_task_for_a_missing_request_does_nothing():
-    approval_execute_task.apply(args=[424242]).get()
+def test_execute_task_for_a_missing_request_does_nothing(make_refund, make_user, refund_action, caplog):
+    # given: an approved refund whose execution is still due, and an id that names no request
+    agent = make_user("Support agent", username="agent1")
+    req = make_refund("50.00")
+    approval_decide(request_id=req.pk, payload_hash=req.payload_hash, reviewer=agent, verdict="approve")
+    events = AuditEvent.objects.count()
+    missing = ApprovalRequest.objects.order_by("-pk").values_list("pk", flat=True).first() + 1000
+
+    # when: a stale task message for the missing id arrives
+    with caplog.at_level(logging.WARNING, logger="approvals.tasks"):
+        result = approval_execute_task.apply(args=[missing])
+
+    # then: it finishes without error or retry, runs no handler, touches no other request, writes no audit
+    assert result.successful()
+    assert refund_action.CALLS == []
+    assert ApprovalRequest.objects.get(pk=req.pk).status == "approved"
+    assert not ApprovalRequest.objects.filter(pk=missing).exists()
+    assert AuditEvent.objects.count() == events
+    assert f"Approval request {missing} does not exist; nothing to execute" in caplog.text

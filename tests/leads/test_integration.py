@@ -23,12 +23,13 @@ pytestmark = pytest.mark.integration
 def test_an_import_runs_on_the_worker_with_progress_and_the_leads_get_scored(real_services, manager):
     ScoringRuleFactory(name="Referral", points=10)
     rows = "".join(f"w{i}@worker.example,Company {i},{'Referral' if i % 2 else 'Web'}\n" for i in range(6000))
-    imp = lead_import_create(file_name="big.csv", data=f"Email,Company,Source\n{rows}broken,X,Web\n".encode())
+    data = f"Email,Company,Source\n{rows}broken,X,Web\n".encode()
+    imp = lead_import_create(file_name="big.csv", data=data, actor=manager)
     client = Client()
     client.force_login(manager)
     broker = broker_url_for_this_process()
     with celery_worker(broker_url=broker, queues="default") as worker, tasks_through_broker(broker):
-        lead_import_start(lead_import=imp, mapping=imp.mapping)
+        lead_import_start(lead_import=imp, mapping=imp.mapping, actor=manager)
         seen: set[int] = set()
 
         def finished() -> bool:

@@ -161,8 +161,27 @@ def test_a_partner_posts_conversions_by_token_or_by_email(sent_campaign, make_us
     assert client.get("/api/v1/campaigns/").status_code == 403
 
 
-def test_without_credentials_the_api_answers_401(client):
-    assert APIClient().get("/api/v1/campaigns/").status_code == 401
+def test_without_credentials_the_api_answers_401(make_campaign, everyone):
+    # given: a campaign and a segment exist
+    campaign = make_campaign(name="Spring tents")
+    anonymous = APIClient()
+
+    # when: someone without credentials reads them and tries to create a campaign
+    listing = anonymous.get("/api/v1/campaigns/")
+    detail = anonymous.get(f"/api/v1/campaigns/{campaign.pk}/")
+    segments = anonymous.get("/api/v1/segments/")
+    created = anonymous.post("/api/v1/campaigns/", {"name": "Sneaky", "brief": "Free tents"}, format="json")
+
+    # then: 401 with a challenge, nothing of the data in the answers, and nothing stored
+    for response in (listing, detail, segments, created):
+        assert response.status_code == 401
+        assert response.has_header("WWW-Authenticate")
+        body = response.content.decode()
+        assert "results" not in response.json()
+        assert "Spring tents" not in body
+        assert "Our new tent" not in body
+        assert everyone.name not in body
+    assert list(Campaign.objects.values_list("name", flat=True)) == ["Spring tents"]
 
 
 def test_sales_reps_read_but_cannot_create_campaigns(sales_rep):

@@ -14,6 +14,7 @@ from approvals.services import approval_decide
 from marketing.models import Campaign, ContactScore, Segment, Send, Variant
 from marketing.services import campaign_create, campaign_submit, variant_create
 from tests.factories import ContactFactory
+from tests.fakes import DownBackend, route_skills
 from tests.marketing.conftest import shortlisted, split_evenly
 
 pytestmark = pytest.mark.django_db
@@ -246,12 +247,12 @@ def test_the_dashboard_counts_campaigns_waiting_for_approval(client, marketer, m
 
 
 def test_generation_failure_keeps_the_work_and_says_why(client, marketer, settings):
-    settings.HITL_CRM_AI = {"skills": {"copy_variants": {"backend": "tests.marketing.backends.DownBackend"}}}
+    route_skills(settings, "copy_variants", backend=DownBackend)
     campaign = campaign_create(actor=marketer, name="Offline", brief="Our stove boils water in 90 seconds.")
     client.force_login(marketer)
     panel = client.post(reverse("marketing:campaign_generate", args=[campaign.pk]), {"n": 3}, **HTMX)
     assert b"The AI could not write variants" in panel.content
-    assert b"HTTP 503 from the provider" in panel.content
+    assert DownBackend.message in panel.content.decode()
     assert campaign.variants.count() == 0
     assert Campaign.objects.get(pk=campaign.pk).status == Campaign.Status.DRAFT
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from email.message import EmailMessage
 
 import pytest
+from django.core import mail
 from rest_framework.test import APIClient
 
+from hitl_crm.contacts.models import Contact
 from service.inbound import MalformedMail, normalise_subject, parse_eml
 from service.models import Case, Message
 from tests.factories import ContactFactory
@@ -194,9 +196,22 @@ def test_the_inbound_api_names_the_bad_field(desk, api, change, field):
 
 @pytest.mark.django_db
 @pytest.mark.urls("tests.service.urls_for_tests")
-def test_the_inbound_api_needs_permission(desk, sales_rep):
+def test_the_inbound_api_needs_permission(desk, sales_rep, run_on_commit):
     client = APIClient()
     client.force_authenticate(sales_rep)
 
-    assert client.post("/api/v1/inbound/", PAYLOAD, format="json").status_code == 403
-    assert APIClient().post("/api/v1/inbound/", PAYLOAD, format="json").status_code == 401
+    # when: a signed-in user without the permission, then an anonymous caller, post a customer's mail
+    with run_on_commit():
+        refused = client.post("/api/v1/inbound/", PAYLOAD, format="json")
+        anonymous = APIClient().post("/api/v1/inbound/", PAYLOAD, format="json")
+
+    # then: refused, the answer names no case, and no contact, case, message or reply came of it
+    assert refused.status_code == 403
+    assert anonymous.status_code == 401
+    for response in (refused, anonymous):
+        assert set(response.json()) == {"detail"}
+        assert "olivia@trailhead.example" not in response.content.decode()
+    assert not Message.objects.exists()
+    assert not Case.objects.exists()
+    assert not Contact.objects.filter(email="olivia@trailhead.example").exists()
+    assert mail.outbox == []

@@ -128,3 +128,22 @@ def test_the_refund_list_costs_the_same_queries_for_n_and_n_plus_one(api, flagge
         body = api.get("/api/v1/refunds/").json()
     assert body["results"][0]["id"] == newest.pk
     assert body["results"][0]["amount"] == "25.00"
+
+
+def test_the_needs_a_person_list_refreshed_by_htmx_costs_the_same_queries_for_n_and_n_plus_one(
+    client, support_agent, flagged, django_assert_num_queries
+):
+    for _ in range(3):
+        flagged()
+    client.force_login(support_agent)
+    client.get("/service/needs-human/", HTTP_HX_REQUEST="true")
+
+    # (8): the full page's queries without the top bar's groups: session, user, user permissions, group
+    # permissions, the active intent model, the known intents, the count, the page of cases (joined)
+    with django_assert_num_queries(8):
+        client.get("/service/needs-human/", HTTP_HX_REQUEST="true")
+    newest = flagged()
+    with django_assert_num_queries(8):
+        html = client.get("/service/needs-human/", HTTP_HX_REQUEST="true").content.decode()
+    assert newest.subject in html
+    assert "<html" not in html

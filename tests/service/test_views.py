@@ -92,10 +92,30 @@ def test_a_sales_rep_sees_only_the_cases_of_their_own_customers(client, sales_re
 
 
 def test_people_without_the_role_cannot_open_the_desk(client, marketer, make_case):
+    # given: a customer's case
+    customer = ContactFactory(email="private.customer@example.test")
+    case = make_case(contact=customer, subject="My card was charged twice")
+    before = Case.objects.values().get(pk=case.pk)
     client.force_login(marketer)
 
-    assert client.get("/service/").status_code == 403
-    assert client.get(make_case().get_absolute_url()).status_code == 403
+    # when: someone without the support role opens the desk and the case, then tries to reply and close it
+    inbox = client.get("/service/")
+    page = client.get(case.get_absolute_url())
+    reply = client.post(f"/service/cases/{case.pk}/reply/", {"body": "Refund on its way."})
+    closed = client.post(f"/service/cases/{case.pk}/status/", {"status": "closed"})
+
+    # then: refused, with neither the case nor the customer in the answer, and the case untouched
+    for response in (inbox, page, reply, closed):
+        assert response.status_code == 403
+        body = response.content.decode()
+        assert "My card was charged twice" not in body
+        assert "private.customer@example.test" not in body
+        assert "Hello, a question." not in body
+    assert Case.objects.values().get(pk=case.pk) == before
+    assert Case.objects.count() == 1
+    assert list(Message.objects.filter(case=case).values_list("direction", flat=True)) == ["in"]
+    assert not ApprovalRequest.objects.exists()
+    assert mail.outbox == []
 
 
 # --- case page -----------------------------------------------------------------------------------
@@ -324,9 +344,22 @@ def test_drafts_are_hidden_from_readers_without_edit_rights(client, make_user, s
     reader.user_permissions.add(Permission.objects.get(codename="view_knowledgearticle"))
     client.force_login(reader)
 
-    assert client.get(f"/service/kb/{draft.pk}/").status_code == 404
+    # when: the reader opens the draft and searches the knowledge base for it
+    hidden = client.get(f"/service/kb/{draft.pk}/")
+    listing = client.get("/service/kb/", {"q": "Unreleased"})
+
+    # then: the draft is not found, and neither answer shows its title or text
+    assert hidden.status_code == 404
+    assert listing.status_code == 200
+    for response in (hidden, listing):
+        assert "Unreleased policy" not in response.content.decode()
+        assert "Not yet." not in response.content.decode()
+    # … while someone who may edit it sees it
     client.force_login(support_agent)
-    assert client.get(f"/service/kb/{draft.pk}/").status_code == 200
+    shown = client.get(f"/service/kb/{draft.pk}/")
+    assert shown.status_code == 200
+    assert "Unreleased policy" in shown.content.decode()
+    assert KnowledgeArticle.objects.get(pk=draft.pk).published is False
 
 
 def test_the_dashboard_counts_open_cases_and_those_needing_a_person(client, support_agent, make_case):

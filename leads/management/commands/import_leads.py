@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from leads import csv_parsing
 from leads.import_jobs import IMPORT_PERMISSION
@@ -38,7 +39,7 @@ class Command(BaseCommand):
         "others become custom attributes, unless --map says otherwise. Every row not imported is reported."
     )
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("path", help="The CSV file.")
         parser.add_argument(
             "--map",
@@ -60,7 +61,7 @@ class Command(BaseCommand):
 
     def handle(
         self,
-        *args,
+        *args: Any,
         path: str,
         map: list[str],
         ignore_unmapped: bool,
@@ -68,7 +69,7 @@ class Command(BaseCommand):
         owner: str | None,
         errors: str | None,
         user: str,
-        **options,
+        **options: Any,
     ) -> None:
         file = Path(path)
         if not file.is_file():

@@ -1,4 +1,6 @@
-from django.core.management.base import BaseCommand
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
 
 from leads.scoring import leads_rescore
 
@@ -6,10 +8,10 @@ from leads.scoring import leads_rescore
 class Command(BaseCommand):
     help = "Recompute every lead's score now (or only the ones changed since they were scored)."
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--dirty", action="store_true", help="Only leads changed since they were last scored.")
 
-    def handle(self, *args, dirty: bool, **options) -> None:
+    def handle(self, *args: Any, dirty: bool, **options: Any) -> None:
         result = leads_rescore(dirty=dirty)
         self.stdout.write(
             f"Scored {result.scored:,} leads ({result.changed:,} changed score or tier) in "

@@ -1,4 +1,6 @@
-from django.core.management.base import BaseCommand, CommandError
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from leads.services import NotEnoughData, scoring_model_train
 
@@ -6,10 +8,10 @@ from leads.services import NotEnoughData, scoring_model_train
 class Command(BaseCommand):
     help = "Train a new scoring model on won, lost and overridden leads; activate it and rescore every lead."
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--no-activate", action="store_true", help="Store the new version without using it.")
 
-    def handle(self, *args, no_activate: bool, **options) -> None:
+    def handle(self, *args: Any, no_activate: bool, **options: Any) -> None:
         try:
             model = scoring_model_train(activate=not no_activate, note="manage.py leads_train")
         except NotEnoughData as exc:
