@@ -23,11 +23,10 @@ demo: install  ## migrate, load demo data, serve on http://127.0.0.1:8000
 	@echo "\nOpen http://$(HOST)/ and sign in with one of the logins above.\n"
 	DEBUG=true $(BIN)/python manage.py runserver $(HOST)
 
-test: install  ## lint + the whole test suite (integration/e2e need PostgreSQL, Redis, Chromium)
-	$(BIN)/ruff check .
+test: lint  ## lint (ruff, import contracts, mypy) + the whole test suite (integration/e2e need PostgreSQL, Redis, Chromium)
 	$(BIN)/pytest -n $(JOBS) $(PYTEST_ARGS)
 
-lint: install
+lint: install  ## ruff + import contracts + mypy (django-stubs), all clean
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache

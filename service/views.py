@@ -76,7 +76,7 @@ class DeferredJoinPaginator(Paginator):
         keys = listed.values("pk")[bottom:top]  # filters and permission scoping apply here, once
         rows = listed.model._default_manager.filter(pk__in=keys).order_by(*listed.query.order_by)
         rows.query.select_related = listed.query.select_related
-        return self._get_page(rows, number, self)  # type: ignore[attr-defined]  # Django's documented hook, missing from django-stubs
+        return self._get_page(rows, number, self)  # type: ignore[attr-defined]  # Paginator hook for subclasses; private, so not in the stubs
 
 
 def _errors_of(exc: ValidationError) -> list[str]:

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
+from django.db import connection
+
 from hitl_crm.ai.backends.base import BackendResponse
 from hitl_crm.ai.errors import BackendError
 
@@ -40,8 +42,10 @@ class FakeBackend:
 
     ``FakeBackend.answers[skill]`` is the finished output for that skill, or a function of the inputs
     that returns it; a skill without an answer gets its offline output. ``FakeBackend.error``, when
-    set, is raised instead. Every call is appended to ``FakeBackend.calls``. :func:`fake_ai_reset`
-    clears all three (the ``fake_ai`` fixture does it around each test).
+    set, is raised instead. Every call is appended to ``FakeBackend.calls``, with whether a database
+    transaction was open at that moment (``in_atomic_block``: no row lock may be held while a model
+    works). :func:`fake_ai_reset` clears all three (the ``fake_ai`` fixture does it around each test).
+    A subclass may override :meth:`answer` for a fixed behaviour that needs no script.
     """
 
     name = "fake"
@@ -52,13 +56,22 @@ class FakeBackend:
     error: ClassVar[BaseException | None] = None
 
     def complete(self, skill: Any, inputs: dict[str, Any], *, config: dict[str, Any]) -> BackendResponse:
-        FakeBackend.calls.append({"skill": skill.name, "inputs": dict(inputs), "config": dict(config)})
+        FakeBackend.calls.append(
+            {
+                "skill": skill.name,
+                "inputs": dict(inputs),
+                "config": dict(config),
+                "in_atomic_block": connection.in_atomic_block,
+            }
+        )
         failure = self.failure()
         if failure is not None:
             raise failure
-        answer = FakeBackend.answers.get(skill.name, skill.offline)
-        output = answer(inputs) if callable(answer) else answer
-        return BackendResponse(output=output, model=self.model, finalized=True)
+        return BackendResponse(output=self.answer(skill, inputs), model=self.model, finalized=True)
+
+    def answer(self, skill: Any, inputs: dict[str, Any]) -> dict[str, Any]:
+        scripted = FakeBackend.answers.get(skill.name, skill.offline)
+        return scripted(inputs) if callable(scripted) else scripted
 
     def failure(self) -> BaseException | None:
         return FakeBackend.error

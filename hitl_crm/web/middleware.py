@@ -120,8 +120,7 @@ class HtmxSessionMiddleware:
             answer["HX-Redirect"] = f"{_login_url()}?{urlencode({REDIRECT_FIELD_NAME: here})}"
             answer["WWW-Authenticate"] = 'Session realm="hitl-crm"'
             return answer
-        if request.method not in ("GET", "HEAD") and (
-            here := _same_origin_path(request, request.headers.get("Referer"))
-        ):
-            return HttpResponseRedirect(f"{_login_url()}?{urlencode({REDIRECT_FIELD_NAME: here})}")
+        origin = _same_origin_path(request, request.headers.get("Referer"))
+        if request.method not in ("GET", "HEAD") and origin:
+            return HttpResponseRedirect(f"{_login_url()}?{urlencode({REDIRECT_FIELD_NAME: origin})}")
         return response

@@ -9,11 +9,9 @@ real service pipeline (eager Celery): none may reach the customer without a pers
 
 from __future__ import annotations
 
-import json
 import re
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +27,7 @@ from hitl_crm.ai.nlp.intent import FALLBACK_INTENT, RULES
 from service.models import Message
 from service.routing import ROUTINE_REPLIES, SEND_REPLY
 from tests.factories import ContactFactory
+from tests.fakes import FAKE_OPENAI_KEY, FakeLLM, Reply, llm_config, serve_fake_llm
 from tests.service.conftest import customer_mail
 
 pytestmark = pytest.mark.django_db
@@ -44,14 +43,20 @@ OBEYED_DRAFTS = [
 ]
 
 
-class ObedientLLM:
-    """Answers triage and drafts the way an injected instruction asks, or honestly (``obey=False``)."""
+@dataclass
+class ObedientModel:
+    """Answers triage and drafts the way an injected instruction asks, or honestly (``obey=False``).
 
-    def __init__(self) -> None:
-        self.obey = True
-        self.turn = 0
-        self.requests: list[dict[str, Any]] = []
-        self.url = ""
+    It answers through the shared local provider (``llm``, a :class:`~tests.fakes.FakeLLM`), which
+    records every request the real OpenAI adapter sends it.
+    """
+
+    obey: bool = True
+    turn: int = 0
+    llm: FakeLLM | None = None
+
+    def reply(self, body: dict[str, Any]) -> Reply:
+        return Reply.json(self.answer(body))
 
     def answer(self, body: dict[str, Any]) -> dict[str, Any]:
         prompt = body["messages"][-1]["content"]
@@ -80,50 +85,15 @@ class ObedientLLM:
         }
 
 
-def _handler(fake: ObedientLLM) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))))
-            fake.requests.append(body)
-            content = json.dumps(fake.answer(body))
-            data = json.dumps(
-                {
-                    "id": "chatcmpl-obedient",
-                    "object": "chat.completion",
-                    "created": 1_700_000_000,
-                    "model": body.get("model", "obedient"),
-                    "choices": [
-                        {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}
-                    ],
-                    "usage": {"prompt_tokens": 100, "completion_tokens": 50, "total_tokens": 150},
-                }
-            ).encode()
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-    return Handler
-
-
 @pytest.fixture
-def obedient_llm(settings, monkeypatch) -> Iterator[ObedientLLM]:
-    fake = ObedientLLM()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-local-fake")
-    config = {"backend": "openai", "model": "obedient", "base_url": fake.url, "timeout": 5, "max_retries": 0}
-    settings.HITL_CRM_AI = {"skills": {"triage": config, "draft_reply": config}}
-    yield fake
-    server.shutdown()
-    server.server_close()
+def obedient_llm(settings, monkeypatch) -> Iterator[ObedientModel]:
+    model = ObedientModel()
+    with serve_fake_llm(FakeLLM(responder=model.reply)) as llm:
+        model.llm = llm
+        monkeypatch.setenv("OPENAI_API_KEY", FAKE_OPENAI_KEY)
+        config = llm_config(llm, model="obedient", timeout=5)
+        settings.HITL_CRM_AI = {"skills": {"triage": config, "draft_reply": config}}
+        yield model
 
 
 @pytest.fixture
@@ -192,7 +162,7 @@ def test_an_obedient_model_with_an_earned_autopilot_sends_nothing_without_a_pers
         assert reply.risk in {"medium", "high", "critical"}
         assert reply.confidence is None or reply.confidence <= 0.5  # padding bought no confidence
     # … and the model was asked (it really was the one being fooled)
-    assert len(obedient_llm.requests) >= 2 * len(ATTACKS)
+    assert len(obedient_llm.llm.requests) >= 2 * len(ATTACKS)
 
 
 def test_an_injection_cannot_talk_an_upset_customers_reply_down_to_the_routine_queue(

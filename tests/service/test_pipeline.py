@@ -9,15 +9,14 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import connection
 from django.db.models import F
 from django.test import override_settings
 from django.urls import reverse
 
 from approvals.models import ApprovalRequest
-from hitl_crm.ai.backends.base import BackendResponse
 from hitl_crm.ai.engine import run
 from hitl_crm.ai.models import AiRun
+from hitl_crm.ai.skills import get_skill
 from hitl_crm.contacts.services import activity_record
 from service.inbound import build
 from service.models import Case, Message, RefundRequest
@@ -30,48 +29,53 @@ from service.pipeline import (
 )
 from service.routing import ISSUE_REFUND, RISKY_REPLIES, SEND_REPLY
 from service.services import inbound_message_receive, message_pipeline_run
+from tests.fakes import FakeBackend, dotted, fake_ai_reset
 
 pytestmark = pytest.mark.django_db
 
-BACKEND = "tests.service.test_pipeline.RecordingBackend"
-RECORDING = override_settings(HITL_CRM_AI={"default": {"backend": BACKEND}})
 LONG_INTENT = "complaint_" + "x" * 300
 LONG_DRAFT = "Thank you for writing. " * 1500  # 34,500 characters: more than an approval accepts
 
-#: Every backend call: skill and whether a transaction was open at that moment.
-CALLS: list[dict[str, Any]] = []
-#: skill name → a function run (once) when that skill is called: "meanwhile, elsewhere…".
-HOOKS: dict[str, Callable[[dict[str, Any]], None]] = {}
 
+class OverlongBackend(FakeBackend):
+    """The shared fake (recording each call, offline answers unless scripted); a message containing
+    ``LONG-INTENT`` or ``LONG-DRAFT`` gets the out-of-bounds answer a misbehaving language model might
+    give. A fixed behaviour, so other modules (and other processes) can use it through ``RECORDING``."""
 
-class RecordingBackend:
-    """The offline skills, recording each call; a message containing ``LONG-INTENT`` or ``LONG-DRAFT``
-    gets the out-of-bounds answer a misbehaving language model might give."""
+    name = "overlong"
 
-    name = "recording"
-    external = False
-
-    def complete(self, skill, inputs: dict[str, Any], *, config: dict[str, Any]) -> BackendResponse:
-        CALLS.append({"skill": skill.name, "in_atomic_block": connection.in_atomic_block})
-        hook = HOOKS.pop(skill.name, None)
-        if hook is not None:
-            hook(inputs)
-        output = skill.offline(inputs)
+    def answer(self, skill: Any, inputs: dict[str, Any]) -> dict[str, Any]:
+        output = super().answer(skill, inputs)
         text = str(inputs.get("text") or inputs.get("customer_text") or "")
         if skill.name == "triage" and "LONG-INTENT" in text:
             output = {**output, "intent": LONG_INTENT}
         if skill.name == "draft_reply" and "LONG-DRAFT" in text:
             output = {**output, "body": LONG_DRAFT}
-        return BackendResponse(output=output, model="recording", finalized=True)
+        return output
+
+
+RECORDING = override_settings(HITL_CRM_AI={"default": {"backend": dotted(OverlongBackend)}})
+#: Every backend call: skill, inputs, and whether a transaction was open at that moment.
+CALLS = FakeBackend.calls
+
+
+def meanwhile(skill: str, happens: Callable[[dict[str, Any]], object]) -> None:
+    """The next time ``skill`` is called, ``happens`` runs first ("meanwhile, elsewhere…"); once."""
+    offline = get_skill(skill).offline
+
+    def once(inputs: dict[str, Any]) -> dict[str, Any]:
+        FakeBackend.answers.pop(skill, None)
+        happens(inputs)
+        return offline(inputs)
+
+    FakeBackend.answers[skill] = once
 
 
 @pytest.fixture(autouse=True)
 def _clean_recording():
-    CALLS.clear()
-    HOOKS.clear()
+    fake_ai_reset()
     yield
-    CALLS.clear()
-    HOOKS.clear()
+    fake_ai_reset()
 
 
 def _store(customer, body: str, *, subject: str = "Where is my order?", **fields) -> Message:
@@ -202,7 +206,7 @@ def test_a_customer_message_arriving_while_the_ai_works_is_not_answered_by_stale
                 in_reply_to="<a@x.example>",
             )
 
-        HOOKS["draft_reply"] = customer_writes_again
+        meanwhile("draft_reply", customer_writes_again)
 
         # when
         outcome = message_pipeline_run(message_id=first.pk)
@@ -227,8 +231,9 @@ def test_when_our_side_of_the_thread_moved_the_steps_run_again(desk, customer, d
     # given: while the AI drafts, a reply goes out on the case (the thread version moves, no new ask)
     with django_capture_on_commit_callbacks(execute=False):
         first = _store(customer, "Where is order NW-20411?")
-    HOOKS["draft_reply"] = lambda _inputs: Case.objects.filter(pk=first.case_id).update(
-        thread_version=F("thread_version") + 1
+    meanwhile(
+        "draft_reply",
+        lambda _inputs: Case.objects.filter(pk=first.case_id).update(thread_version=F("thread_version") + 1),
     )
 
     # when
@@ -364,8 +369,9 @@ def test_a_summary_refresh_never_overwrites_a_newer_thread(desk, customer, djang
     # given: a case whose summary is behind its thread; while the AI summarises, another message lands
     with django_capture_on_commit_callbacks(execute=False):
         message = _store(customer, "Where is order NW-20411?")
-    HOOKS["summarize"] = lambda _inputs: Case.objects.filter(pk=message.case_id).update(
-        thread_version=F("thread_version") + 1
+    meanwhile(
+        "summarize",
+        lambda _inputs: Case.objects.filter(pk=message.case_id).update(thread_version=F("thread_version") + 1),
     )
 
     # when / then: the stale summary is not stored; the next refresh brings it to the new version
