@@ -5,7 +5,6 @@ Every setting is optional; ``approvals.checks`` validates the values at start-up
 
 from __future__ import annotations
 
-from celery.schedules import crontab
 from django.conf import settings
 
 
@@ -83,18 +82,3 @@ class _Settings:
 
 
 app_settings = _Settings()
-
-# Periodic tasks. The lead merges this into CELERY_BEAT_SCHEDULE (or creates the same
-# entries as django-celery-beat PeriodicTasks).
-BEAT_SCHEDULE = {
-    "approvals-escalate-overdue": {
-        "task": "approvals.tasks.approval_escalate_overdue_task",
-        "schedule": crontab(minute="*/5"),
-        "options": {"queue": "default"},
-    },
-    "approvals-reap-stuck": {
-        "task": "approvals.tasks.approval_reap_stuck_task",
-        "schedule": crontab(minute="*/5"),
-        "options": {"queue": "dispatch"},
-    },
-}

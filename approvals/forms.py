@@ -7,6 +7,7 @@ from typing import Any, cast
 from django import forms
 
 from approvals.models import ApprovalRequest, Decision
+from approvals.selectors import approval_money
 
 LONG_TEXT = 120  # strings longer than this (or with line breaks) get a textarea
 
@@ -17,20 +18,41 @@ class QueueFilterForm(forms.Form):
     action = forms.ChoiceField(required=False)
     risk = forms.ChoiceField(required=False, choices=[("", "Any risk"), *ApprovalRequest.Risk.choices])
     age = forms.ChoiceField(required=False, choices=AGE_CHOICES)
-    sort = forms.ChoiceField(required=False, choices=[("", "Due first"), ("risk", "Riskiest first")])
+    STATE_CHOICES = [("", "Any state"), ("overdue", "Overdue"), ("escalated", "Escalated")]
+    ORDER_CHOICES = [
+        ("", "Overdue, then riskiest"),
+        ("due", "Due first"),
+        ("risk", "Riskiest first"),
+        ("newest", "Newest first"),
+    ]
+
+    state = forms.ChoiceField(required=False, choices=STATE_CHOICES)
+    sort = forms.ChoiceField(required=False, choices=ORDER_CHOICES, label="Order")
+    # ``?order=`` (the column headers) is the same as ``?sort=`` (the select); ``order`` wins.
+    order = forms.ChoiceField(required=False, choices=ORDER_CHOICES[1:] + [("priority", "Priority")])
 
     def __init__(self, *args: Any, actions: list, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         action = cast(forms.ChoiceField, self.fields["action"])  # declared above; ``fields`` holds base Fields
         action.choices = [("", "All actions"), *[(a.key, a.label) for a in actions]]
 
+    def chosen_order(self) -> str:
+        """The queue order the reviewer picked (``priority`` unless they chose another)."""
+        if not self.is_valid():
+            return "priority"
+        return self.cleaned_data.get("order") or self.cleaned_data.get("sort") or "priority"
+
 
 class DecisionForm(forms.Form):
     """One reviewer's verdict plus an input per editable payload field (``edit_<name>``)."""
 
+    APPROVE_AND_NEXT = "approve_next"
+    CONFIRM_RISKS = (ApprovalRequest.Risk.HIGH, ApprovalRequest.Risk.CRITICAL)
+
     verdict = forms.ChoiceField(
         choices=[
             (Decision.Verdict.APPROVE, "Approve"),
+            (APPROVE_AND_NEXT, "Approve and next"),
             (Decision.Verdict.REJECT, "Reject"),
             (Decision.Verdict.REQUEST_CHANGES, "Request changes"),
         ]
@@ -43,10 +65,19 @@ class DecisionForm(forms.Form):
         error_messages={"required": "The page did not say which version you reviewed; reload it and decide again."},
     )
 
-    def __init__(self, *args: Any, req: ApprovalRequest, **kwargs: Any) -> None:
+    confirmed = forms.BooleanField(required=False, label="I checked the amount/recipient")
+    # The queue order the reviewer came from, so "Approve and next" follows it.
+    order = forms.CharField(required=False, widget=forms.HiddenInput, max_length=20)
+
+    def __init__(self, *args: Any, req: ApprovalRequest, needs_confirmation: bool | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.req = req
         self.fields["payload_hash"].initial = req.payload_hash
+        self.needs_confirmation = (
+            needs_confirmation
+            if needs_confirmation is not None
+            else req.risk in self.CONFIRM_RISKS or req.amount is not None or approval_money(request=req) is not None
+        )
         for name in req.action_spec.editable_fields:
             value = (req.final or {}).get(name, "")
             long = isinstance(value, str) and (len(value) > LONG_TEXT or "\n" in value)
@@ -58,6 +89,14 @@ class DecisionForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         super().clean()
         data = self.cleaned_data  # what Form.clean returns; its stub allows None for overrides
+        data["then_next"] = data.get("verdict") == self.APPROVE_AND_NEXT
+        if data["then_next"]:
+            data["verdict"] = Decision.Verdict.APPROVE
+        if data.get("verdict") == Decision.Verdict.APPROVE and self.needs_confirmation and not data.get("confirmed"):
+            self.add_error(
+                "confirmed",
+                "This item is high-risk or moves money: tick “I checked the amount/recipient” and approve again.",
+            )
         if data.get("verdict") == Decision.Verdict.REJECT and not data.get("reason"):
             self.add_error("reason", "Pick a reason: it tells the AI what went wrong.")
         if data.get("verdict") == Decision.Verdict.REQUEST_CHANGES and not data.get("comment"):

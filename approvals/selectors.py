@@ -14,7 +14,8 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission, User
-from django.db.models import Avg, Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Avg, Case, Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models.expressions import OrderBy
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
@@ -27,6 +28,7 @@ from approvals.models import (
     Decision,
     PayloadVersion,
 )
+from hitl_crm.money import Money, MoneyError
 
 Status = ApprovalRequest.Status
 
@@ -117,6 +119,51 @@ def approval_queue_for(*, user: User) -> QuerySet[ApprovalRequest]:
     )
 
 
+def risk_rank() -> Case:
+    """0 for critical … 3 for low: sorts the riskiest first."""
+    return Case(
+        When(risk=ApprovalRequest.Risk.CRITICAL, then=Value(0)),
+        When(risk=ApprovalRequest.Risk.HIGH, then=Value(1)),
+        When(risk=ApprovalRequest.Risk.MEDIUM, then=Value(2)),
+        default=Value(3),
+        output_field=IntegerField(),
+    )
+
+
+QUEUE_ORDERS = ("priority", "due", "risk", "newest")
+
+
+def approval_queue_order(*, order: str = "priority", now: datetime | None = None) -> list[Any]:
+    """``order_by`` terms for the review queue; every order ends on ``id`` so pages are stable.
+
+    ``priority`` (the default): overdue first, then risk (critical → low), then due time.
+    ``due`` walks the partial index on pending (due_at, id); the others sort the matching rows.
+    Plain expressions (no annotations), so a page stays one query.
+    """
+    now = now or timezone.now()
+    if order == "due":
+        return ["due_at", "id"]
+    if order == "risk":
+        return [risk_rank().asc(), "due_at", "id"]
+    if order == "newest":
+        return ["-created_at", "-id"]
+    overdue = Case(When(due_at__lt=now, then=Value(0)), default=Value(1), output_field=IntegerField())
+    return [OrderBy(overdue), risk_rank().asc(), "due_at", "id"]
+
+
+def approval_next_in_queue(*, user: User, after_id: int, order: str = "priority") -> int | None:
+    """The id of the first item of the user's queue (in ``order``) other than ``after_id``, or None."""
+    if order not in QUEUE_ORDERS:
+        order = "priority"
+    return (
+        approval_queue_for(user=user)
+        .exclude(pk=after_id)
+        .order_by(*approval_queue_order(order=order))
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
 PENDING_COUNT_CAP = 100
 
 
@@ -188,6 +235,52 @@ def approval_history(*, request: ApprovalRequest) -> dict[str, QuerySet]:
     }
 
 
+def approval_money(*, request: ApprovalRequest) -> Money | None:
+    """The amount the request would move (its action's amount field), or None without one."""
+    from approvals.policies import to_decimal
+
+    spec = request.action_spec
+    payload = request.final or {}
+    amount_field = getattr(spec, "amount_field", None)
+    if not amount_field:
+        return None
+    amount = to_decimal(payload.get(amount_field))
+    if amount is None:
+        return None
+    currency_field = getattr(spec, "currency_field", None)
+    raw = payload.get(currency_field) if currency_field else (request.context or {}).get("currency")
+    currency = raw or (request.policy.currency if request.policy is not None else "USD")
+    try:
+        return Money(amount, currency)
+    except MoneyError:
+        return None
+
+
+def approval_authority_gap(*, request: ApprovalRequest, user: User) -> str:
+    """Why ``user`` may not approve the request's amount ("Your limit is …; this refund is …"), or "".
+
+    The same rule the decision service applies, answered before the reviewer clicks.
+    """
+    from approvals.policies import NoExchangeRate, authority_of, within_authority
+
+    money = approval_money(request=request)
+    if money is None:
+        return ""
+    limited, limits = authority_of(policy=request.policy, user=user)
+    if not limited:
+        return ""
+    # "Issue refund" → "this refund": the noun the reviewer thinks in.
+    words = [w for w in request.action_spec.label.split() if w.isalpha()]
+    what = (words or ["request"])[-1].lower()
+    if not limits:
+        return f"Your groups may not approve amounts under “{request.policy}”; this {what} is {money}."
+    try:
+        allowed, limit = within_authority(money, limits)
+    except NoExchangeRate as exc:
+        return str(exc)
+    return "" if allowed else f"Your limit is {limit}; this {what} is {money}."
+
+
 # --- feedback analytics ------------------------------------------------------------------
 
 BY_CHOICES = ("action", "policy", "reviewer", "model")
@@ -222,6 +315,19 @@ def _request_key(row: dict[str, Any], by: str) -> str:
     prefixed.setdefault("is_autopilot", False)
     prefixed.setdefault("reviewer__username", None)
     return _decision_key(prefixed, by)
+
+
+def _stats_label(key: str, by: str) -> str:
+    """What people read for a group key: the action's label ("Send reply to customer"), else the key."""
+    if by != "action":
+        return key
+    from approvals.exceptions import UnknownAction
+    from approvals.registry import get_action, placeholder_action
+
+    try:
+        return get_action(key).label
+    except UnknownAction:
+        return placeholder_action(key).label
 
 
 def approval_stats(*, since: datetime | None = None, by: str = "action") -> list[dict[str, Any]]:
@@ -299,6 +405,7 @@ def approval_stats(*, since: datetime | None = None, by: str = "action") -> list
         out.append(
             {
                 "key": key,
+                "label": _stats_label(key, by),
                 "decided": g["decided"],
                 "accepted": g["accepted"],
                 "acceptance": round(g["accepted"] / g["decided"], 4) if g["decided"] else None,
@@ -435,12 +542,16 @@ def approval_feedback_for_subject(*, subject: Any, limit: int = 5) -> list[dict[
 
 
 __all__ = [
+    "approval_authority_gap",
     "approval_daily_series",
+    "approval_money",
     "approval_feedback_for_subject",
     "approval_history",
     "approval_open_for_subject",
+    "approval_next_in_queue",
     "approval_pending_count",
     "approval_queue_for",
+    "approval_queue_order",
     "approval_stats",
     "approval_visible_to",
     "PENDING_COUNT_CAP",

@@ -11,4 +11,5 @@ urlpatterns = [
     path("<int:pk>/", views.detail, name="detail"),
     path("<int:pk>/decide/", views.decide, name="decide"),
     path("<int:pk>/requeue/", views.requeue, name="requeue"),
+    path("<int:pk>/escalate/", views.escalate, name="escalate"),
 ]

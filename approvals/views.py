@@ -7,9 +7,10 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
@@ -21,33 +22,22 @@ from approvals.notifications import review_link_resolve
 from approvals.registry import all_actions
 from approvals.selectors import (
     PENDING_COUNT_CAP,
+    QUEUE_ORDERS,
+    approval_authority_gap,
     approval_daily_series,
     approval_history,
+    approval_next_in_queue,
     approval_pending_count,
     approval_queue_for,
+    approval_queue_order,
     approval_stats,
     approval_visible_to,
     can_decide,
 )
-from approvals.services import approval_decide, approval_requeue
+from approvals.services import approval_decide, approval_escalate_now, approval_requeue
 from hitl_crm.types import AuthenticatedHtmxHttpRequest
 
 QUEUE_PER_PAGE = 25
-_RISK_RANK = Case(
-    When(risk=ApprovalRequest.Risk.CRITICAL, then=Value(0)),
-    When(risk=ApprovalRequest.Risk.HIGH, then=Value(1)),
-    When(risk=ApprovalRequest.Risk.MEDIUM, then=Value(2)),
-    default=Value(3),
-    output_field=IntegerField(),
-)
-
-
-SORTS = {
-    # Walks the partial index on pending (due_at, id): fast at 100,000 waiting items.
-    "due": ("due_at", "id"),
-    # Sorts every matching row; meant for a filtered queue.
-    "risk": ("risk_rank", "due_at", "id"),
-}
 
 
 def _filtered_queue(request: AuthenticatedHtmxHttpRequest) -> tuple[QuerySet[ApprovalRequest], QueueFilterForm]:
@@ -66,10 +56,12 @@ def _filtered_queue(request: AuthenticatedHtmxHttpRequest) -> tuple[QuerySet[App
             qs = qs.filter(created_at__lte=now - timedelta(days=1))
         elif age == "overdue":
             qs = qs.filter(due_at__lt=now)
-    sort = form.cleaned_data.get("sort") if form.is_valid() else ""
-    if sort == "risk":
-        qs = qs.annotate(risk_rank=_RISK_RANK)
-    return qs.order_by(*SORTS.get(sort or "due", SORTS["due"])), form
+        state = form.cleaned_data["state"]
+        if state == "overdue":
+            qs = qs.filter(due_at__lt=now)
+        elif state == "escalated":
+            qs = qs.filter(escalation_level__gt=0)
+    return qs.order_by(*approval_queue_order(order=form.chosen_order())), form
 
 
 @dataclass
@@ -110,9 +102,14 @@ def queue(request: AuthenticatedHtmxHttpRequest) -> HttpResponse:
     query = request.GET.copy()
     query.pop("page", None)
     waiting = approval_pending_count(user=request.user)
+    unordered = query.copy()
+    unordered.pop("order", None)
+    unordered.pop("sort", None)
     context = {
         "page": page,
         "form": form,
+        "order": form.chosen_order(),
+        "unordered": unordered.urlencode(),
         "now": timezone.now(),
         "query": query.urlencode(),
         "waiting": f"{PENDING_COUNT_CAP}+" if waiting >= PENDING_COUNT_CAP else str(waiting),
@@ -133,16 +130,24 @@ def badge(request: AuthenticatedHtmxHttpRequest) -> HttpResponse:
     return HttpResponse(str(count) if count else "")
 
 
+def _queue_order(raw: str | None) -> str:
+    return raw if raw in QUEUE_ORDERS else "priority"
+
+
 def _detail_context(
     request: AuthenticatedHtmxHttpRequest, req: ApprovalRequest, form: DecisionForm | None = None
 ) -> dict:
     allowed, why_not = can_decide(request=req, user=request.user)
     history = approval_history(request=req)
+    order = _queue_order(request.GET.get("order") or request.POST.get("order"))
+    authority_gap = approval_authority_gap(request=req, user=request.user) if allowed else ""
     return {
         "req": req,
+        "order": order,
+        "authority_gap": authority_gap,
         "spec": req.action_spec,
         "payload": req.final,
-        "form": form or (DecisionForm(req=req) if allowed else None),
+        "form": form or (DecisionForm(req=req, initial={"order": order}) if allowed else None),
         "can_decide": allowed,
         "why_not": why_not,
         "decisions": history["decisions"],
@@ -193,6 +198,8 @@ def decide(request: AuthenticatedHtmxHttpRequest, pk: int) -> HttpResponse:
         except ApprovalError as exc:
             error = str(exc)
         else:
+            if form.cleaned_data["then_next"]:
+                return _to_next(request, req, _queue_order(form.cleaned_data["order"]))
             if not request.htmx:
                 messages.success(request, "Decision recorded.")
                 return redirect("approvals:detail", pk=req.pk)
@@ -212,6 +219,37 @@ def decide(request: AuthenticatedHtmxHttpRequest, pk: int) -> HttpResponse:
     template = "approvals/detail.html#main" if request.htmx else "approvals/detail.html"
     status = 200 if request.htmx else 409 if conflict else 400
     return render(request, template, context, status=status)
+
+
+def _to_next(request: AuthenticatedHtmxHttpRequest, decided: ApprovalRequest, order: str) -> HttpResponse:
+    """After "Approve and next": the next item in the queue order, or the queue when none is left."""
+    next_id = approval_next_in_queue(user=request.user, after_id=decided.pk, order=order)
+    suffix = f"?order={order}" if order != "priority" else ""
+    if next_id is None:
+        messages.success(request, "Decision recorded. Nothing else is waiting for you.")
+        url = reverse("approvals:queue") + suffix
+    else:
+        messages.success(request, f"Decision recorded on #{decided.pk}. Here is the next one.")
+        url = reverse("approvals:detail", kwargs={"pk": next_id}) + suffix
+    if request.htmx:
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = url
+        return response
+    return redirect(url)
+
+
+@require_POST
+@login_required
+def escalate(request: AuthenticatedHtmxHttpRequest, pk: int) -> HttpResponse:
+    """The "Send to a manager" button: for a reviewer whose authority does not cover the amount."""
+    req = get_object_or_404(approval_visible_to(user=request.user), pk=pk)
+    try:
+        approval_escalate_now(request_id=req.pk, actor=request.user)
+    except ApprovalError as exc:
+        messages.error(request, str(exc))
+        return redirect("approvals:detail", pk=req.pk)
+    messages.success(request, "Sent to a manager. They have been notified.")
+    return redirect("approvals:queue")
 
 
 @require_POST

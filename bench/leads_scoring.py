@@ -125,6 +125,7 @@ def seed(n: int, *, reseed: bool) -> None:
     from django.db import connection, transaction
     from django.utils import timezone
 
+    from leads.demo import RULES as DEMO_RULES
     from leads.models import Lead, LeadScoreHistory, ScoringModel, ScoringRule
     from leads.services import scoring_model_train
 
@@ -192,59 +193,9 @@ def seed(n: int, *, reseed: bool) -> None:
             WHERE l.closed_at IS NOT NULL
         """)
         cursor.execute("UPDATE leads_lead SET last_engaged_at = now() WHERE id % 7 > 0")
-    for spec in [
-        {
-            "name": "Employees ≥ 200",
-            "target": "field",
-            "path": "employees",
-            "operator": "gte",
-            "value": 200,
-            "points": 15,
-        },
-        {
-            "name": "Visited pricing page in 14 days",
-            "target": "engagement",
-            "path": "site_visit",
-            "operator": "gte",
-            "value": 1,
-            "within_days": 14,
-            "event_match": {"page": "pricing"},
-            "points": 20,
-        },
-        {
-            "name": "Source = Referral",
-            "target": "field",
-            "path": "source",
-            "operator": "eq",
-            "value": "Referral",
-            "points": 10,
-        },
-        {
-            "name": "Meeting in 30 days",
-            "target": "engagement",
-            "path": "meeting",
-            "operator": "gte",
-            "value": 1,
-            "within_days": 30,
-            "points": 15,
-        },
-        {
-            "name": "Budget confirmed",
-            "target": "attribute",
-            "path": "Budget confirmed",
-            "operator": "eq",
-            "value": "yes",
-            "points": 10,
-        },
-        {
-            "name": "Cold outreach",
-            "target": "field",
-            "path": "source",
-            "operator": "eq",
-            "value": "Cold outreach",
-            "points": -10,
-        },
-    ]:
+    # the demo's own rules (the ones a small business would write), plus a penalty for cold outreach
+    cold = {"name": "Cold outreach", "target": "field", "path": "source", "operator": "eq", "value": "Cold outreach"}
+    for spec in [*DEMO_RULES, {**cold, "points": -10}]:
         ScoringRule.objects.create(**spec)
     model = scoring_model_train(activate=False, note="bench")
     ScoringModel.objects.filter(pk=model.pk).update(active=True)

@@ -43,6 +43,10 @@ class CrmAppConfig(Protocol):
     ``contact_badges(contact, user)``
         Badges on a contact's page, ``[{"label", "value", "css", "title"}]``, only those the user
         may see.
+    ``search(user, query, limit)``
+        The app's matches for the global search box, at most ``limit`` of them, each
+        ``{"label", "url", "kind", "detail"}`` (``kind`` names the group, e.g. "Leads"); only what the
+        user may see (``[]`` for none), in a constant number of queries.
     ``seed_demo(*, stdout)``
         Load the app's demo data (``manage.py seed_demo``), after the demo users and roles exist;
         idempotent, and it writes what it did to ``stdout``.
@@ -56,10 +60,12 @@ class CrmAppConfig(Protocol):
 
     def contact_badges(self, contact: Any, user: Any) -> list[dict[str, Any]]: ...
 
+    def search(self, user: Any, query: str, limit: int) -> list[dict[str, Any]]: ...
+
     def seed_demo(self, *, stdout: TextIO) -> None: ...
 
 
-HOOKS = ("nav", "role_permissions", "dashboard_stats", "contact_badges", "seed_demo")
+HOOKS = ("nav", "role_permissions", "dashboard_stats", "contact_badges", "search", "seed_demo")
 
 
 class Hook(NamedTuple):

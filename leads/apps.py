@@ -70,3 +70,25 @@ class LeadsConfig(AppConfig):
             {"label": "A-tier prospects", "value": stats["a_tier_open"], "url": f"{url}?tier=A" if url else ""},
             {"label": "My open leads", "value": stats["mine_open"], "url": f"{url}?scope=mine" if url else ""},
         ]
+
+    def search(self, user: User, query: str, limit: int) -> list[dict[str, Any]]:
+        from django.urls import NoReverseMatch
+
+        from leads.selectors import lead_search
+
+        try:
+            return [
+                {
+                    "label": str(lead),
+                    "url": lead.get_absolute_url(),
+                    "kind": "Leads",
+                    "detail": " · ".join(
+                        part
+                        for part in (lead.company, lead.get_status_display(), lead.tier and f"tier {lead.tier}")
+                        if part
+                    ),
+                }
+                for lead in lead_search(user=user, query=query, limit=limit)
+            ]
+        except NoReverseMatch:  # the site does not route to leads
+            return []

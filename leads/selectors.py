@@ -243,3 +243,10 @@ def lead_explanation(*, lead: Lead) -> dict[str, Any]:
         out["rules_normalised"] = float(result.normalised()[0])
     out["weight"] = scorer.weight
     return out
+
+
+def lead_search(*, user: User, query: str, limit: int = 8) -> list[Lead]:
+    """Leads of any status matching every word of ``query``, hottest first, only if the user may view leads."""
+    if not query.strip():
+        return []
+    return list(lead_list(user=user, status="all", search=query)[:limit])

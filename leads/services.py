@@ -50,28 +50,28 @@ from leads.rules import validate_rule
 from leads.scoring import leads_mark_dirty, leads_rescore, rescore_schedule, tier_of
 from leads.training import NotEnoughData, scoring_model_activate, scoring_model_deactivate, scoring_model_train
 
-LEAD_FIELDS = frozenset(
-    {
-        "contact",
-        "account",
-        "first_name",
-        "last_name",
-        "email",
-        "phone",
-        "title",
-        "company",
-        "employees",
-        "industry",
-        "country",
-        "source",
-        "status",
-        "owner",
-        "estimated_value",
-        "do_not_email",
-        "external_id",
-        "attributes",
-    }
+#: The lead fields people and partner systems may write, in the order the API shows them.
+LEAD_FIELD_NAMES = (
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "title",
+    "company",
+    "employees",
+    "industry",
+    "country",
+    "source",
+    "status",
+    "owner",
+    "estimated_value",
+    "do_not_email",
+    "external_id",
+    "attributes",
+    "contact",
+    "account",
 )
+LEAD_FIELDS = frozenset(LEAD_FIELD_NAMES)
 # Changing these cannot move a score.
 _NOT_SCORED = frozenset({"first_name", "last_name", "phone", "owner", "contact"})
 MAX_EVENT_DATA_KEYS = 30

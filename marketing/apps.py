@@ -103,3 +103,21 @@ class MarketingConfig(AppConfig):
             {"label": "Campaigns awaiting approval", "value": counts["in_review"], "url": f"{url}?status=in_review"},
             {"label": "Campaigns running", "value": counts["running"], "url": f"{url}?status=running"},
         ]
+
+    def search(self, user: Any, query: str, limit: int) -> list[dict[str, Any]]:
+        from django.urls import NoReverseMatch
+
+        from marketing.selectors import campaign_search
+
+        try:
+            return [
+                {
+                    "label": campaign.name,
+                    "url": campaign.get_absolute_url(),
+                    "kind": "Campaigns",
+                    "detail": " · ".join(part for part in (campaign.product, campaign.get_status_display()) if part),
+                }
+                for campaign in campaign_search(user=user, query=query, limit=limit)
+            ]
+        except NoReverseMatch:  # the site has not mounted marketing's URLs
+            return []

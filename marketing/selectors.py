@@ -355,3 +355,13 @@ def campaign_counts(*, user: User) -> dict[str, int]:
         ),
         drafts=Count("pk", filter=Q(status__in=[Campaign.Status.DRAFT, Campaign.Status.VARIANTS_APPROVED])),
     )
+
+
+def campaign_search(*, user: User, query: str, limit: int = 8) -> list[Campaign]:
+    """Campaigns the user may see whose name, product or goal matches every word of ``query``, newest first."""
+    if not query.strip() or not user.has_perm("marketing.view_campaign"):
+        return []
+    qs = Campaign.objects.select_related("segment", "owner")
+    for word in query.split()[:5]:
+        qs = qs.filter(Q(name__icontains=word) | Q(product__icontains=word) | Q(goal__icontains=word))
+    return list(qs.order_by("-pk")[:limit])

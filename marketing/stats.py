@@ -96,20 +96,41 @@ def _p(p: float) -> str:
 def verdict_sentence(
     arms: Sequence[Arm], *, metric: str = "clicks", alpha: float = 0.05, needed_per_arm: int | None = None
 ) -> str:
-    """One plain sentence about the test, e.g. "B is ahead but not significant yet (4.1% vs 3.2% clicks, p = 0.21)."."""
+    """One plain sentence about the test that covers every variant, e.g. "B is ahead but not significant yet
+    (4.1% vs 3.2% clicks, p = 0.21).". Only a significant leader is called the winner; once every variant
+    has the planned number of recipients without a significant difference, the sentence says so."""
     result = compare_arms(arms, alpha)
     if result.leader is None:
         return "Nothing has been sent yet."
     leader, runner = result.leader, result.runner_up
+    idle = [arm.label for arm in arms if arm.n == 0]
+    waiting = f" {_join(idle)} {'has' if len(idle) == 1 else 'have'} no recipients yet." if idle else ""
     if runner is None:
         return f"Only {leader.label} has recipients so far: {_pct(leader.rate)} {metric}. Nothing to compare yet."
+    live = sorted((arm for arm in arms if arm.n > 0), key=lambda a: (-a.rate, -a.n, a.label))
+    if len(live) == 2:
+        figures = f"{_pct(leader.rate)} vs {_pct(runner.rate)} {metric}"
+    else:
+        figures = ", ".join(f"{arm.label} {_pct(arm.rate)}" for arm in live) + f" {metric}"
+    if all(arm.rate == leader.rate for arm in live):
+        return f"{_join([arm.label for arm in live])} are level so far ({_pct(leader.rate)} {metric} each).{waiting}"
     if leader.rate == runner.rate:
-        return f"{leader.label} and {runner.label} are level so far ({_pct(leader.rate)} {metric} each)."
-    figures = f"{_pct(leader.rate)} vs {_pct(runner.rate)} {metric}, {_p(result.p)}"
+        tied = [arm.label for arm in live if arm.rate == leader.rate]
+        return f"{_join(tied)} are level in front so far ({figures}).{waiting}"
+    figures = f"{figures}, {_p(result.p)}"
     if result.significant:
-        return f"{leader.label} is the winner: {figures}."
-    sentence = f"{leader.label} is ahead but not significant yet ({figures})."
-    smallest = min(arm.n for arm in arms if arm.n > 0)
+        return f"{leader.label} is the winner: {figures}.{waiting}"
+    smallest = min(arm.n for arm in live)
+    if needed_per_arm and smallest >= needed_per_arm and not idle:
+        return (
+            f"No variant is significantly better after {smallest:,} sends each; pick one or stop the test. ({figures}.)"
+        )
+    sentence = f"{leader.label} is ahead but not significant yet ({figures}).{waiting}"
     if needed_per_arm and smallest < needed_per_arm:
         sentence += f" The test needs about {needed_per_arm:,} recipients per variant; the smallest has {smallest:,}."
     return sentence
+
+
+def _join(labels: Sequence[str]) -> str:
+    """``["A", "B", "C"]`` → ``"A, B and C"``."""
+    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + f" and {labels[-1]}"

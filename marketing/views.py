@@ -308,7 +308,7 @@ def campaign_lock(request: AuthenticatedHtmxHttpRequest, pk: int) -> HttpRespons
         request,
         pk,
         services.campaign_lock_variants,
-        "Variants approved. Choose the audience and submit the campaign for approval.",
+        "Shortlisted. Choose the audience and submit the campaign for approval.",
     )
 
 

@@ -82,3 +82,21 @@ class ServiceConfig(AppConfig):
             {"label": "Open cases", "value": counts["open"], "url": f"{inbox}?status=open"},
             {"label": "Cases needing a person", "value": counts["needs_human"], "url": needs_human},
         ]
+
+    def search(self, user: Any, query: str, limit: int) -> list[dict[str, Any]]:
+        from django.urls import NoReverseMatch
+
+        from service.selectors import case_search
+
+        try:
+            return [
+                {
+                    "label": str(case),
+                    "url": case.get_absolute_url(),
+                    "kind": "Cases",
+                    "detail": f"{case.contact} · {case.get_status_display()}",
+                }
+                for case in case_search(user=user, query=query, limit=limit)
+            ]
+        except NoReverseMatch:  # the site does not route to the service desk
+            return []

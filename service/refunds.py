@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from hitl_crm.ai.nlp import facts
 from hitl_crm.ai.nlp.text import clip, sentences
+from hitl_crm.money import Money, MoneyError
 from service.inbound import new_text
 
 _AMOUNT = r"(?:[$€£]\s?\d[\d,]*(?:\.\d{1,2})?|\d[\d,]*(?:\.\d{1,2})?\s?(?:dollars|euros|pounds|usd|eur|gbp|[$€£]))"
@@ -213,7 +214,11 @@ def _relative_dates(sentence: str, today: date) -> list[date]:
 
 
 def money(amount: Decimal, currency: str) -> str:
-    return f"{amount:,.2f} {currency}"
+    """``"1,200.00 USD"``: the kernel's Money formatting (the currency's own minor units)."""
+    try:
+        return Money.of(amount, currency).format()
+    except MoneyError:  # a currency the customer named that ISO 4217 does not know: show it as written
+        return f"{amount:,.2f} {currency}"
 
 
 # The refund policy as one readable list of checks, each adding a line and a flag; splitting hides the policy.

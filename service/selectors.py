@@ -8,11 +8,15 @@ rows, never a list of ids.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any, TypeGuard
 
 from django.contrib.auth.models import User
-from django.db.models import CharField, Count, Q, QuerySet, Value
+from django.db.models import Case as CaseWhen
+from django.db.models import CharField, Count, F, IntegerField, Q, QuerySet, Value, When
+from django.db.models.expressions import OrderBy
 from django.db.models.functions import Coalesce, Concat
+from django.utils import timezone
 
 from approvals.models import ApprovalRequest
 from approvals.selectors import approval_open_for_subject
@@ -89,6 +93,35 @@ def case_filter(
         )
         qs = qs.filter(pk__in=matches)
     return qs
+
+
+def case_inbox_order(*, now: datetime | None = None) -> list[Any]:
+    """``order_by`` terms for the inbox: overdue first (an open case whose customer has waited longer
+    than ``SLA_HOURS``), then risk (critical → low), then the longest wait, then the newest message.
+
+    Plain expressions on the case's own columns, so a page stays one query (and the deferred join
+    can reuse them).
+    """
+    from service.conf import app_settings
+
+    now = now or timezone.now()
+    overdue = CaseWhen(
+        When(
+            status__in=Case.OPEN_STATUSES,
+            waiting_since__lte=now - timedelta(hours=app_settings.SLA_HOURS),
+            then=Value(0),
+        ),
+        default=Value(1),
+        output_field=IntegerField(),
+    )
+    risk = CaseWhen(
+        When(risk=Case.Risk.CRITICAL, then=Value(0)),
+        When(risk=Case.Risk.HIGH, then=Value(1)),
+        When(risk=Case.Risk.MEDIUM, then=Value(2)),
+        default=Value(3),
+        output_field=IntegerField(),
+    )
+    return [OrderBy(overdue), OrderBy(risk), F("waiting_since").asc(nulls_last=True), "-last_message_at", "-id"]
 
 
 def case_counts(*, user: User) -> dict[str, int]:
@@ -181,3 +214,10 @@ def knowledge_tags(*, user: User) -> list[str]:
     for value in knowledge_list(user=user).values_list("tags", flat=True):
         tags.update(t.strip() for t in value.split(",") if t.strip())
     return sorted(tags)
+
+
+def case_search(*, user: User, query: str, limit: int = 8) -> list[Case]:
+    """Cases the user may view whose subject or contact matches every word of ``query``, newest first."""
+    if not query.strip():
+        return []
+    return list(case_filter(case_list(user=user), q=query).order_by("-pk")[:limit])

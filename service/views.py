@@ -37,6 +37,7 @@ from service.forms import (
 from service.models import Case
 from service.selectors import (
     case_filter,
+    case_inbox_order,
     case_intents,
     case_list,
     case_pending_reply,
@@ -92,9 +93,7 @@ def _inbox(request: AuthenticatedHtmxHttpRequest, *, needs_human_only: bool) -> 
     if needs_human_only:
         filters = {**filters, "needs_human": True, "status": filters.get("status") or "active"}
     qs = case_filter(case_list(user=request.user), **filters)
-    page = DeferredJoinPaginator(qs.order_by("-last_message_at", "-id"), CASES_PER_PAGE).get_page(
-        request.GET.get("page")
-    )
+    page = DeferredJoinPaginator(qs.order_by(*case_inbox_order()), CASES_PER_PAGE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     context = {

@@ -71,3 +71,19 @@ def approval_feedback(subject: Any) -> dict[str, Any]:
     from approvals.selectors import approval_feedback_for_subject
 
     return {"feedback": approval_feedback_for_subject(subject=subject)}
+
+
+@register.filter
+def status_word(req: Any) -> str:
+    """What happened to a request, in the words people use: "Sent" for a message or campaign that was
+    carried out, "Refunded" for a refund (an action named ``….issue_refund``, ``….refund``); other
+    statuses keep their display name."""
+    status = getattr(req, "status", "")
+    name = str(getattr(req, "action", "")).rsplit(".", 1)[-1]
+    refund = "refund" in name
+    if status == "executed":
+        return "Refunded" if refund else "Sent"
+    if status == "executing":
+        return "Refunding" if refund else "Sending"
+    display = getattr(req, "get_status_display", None)
+    return str(display()) if callable(display) else str(status).capitalize()

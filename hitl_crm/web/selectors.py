@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -9,6 +12,7 @@ from django.utils import timezone
 
 from hitl_crm.contacts.models import Activity
 from hitl_crm.contacts.selectors import activity_per_day, contact_list, contact_stats
+from hitl_crm.delivery.models import Delivery
 from hitl_crm.web.models import WorkerHeartbeat
 
 QUEUES = ("ai", "default", "dispatch")
@@ -61,3 +65,48 @@ def dashboard_customer_panels(*, user: User) -> dict[str, Any]:
             else None
         ),
     }
+
+
+# The kinds of mail the Outbox can be filtered by (refunds are not mail).
+OUTBOX_KINDS: dict[str, str] = {value: label for value, label in Delivery.Kind.choices if value != Delivery.Kind.REFUND}
+# Headers the feature apps put on their mail, telling its kind without a database lookup.
+_KIND_HEADERS = {"X-HITL-Campaign": Delivery.Kind.CAMPAIGN, "X-HITL-Case": Delivery.Kind.REPLY}
+
+
+def _delivery_key(message_id: str) -> str:
+    """The delivery kernel's key of a message: the local part of its Message-ID (``<key@domain>``)."""
+    return message_id.strip().strip("<>").rpartition("@")[0]
+
+
+def outbox_files(*, mail_dir: Path, kind: str = "") -> list[Path]:
+    """The ``.eml`` files of the file mail backend, newest first; with ``kind``, only mail of that kind.
+
+    A message's kind comes from the header its app sets (campaigns, case replies) or from the delivery
+    kernel's record of it (``Delivery.kind``): by key (the Message-ID's local part) or, for mail that
+    keeps the backend's own Message-ID (reviewer notifications), by recipient and subject. One query.
+    """
+    files = sorted(mail_dir.glob("*.eml"), reverse=True) if mail_dir.exists() else []
+    if not kind:
+        return files
+    rows = Delivery.objects.filter(channel=Delivery.Channel.EMAIL, kind=kind).values_list("key", "recipient", "summary")
+    keys: set[str] = set()
+    sent_to: set[tuple[str, str]] = set()
+    for key, recipient, summary in rows:
+        keys.add(key)
+        sent_to.add((recipient, summary))
+    parser = BytesParser(policy=policy.default)
+    matching = []
+    for path in files:
+        with path.open("rb") as fp:
+            headers = parser.parse(fp, headersonly=True)
+        tagged = [value for name, value in _KIND_HEADERS.items() if headers.get(name) is not None]
+        if tagged:
+            if tagged[0] == kind:
+                matching.append(path)
+            continue
+        if (
+            _delivery_key(str(headers.get("Message-ID", ""))) in keys
+            or (str(headers.get("To", "")), str(headers.get("Subject", ""))) in sent_to
+        ):
+            matching.append(path)
+    return matching

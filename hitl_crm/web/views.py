@@ -3,13 +3,14 @@ from __future__ import annotations
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.db import connection
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
@@ -17,10 +18,11 @@ from django.views.decorators.vary import vary_on_headers
 from hitl_crm.contacts.selectors import contact_list, contact_timeline
 from hitl_crm.hooks import app_hooks
 from hitl_crm.types import AuthenticatedHtmxHttpRequest
-from hitl_crm.web.selectors import dashboard_customer_panels, worker_status
+from hitl_crm.web.selectors import OUTBOX_KINDS, dashboard_customer_panels, outbox_files, worker_status
 
 CONTACTS_PER_PAGE = 25
 TIMELINE_PER_PAGE = 30
+SEARCH_LIMIT = 8  # matches shown per group on the search page
 
 
 @require_GET
@@ -63,6 +65,40 @@ def contact_detail(request: AuthenticatedHtmxHttpRequest, pk: int) -> HttpRespon
     return render(request, "web/contact_detail.html", {"contact": contact, "page": page, "badges": badges})
 
 
+def _search_groups(*, user: Any, query: str) -> list[dict[str, Any]]:
+    """Matches for ``query``, grouped by kind: contacts first, then each app's ``search`` hook in app order."""
+    if not query:
+        return []
+    results = [
+        {
+            "label": str(c),
+            "url": c.get_absolute_url(),
+            "kind": "Contacts",
+            "detail": c.account.name if c.account else c.email,
+        }
+        for c in contact_list(user=user, search=query).order_by("last_name", "first_name", "pk")[:SEARCH_LIMIT]
+    ]
+    # Apps add their own matches: AppConfig.search(user, query, limit) -> [{"label", "url", "kind", "detail"}].
+    for hook in app_hooks("search"):
+        results.extend(hook.value(user, query, SEARCH_LIMIT))
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for result in results:
+        groups.setdefault(result["kind"], []).append(result)
+    return [{"kind": kind, "results": rows} for kind, rows in groups.items()]
+
+
+@require_GET
+@login_required
+@vary_on_headers("HX-Request")
+def search(request: AuthenticatedHtmxHttpRequest) -> HttpResponse:
+    """Contacts, leads, cases and campaigns matching ``q``, only those the user may see."""
+    q = request.GET.get("q", "").strip()[:100]
+    groups = _search_groups(user=request.user, query=q)
+    partial = request.htmx and not request.htmx.history_restore_request
+    template = "web/search.html#results" if partial else "web/search.html"
+    return render(request, template, {"q": q, "groups": groups})
+
+
 def _mail_dir() -> Path:
     return Path(settings.EMAIL_FILE_PATH)
 
@@ -85,11 +121,22 @@ def _read_eml(path: Path) -> dict:
 @staff_member_required
 def outbox(request: HttpRequest) -> HttpResponse:
     """Mail written by the file backend (the embedded default), newest first."""
+    kind = request.GET.get("kind", "")
+    if kind and kind not in OUTBOX_KINDS:
+        return HttpResponseBadRequest(f"kind: unknown kind {kind[:40]!r}; choose one of {', '.join(OUTBOX_KINDS)}.")
     file_backend = settings.EMAIL_BACKEND == "hitl_crm.delivery.EmlFileBackend"
-    files = sorted(_mail_dir().glob("*.eml"), reverse=True) if file_backend and _mail_dir().exists() else []
+    files = outbox_files(mail_dir=_mail_dir(), kind=kind) if file_backend else []
     page = Paginator(files, 25).get_page(request.GET.get("page"))
     messages = [_read_eml(p) for p in page.object_list]
-    return render(request, "web/outbox.html", {"page": page, "mails": messages, "file_backend": file_backend})
+    context = {
+        "page": page,
+        "mails": messages,
+        "file_backend": file_backend,
+        "kind": kind,
+        "kinds": OUTBOX_KINDS,
+        "kind_label": OUTBOX_KINDS.get(kind, ""),
+    }
+    return render(request, "web/outbox.html", context)
 
 
 @require_GET

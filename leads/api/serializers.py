@@ -7,6 +7,7 @@ from django.contrib.auth.models import User
 from rest_framework import serializers
 
 from leads.models import Lead, LeadEvent, LeadImport, LeadImportError, LeadScoreHistory, ScoringModel
+from leads.services import LEAD_FIELD_NAMES
 
 
 class OverrideInputSerializer(serializers.Serializer):
@@ -29,24 +30,7 @@ class LeadSerializer(serializers.ModelSerializer):
         model = Lead
         fields = [
             "id",
-            "first_name",
-            "last_name",
-            "email",
-            "phone",
-            "title",
-            "company",
-            "employees",
-            "industry",
-            "country",
-            "source",
-            "status",
-            "owner",
-            "estimated_value",
-            "do_not_email",
-            "external_id",
-            "attributes",
-            "contact",
-            "account",
+            *LEAD_FIELD_NAMES,
             "score",
             "tier",
             "computed_score",

@@ -30,8 +30,12 @@ def campaign_status(campaign: Any) -> SafeString:
     return format_html(
         '<span class="pill pill-{}">{}</span>',
         _STATUS_PILL.get(campaign.status, "muted"),
-        campaign.get_status_display(),
+        _STATUS_WORDS.get(campaign.status) or campaign.get_status_display(),
     )
+
+
+# What a status means to the marketer, where the stored label says less.
+_STATUS_WORDS = {"variants_approved": "Shortlisted"}
 
 
 @register.filter
@@ -173,3 +177,46 @@ def rate_interval_chart(results: Sequence[Any]) -> SafeString:
         grid,
         format_html_join("", "{}", ((b,) for b in bars)),
     )
+
+
+@register.simple_tag
+def preview_recipient(payload: Any) -> Any:
+    """The first planned recipient of the phase being approved, for a personalised preview (None: nobody yet)."""
+    from marketing.models import Send
+
+    if not isinstance(payload, dict) or not payload.get("campaign_id"):
+        return None
+    send = (
+        Send.objects.filter(campaign_id=payload["campaign_id"], phase=payload.get("phase") or Send.Phase.TEST)
+        .select_related("contact")
+        .order_by("pk")
+        .first()
+    )
+    return send.contact if send else None
+
+
+@register.filter
+def personalised(text: Any, contact: Any) -> str:
+    """The text as ``contact`` will read it ("Hi {first_name}" → "Hi Dana")."""
+    from marketing.delivery import personalise
+
+    return personalise(str(text or ""), contact) if contact is not None else str(text or "")
+
+
+@register.filter
+def variant_origin(variant: Any) -> str:
+    """Who wrote a variant: "AI", "AI, edited" once a person changed the AI's words, or "Own words"."""
+    if variant.origin != "ai":
+        return "Own words"
+    return "AI, edited" if _edited_by_a_person(variant) else "AI"
+
+
+def _edited_by_a_person(variant: Any) -> bool:
+    run, campaign = variant.ai_run, variant.campaign
+    if run is None or variant.preheader:
+        return bool(variant.preheader)
+    texts = [" ".join(str(item.get("text", "")).split()) for item in (run.output or {}).get("variants", [])]
+    body = campaign.default_body.strip() or campaign.brief
+    if campaign.copy_kind == "ad":
+        return variant.subject != campaign.name[:150] or variant.body not in {f"{t}\n\n{body}" for t in texts}
+    return variant.subject not in {t[:150] for t in texts} or variant.body != body

@@ -5,7 +5,6 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from approvals.conf import BEAT_SCHEDULE
 from approvals.models import ApprovalRequest, AuditEvent
 from approvals.services import approval_decide
 from approvals.tasks import (
@@ -23,9 +22,12 @@ def test_execution_runs_on_the_dispatch_queue_and_survives_lost_workers():
     assert approval_execute_task.reject_on_worker_lost is True
 
 
-def test_beat_schedule_names_real_tasks():
-    names = {entry["task"] for entry in BEAT_SCHEDULE.values()}
-    assert names == {approval_escalate_overdue_task.name, approval_reap_stuck_task.name}
+def test_escalation_and_the_reaper_are_scheduled_in_the_one_beat_schedule(settings):
+    scheduled = {
+        entry["task"]: entry.get("options", {}).get("queue") for entry in settings.CELERY_BEAT_SCHEDULE.values()
+    }
+    assert scheduled[approval_escalate_overdue_task.name] == "default"
+    assert scheduled[approval_reap_stuck_task.name] == "dispatch"
 
 
 def test_a_lost_execution_message_is_swept_up(

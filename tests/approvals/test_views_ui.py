@@ -303,7 +303,13 @@ def test_a_material_edit_is_shown_as_such_in_the_history(client, make_refund, ma
     client.force_login(agent)
     client.post(
         f"/approvals/{req.pk}/decide/",
-        {"verdict": "approve", "edit_amount": "400.00", "edit_note": "", "payload_hash": req.payload_hash},
+        {
+            "verdict": "approve",
+            "edit_amount": "400.00",
+            "edit_note": "",
+            "confirmed": "on",
+            "payload_hash": req.payload_hash,
+        },
     )
     html = client.get(f"/approvals/{req.pk}/").content.decode()
     assert "Amount changed from 1,200.00 USD to 400.00 USD — material" in html

@@ -67,7 +67,7 @@ def test_build_approve_send_and_read_the_results(page, live_server, login, scree
         expect(page.locator(".mk-variant-approved")).to_have_count(before + 1, timeout=SLOW)
     screenshot("marketing-variants")
     page.click("#lock-variants")
-    expect(page.locator(".msg-success")).to_contain_text("Variants approved")
+    expect(page.locator(".msg-success")).to_contain_text("Shortlisted")
     # she picks the audience and sees the live count
     page.select_option("#id_segment", label="Premium accounts")
     expect(page.locator("#audience-count")).to_contain_text("12 can receive it", timeout=SLOW)

@@ -32,7 +32,7 @@ def test_contact_search_updates_in_place(page, live_server, sales_rep, login, sc
     expect(page.locator("#contact-results")).to_contain_text("31 contacts")
     # A marker on window survives only if the page is never reloaded.
     page.evaluate("window.__stayed = true")
-    page.fill("input[name=q]", "fjord")
+    page.fill("#content input[name=q]", "fjord")
     expect(page.locator("#contact-results")).to_contain_text("1 contact matching “fjord”")
     expect(page.locator("#contact-results tbody tr")).to_have_count(1)
     expect(page.locator("#contact-results")).to_contain_text("Ingrid Larsen")
@@ -40,7 +40,7 @@ def test_contact_search_updates_in_place(page, live_server, sales_rep, login, sc
     assert page.url.endswith("/contacts/?q=fjord")  # the search is in the address bar, shareable
     screenshot("contacts-search")
     # pagination also swaps in place
-    page.fill("input[name=q]", "smith")
+    page.fill("#content input[name=q]", "smith")
     expect(page.locator("#contact-results")).to_contain_text("page 1 of 2")
     page.click("text=Next →")
     expect(page.locator("#contact-results")).to_contain_text("page 2 of 2")
@@ -61,6 +61,6 @@ def test_no_console_errors_or_csp_violations(page, live_server, sales_rep, login
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     login("rep")
     page.goto(f"{live_server.url}/contacts/")
-    page.fill("input[name=q]", "x")
+    page.fill("#content input[name=q]", "x")
     page.wait_for_timeout(600)
     assert errors == []
