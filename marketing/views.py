@@ -26,6 +26,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from hitl_crm.errors import InvalidState
 from hitl_crm.types import AuthenticatedHtmxHttpRequest
+from hitl_crm.validation import error_messages
 from marketing import services, tokens
 from marketing.conf import app_settings
 from marketing.delivery import with_ref
@@ -72,9 +73,7 @@ STATUS_FILTERS = {
 def _messages_of(exc: ValidationError | InvalidState) -> list[str]:
     if isinstance(exc, InvalidState):
         return [str(exc)]
-    if hasattr(exc, "error_dict"):
-        return [f"{msg}" for errors in exc.message_dict.values() for msg in errors]
-    return list(exc.messages)
+    return error_messages(exc)
 
 
 def _campaign(request: AuthenticatedHtmxHttpRequest, pk: int) -> Campaign:

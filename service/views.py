@@ -26,6 +26,7 @@ from approvals.selectors import can_decide
 from approvals.services import approval_decide
 from hitl_crm.errors import InvalidState
 from hitl_crm.types import AuthenticatedHtmxHttpRequest
+from hitl_crm.validation import error_messages
 from service.forms import (
     ArticleForm,
     CaseStatusForm,
@@ -81,7 +82,7 @@ class DeferredJoinPaginator(Paginator):
 
 
 def _errors_of(exc: ValidationError) -> list[str]:
-    return [str(m) for m in exc.messages]
+    return error_messages(exc)
 
 
 # --- inbox -------------------------------------------------------------------------------------
