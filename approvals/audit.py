@@ -325,7 +325,7 @@ def _anchor_publish(anchor_id: int) -> None:
     if app_settings.AUDIT_ANCHOR_EMAILS:
         from approvals.tasks import audit_anchor_email_task
 
-        audit_anchor_email_task.delay(anchor_id)
+        audit_anchor_email_task.delay_on_commit(anchor_id)  # never a ghost task after a rollback
 
 
 @transaction.atomic
@@ -378,7 +378,9 @@ def audit_anchor_create(*, now: datetime | None = None) -> AuditAnchor | None:
 
 def audit_anchor_email(*, anchor_id: int) -> int:
     """Email one anchor to ``HITL_CRM_AUDIT_ANCHOR_EMAILS`` (an internal notice); return mails sent."""
-    from django.core.mail import send_mail
+    from django.core.mail import EmailMessage
+
+    from hitl_crm.delivery.services import delivery_send_email
 
     recipients = app_settings.AUDIT_ANCHOR_EMAILS
     if not recipients:
@@ -395,12 +397,17 @@ def audit_anchor_email(*, anchor_id: int) -> int:
         f"MAC:         {record.mac}\n\n"
         f"{LOG_PREFIX}{canonical_json(asdict(record))}\n"
     )
-    return send_mail(
+    message = EmailMessage(
         subject=f"Audit anchor #{record.sequence}: {record.event_count} events",
-        message=body,
+        body=body,
         from_email=settings.SERVER_EMAIL,
-        recipient_list=recipients,
+        to=recipients,
     )
+    # Through the delivery kernel like every other mail: one delivery per anchor, sent at most once.
+    delivery = delivery_send_email(
+        key=f"audit-anchor-{record.sequence}-{anchor_id}", message=message, kind="notification", source="audit"
+    )
+    return 1 if delivery.state == delivery.State.SENT else 0
 
 
 _ANCHOR_INTS = {"sequence", "head_id", "event_count"}
