@@ -34,6 +34,7 @@ class ApprovalsConfig(AppConfig):
 
     def ready(self) -> None:
         from approvals import checks as approval_checks
+        from approvals import kernel_audit  # noqa: F401  (connects the kernel's record_changed to the audit trail)
         from approvals.handlers import NOTIFY_EMAIL_ACTION
         from approvals.registry import register
 
@@ -70,3 +71,8 @@ class ApprovalsConfig(AppConfig):
         count = approval_pending_count(user=user)
         value = f"{PENDING_COUNT_CAP}+" if count >= PENDING_COUNT_CAP else count
         return [{"label": "Waiting for your review", "value": value, "url": reverse("approvals:queue")}]
+
+    def my_work(self, user) -> list:
+        from approvals.my_work import approvals_my_work
+
+        return approvals_my_work(user=user)

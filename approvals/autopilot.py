@@ -111,6 +111,7 @@ def autopilot_refresh(*, policy: ApprovalPolicy, action: str, category: str) -> 
     window = policy.autopilot_window_days
     counts = Decision.objects.filter(
         is_autopilot=False,
+        undone_at__isnull=True,
         request__action=action,
         request__category=category,
         created_at__gte=now - timedelta(days=window),

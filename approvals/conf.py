@@ -44,6 +44,19 @@ class _Settings:
         return getattr(settings, "HITL_CRM_APPROVALS_EXECUTION_LEASE_SECONDS", 600)
 
     @property
+    def UNDO_SECONDS(self) -> int:
+        """Undo window: a request a person approves is carried out only this many seconds later.
+
+        Until then the approver (or a holder of ``approvals.cancel_approvalrequest``) can undo the
+        approval, which puts the request back to pending. The execution task is enqueued with that
+        delay, and the reaper (beat) picks up any approved request whose window has passed, so a
+        lost task never strands it. 0 carries it out at once. Autopilot approvals skip the window.
+        Off (0) by default while the window is being finished; with tasks run eagerly (no broker)
+        nothing runs a delayed execution, so keep it 0 there.
+        """
+        return max(0, int(getattr(settings, "HITL_CRM_APPROVALS_UNDO_SECONDS", 0)))
+
+    @property
     def LINK_MAX_AGE_SECONDS(self) -> int:
         """Lifetime of the signed review links in notification emails."""
         return getattr(settings, "HITL_CRM_APPROVALS_LINK_MAX_AGE_SECONDS", 3 * 24 * 3600)
@@ -57,6 +70,12 @@ class _Settings:
     def NOTIFY_REVIEWERS(self) -> bool:
         """Email routed reviewers when a request reaches them."""
         return getattr(settings, "HITL_CRM_APPROVALS_NOTIFY_REVIEWERS", True)
+
+    @property
+    def DIGEST_MINUTES(self) -> int:
+        """Reviewer emails: at most one digest per reviewer per this many minutes (new and overdue
+        items together); 0 sends one email per item as soon as it is routed."""
+        return max(0, int(getattr(settings, "HITL_CRM_APPROVALS_DIGEST_MINUTES", 0)))
 
     @property
     def NEGATIVE_SENTIMENT_BELOW(self) -> float:

@@ -86,7 +86,21 @@ def _delivery_for(req: ApprovalRequest, outbound: Outbound) -> Delivery:
         on_resolved=ON_RESOLVED,
         source=f"approvals.request:{req.pk}",
         source_url=_request_url(req.pk),
+        sent_by=_sent_by(req),
     )
+
+
+def _sent_by(req: ApprovalRequest) -> Any:
+    """Who the effect goes out for: the person who approved this version (as the case thread's author),
+    else the person who asked for it; ``None`` when neither was a person (the autopilot on an AI draft)."""
+    decision = (
+        req.decisions.standing()  # an approval undone in the undo window sent nothing
+        .filter(verdict__in=Decision.APPROVING, reviewer__isnull=False, payload_hash=req.payload_hash)
+        .select_related("reviewer")
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    return decision.reviewer if decision else req.requested_by
 
 
 def _request_url(request_id: int) -> str:
@@ -116,10 +130,24 @@ class _NotSent(Exception):
     """The delivery ended failed or unknown: the request fails for a person to look at."""
 
 
+def _due() -> models.Q:
+    """Approved requests whose undo window has passed (or that never had one)."""
+    return models.Q(execute_after__isnull=True) | models.Q(execute_after__lte=timezone.now())
+
+
 def _claim(request_id: int, token: str) -> bool:
+    """approved → executing, only once the undo window has passed. An undo holds the row's lock
+    while it moves the request back to pending, so this update waits for it and then misses."""
     with transaction.atomic():
-        claimed = ApprovalRequest.objects.filter(pk=request_id, status=Status.APPROVED).update(
-            status=Status.EXECUTING, claim_token=token, claimed_at=timezone.now(), attempts=models.F("attempts") + 1
+        claimed = (
+            ApprovalRequest.objects.filter(pk=request_id, status=Status.APPROVED)
+            .filter(_due())
+            .update(
+                status=Status.EXECUTING,
+                claim_token=token,
+                claimed_at=timezone.now(),
+                attempts=models.F("attempts") + 1,
+            )
         )
         if claimed == 1:
             req = ApprovalRequest.objects.get(pk=request_id)
@@ -189,7 +217,8 @@ def _check(req: ApprovalRequest, *, check_subject: bool) -> tuple[Action, models
         raise _Refused(str(exc)) from None
     if payload_hash(req.final) != req.payload_hash:
         raise _Refused("The approved payload was changed after approval, so it was not executed.")
-    approvals = req.decisions.filter(verdict__in=Decision.APPROVING, payload_hash=req.payload_hash)
+    # Under the row lock: an approval undone in the undo window no longer counts.
+    approvals = req.decisions.standing().filter(verdict__in=Decision.APPROVING, payload_hash=req.payload_hash)
     by_autopilot = approvals.filter(is_autopilot=True).exists()
     humans = approvals.filter(reviewer__isnull=False).values("reviewer").distinct().count()
     if not by_autopilot and humans < req.required_approvals:
@@ -332,7 +361,8 @@ def approval_execute(*, request_id: int) -> ApprovalRequest:
     A ``TransientError`` (certainly not delivered) puts the request back to ``approved`` and
     raises ``TransientExecutionError`` for the task to retry with backoff (up to
     ``MAX_ATTEMPTS``); a refusal or an unknown outcome marks it ``failed`` for a person. Any
-    other state is a no-op (returned unchanged), so duplicate task deliveries are harmless. A
+    other state is a no-op (returned unchanged), so duplicate task deliveries are harmless; so is
+    a request still in its undo window (``execute_after`` in the future: returned ``approved``). A
     claim left by a dead worker is released and re-claimed; a live one raises
     ``ExecutionInProgress``. Manages its own transactions: do not call it inside one.
     """
@@ -411,9 +441,9 @@ def approval_reap_stuck(*, older_than: timedelta) -> int:
 
     - Claims stuck in ``executing`` for longer than ``older_than`` whose worker is gone are
       released and re-enqueued (or failed after ``MAX_ATTEMPTS``).
-    - Requests left ``approved`` for longer than ``older_than`` since their decision and their
-      last attempt (a task message lost, the broker down at commit time, a transient error
-      whose retry never came) are re-enqueued.
+    - Requests left ``approved`` for longer than ``older_than`` since their undo window ended
+      (or, without one, their decision) and their last attempt (a task message lost, the broker
+      down at commit time, a transient error whose retry never came) are re-enqueued.
 
     Re-enqueueing is always safe: the executor's claim lets only one run through, and a
     delivery a dead worker was sending is never sent again.
@@ -433,6 +463,7 @@ def approval_reap_stuck(*, older_than: timedelta) -> int:
                 again.append(request_id)
     again += list(
         ApprovalRequest.objects.filter(status=Status.APPROVED, decided_at__lt=cutoff)
+        .filter(models.Q(execute_after__isnull=True) | models.Q(execute_after__lt=cutoff))
         .filter(models.Q(claimed_at__isnull=True) | models.Q(claimed_at__lt=cutoff))
         .exclude(pk__in=again)
         .order_by("decided_at")

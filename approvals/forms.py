@@ -120,3 +120,46 @@ class DecisionForm(forms.Form):
 
     def field_pairs(self) -> list[tuple[str, forms.BoundField]]:
         return [(name, self[f"edit_{name}"]) for name in self.req.action_spec.editable_fields]
+
+
+class _QueueItemsField(forms.MultipleChoiceField):
+    """Ticked queue rows, each ``<id>:<payload_hash>`` (the choices are whatever the page showed)."""
+
+    def valid_value(self, value: Any) -> bool:
+        pk, sep, digest = str(value).partition(":")
+        return bool(sep) and pk.isdigit() and 0 < len(digest) <= 64
+
+
+class BulkDecisionForm(forms.Form):
+    """ "Approve selected" / "Reject selected" on the queue: ``items`` are ``<id>:<payload_hash>``
+    as shown on the page, so each decision names the version the reviewer saw."""
+
+    verdict = forms.ChoiceField(
+        choices=[(Decision.Verdict.APPROVE, "Approve selected"), (Decision.Verdict.REJECT, "Reject selected")],
+        error_messages={"required": "Choose “Approve selected” or “Reject selected”."},
+    )
+    items = _QueueItemsField(
+        required=False, error_messages={"invalid_choice": "The selection was not understood; reload the queue."}
+    )
+    reason = forms.ChoiceField(
+        required=False, label="Reason", choices=[("", "Why? (required to reject)"), *Decision.Reason.choices]
+    )
+    # The queue's filters and page, to come back to the same view.
+    back = forms.CharField(required=False, widget=forms.HiddenInput, max_length=1000)
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
+        if not data.get("items") and "items" not in self.errors:
+            self.add_error("items", "Tick the items to decide first.")
+        if data.get("verdict") == Decision.Verdict.REJECT and not data.get("reason"):
+            self.add_error("reason", "Pick a reason to reject the selected items.")
+        return data
+
+    def pairs(self) -> list[tuple[int, str]]:
+        """``(request_id, payload_hash)`` for each ticked row."""
+        out = []
+        for value in self.cleaned_data.get("items") or []:
+            pk, _sep, digest = value.partition(":")
+            out.append((int(pk), digest))
+        return out

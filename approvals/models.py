@@ -285,6 +285,11 @@ class ApprovalRequest(models.Model):
     escalation_level = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
     decided_at = models.DateTimeField(null=True, blank=True, help_text="When it left pending, for any reason.")
+    execute_after = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="End of the undo window: an approved request is not carried out before this (empty: at once).",
+    )
     executed_at = models.DateTimeField(null=True, blank=True)
     execution_key = models.CharField(
         max_length=64, unique=True, null=True, blank=True, help_text="Idempotency key handed to the handler."
@@ -345,7 +350,7 @@ class ApprovalRequest(models.Model):
         annotated = getattr(self, "_approvals_count", None)
         if annotated is not None:
             return annotated
-        return self.decisions.filter(verdict__in=Decision.APPROVING, payload_hash=self.payload_hash).count()
+        return self.decisions.standing().filter(verdict__in=Decision.APPROVING, payload_hash=self.payload_hash).count()
 
     @property
     def is_open(self) -> bool:
@@ -361,8 +366,18 @@ class ApprovalRequest(models.Model):
         return Decimal(str(raw)) if raw not in (None, "") else None
 
 
+class DecisionQuerySet(models.QuerySet["Decision"]):
+    def standing(self) -> DecisionQuerySet:
+        """Decisions that count: not undone by their reviewer (or a manager) in the undo window."""
+        return self.filter(undone_at__isnull=True)
+
+
 class Decision(models.Model):
-    """One reviewer's verdict on one version of the payload, with what they changed."""
+    """One reviewer's verdict on one version of the payload, with what they changed.
+
+    An approval undone in the undo window is kept, marked with ``undone_at``/``undone_by``; it no
+    longer counts, and its reviewer may decide the same version again.
+    """
 
     class Verdict(models.TextChoices):
         APPROVE = "approve", "Approve"
@@ -417,15 +432,22 @@ class Decision(models.Model):
     comment = models.TextField(blank=True)
     stats = models.JSONField(default=dict, blank=True, help_text="For autopilot: the numbers that justified it.")
     created_at = models.DateTimeField(default=timezone.now)
+    undone_at = models.DateTimeField(null=True, blank=True, help_text="When this approval was undone (undo window).")
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    objects = DecisionQuerySet.as_manager()
 
     class Meta:
         ordering = ["created_at", "id"]
         constraints = [
             # A reviewer decides once per version of the payload: an edit by a later
             # reviewer of an M-of-N request lets earlier approvers approve the new text.
+            # An undone approval does not count, so its reviewer may decide that version again.
             models.UniqueConstraint(
                 fields=["request", "reviewer", "payload_hash"],
-                condition=Q(reviewer__isnull=False),
+                condition=Q(reviewer__isnull=False, undone_at__isnull=True),
                 name="approvals_one_decision_per_reviewer",
             ),
             models.CheckConstraint(
@@ -601,3 +623,24 @@ class ApprovalRequestGroupObjectPermission(GroupObjectPermissionBase):
         verbose_name = "reviewer (group)"
         verbose_name_plural = "reviewers (groups)"
         indexes = [models.Index(fields=["content_object", "group"], name="approvals_gperm_object_group")]
+
+
+class ReviewerNotice(models.Model):
+    """What a reviewer's digest email has told them about one request (durable, one row per pair).
+
+    The row is written in the transaction that prepares the digest's delivery, so a request is
+    announced as new to a reviewer once; ``overdue_due_at`` is the due time it was last reported
+    overdue for (escalation moves the due time, and the next miss is reported again).
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    request = models.ForeignKey(ApprovalRequest, on_delete=models.CASCADE, related_name="notices")
+    digest_key = models.CharField(max_length=200, help_text="The delivery key of the digest that last named it.")
+    announced_at = models.DateTimeField(default=timezone.now)
+    overdue_due_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "request"], name="approvals_notice_unique")]
+
+    def __str__(self) -> str:
+        return f"request #{self.request_id} → user #{self.user_id} ({self.digest_key})"

@@ -78,7 +78,10 @@ def _approvals_count_subquery() -> Coalesce:
     return Coalesce(
         Subquery(
             Decision.objects.filter(
-                request=OuterRef("pk"), verdict__in=Decision.APPROVING, payload_hash=OuterRef("payload_hash")
+                request=OuterRef("pk"),
+                verdict__in=Decision.APPROVING,
+                payload_hash=OuterRef("payload_hash"),
+                undone_at__isnull=True,
             )
             .order_by()
             .values("request")
@@ -215,7 +218,7 @@ def decide_blocker(*, request: ApprovalRequest, user: User) -> tuple[str, str] |
     subject = request.subject
     if subject is not None and subject_owner_id(subject) == user.pk:
         return "own_subject", f"You own {subject}; another reviewer must decide this."
-    if request.decisions.filter(reviewer=user, payload_hash=request.payload_hash).exists():
+    if request.decisions.standing().filter(reviewer=user, payload_hash=request.payload_hash).exists():
         return "already_decided", "You have already decided on this request."
     return None
 
@@ -224,6 +227,21 @@ def can_decide(*, request: ApprovalRequest, user: User) -> tuple[bool, str]:
     """``(True, "")`` or ``(False, reason)`` — for the UI to disable the decision buttons."""
     blocker = decide_blocker(request=request, user=user)
     return (True, "") if blocker is None else (False, blocker[1])
+
+
+def approval_undoable_for(*, user: User, limit: int = 20) -> list[ApprovalRequest]:
+    """Requests ``user`` approved that are still in their undo window (soonest first), for the Undo bar."""
+    if not _is_signed_in(user):
+        return []
+    standing = Decision.objects.filter(
+        request=OuterRef("pk"),
+        reviewer=user,
+        verdict__in=Decision.APPROVING,
+        payload_hash=OuterRef("payload_hash"),
+        undone_at__isnull=True,
+    )
+    qs = ApprovalRequest.objects.filter(status=Status.APPROVED, execute_after__gt=timezone.now())
+    return list(qs.filter(Exists(standing)).select_related("content_type").order_by("execute_after", "id")[:limit])
 
 
 def approval_history(*, request: ApprovalRequest) -> dict[str, QuerySet]:

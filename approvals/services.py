@@ -11,6 +11,7 @@ import copy
 import logging
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,7 @@ from approvals.autopilot import autopilot_evaluate, autopilot_refresh
 from approvals.conf import app_settings
 from approvals.exceptions import (
     AlreadyOpen,
+    ApprovalError,
     AuthorityExceeded,
     InvalidDecision,
     InvalidEdits,
@@ -54,9 +56,10 @@ from approvals.policies import (
     within_authority,
 )
 from approvals.registry import Action, Redrafted, get_action
-from approvals.selectors import decide_blocker
+from approvals.selectors import approval_money, decide_blocker
 from approvals.signals import approval_status_changed
 from hitl_crm.money import Money, MoneyError, UnknownCurrency, currency_code
+from hitl_crm.permissions import has_permission
 
 if TYPE_CHECKING:
     # Resolved lazily at run time by ``__getattr__`` below (approvals.execution imports this module).
@@ -129,9 +132,14 @@ def _on_commit_status(req: ApprovalRequest, old: str) -> None:
 
 
 def _enqueue_execution(req: ApprovalRequest) -> None:
+    """Execute after commit: at once, or at the end of the undo window (``execute_after``)."""
     from approvals.tasks import approval_execute_task
 
-    approval_execute_task.delay_on_commit(req.pk)
+    if req.execute_after is None or req.execute_after <= timezone.now():
+        approval_execute_task.delay_on_commit(req.pk)
+    else:
+        # A task that arrives early (clock skew) reschedules itself; a lost one is the reaper's.
+        approval_execute_task.apply_async_on_commit((req.pk,), eta=req.execute_after)
 
 
 def _enqueue_notification(req: ApprovalRequest, *, reason: str, group_ids: list[int] | None = None) -> None:
@@ -201,11 +209,16 @@ def _subject_of(req: ApprovalRequest, *, lock: bool = False) -> models.Model | N
     return qs.first()
 
 
-def _mark_approved(req: ApprovalRequest, *, now) -> None:
-    """pending → approved: fix the execution key and the subject version, enqueue execution."""
+def _mark_approved(req: ApprovalRequest, *, now, undo_window: bool = True) -> None:
+    """pending → approved: fix the execution key and the subject version, enqueue execution.
+
+    With ``undo_window`` (a person's approval) execution waits ``UNDO_SECONDS``; the autopilot's does not.
+    """
     subject = _subject_of(req)
+    window = app_settings.UNDO_SECONDS if undo_window else 0
     req.status = Status.APPROVED
     req.decided_at = now
+    req.execute_after = now + timedelta(seconds=window) if window else None
     req.execution_key = req.execution_key or f"apr-{req.pk}-{uuid.uuid4().hex}"
     req.subject_version = subject_version(subject) if subject is not None else ""
     req.attempts = 0
@@ -214,6 +227,7 @@ def _mark_approved(req: ApprovalRequest, *, now) -> None:
         update_fields=[
             "status",
             "decided_at",
+            "execute_after",
             "execution_key",
             "subject_version",
             "attempts",
@@ -273,7 +287,7 @@ def _autopilot_approve(req: ApprovalRequest, *, expected_hash: str, stats: dict[
         stats=stats,
         created_at=now,
     )
-    _mark_approved(req, now=now)
+    _mark_approved(req, now=now, undo_window=False)
     audit_record(
         verb="auto_approved",
         request=req,
@@ -686,7 +700,7 @@ def approval_decide(
                 if spec.currency_field and after.get(spec.currency_field):
                     req.context["currency"] = str(after[spec.currency_field])
             _record_version(req, source=PayloadVersion.Source.EDIT, author=reviewer, decision=decision, now=now)
-        count = req.decisions.filter(verdict__in=Decision.APPROVING, payload_hash=req.payload_hash).count()
+        count = req.decisions.standing().filter(verdict__in=Decision.APPROVING, payload_hash=req.payload_hash).count()
         if second:
             # The editor's approval counts once; someone else must look at what they wrote.
             req.required_approvals = max(req.required_approvals, count + 1)
@@ -728,12 +742,199 @@ def approval_decide(
             "approvals": count,
             "required": req.required_approvals,
             "status": req.status,
+            "execute_after": req.execute_after if req.status == Status.APPROVED else None,
         },
     )
     if req.policy is not None and req.policy.autopilot_enabled:
         autopilot_refresh(policy=req.policy, action=req.action, category=req.category)
     _on_commit_status(req, old=old)
     return req
+
+
+# --- undo window ---------------------------------------------------------------------------
+
+UNDO_PERMISSION = "approvals.cancel_approvalrequest"  # managers may undo anyone's approval
+
+
+def _standing_approvals(req: ApprovalRequest) -> models.QuerySet[Decision]:
+    return req.decisions.standing().filter(
+        verdict__in=Decision.APPROVING, payload_hash=req.payload_hash, is_autopilot=False
+    )
+
+
+def approval_undo_blocker(*, req: ApprovalRequest, actor: User | None, now=None) -> tuple[str, str] | None:
+    """Why ``actor`` may not undo the approval of ``req`` now: ``(code, message)``, or None if they may.
+
+    Codes: ``no_permission`` (neither an approver of the current payload nor a manager),
+    ``too_late`` (the window has passed or execution was claimed), ``not_approved``.
+    The UI asks this to show the Undo button; :func:`approval_undo` raises on the same answers.
+    """
+    now = now or timezone.now()
+    if actor is None or not actor.is_active:
+        return "no_permission", "You may not undo this approval."
+    own = _standing_approvals(req).filter(reviewer=actor).exists()
+    if not own and not has_permission(actor, UNDO_PERMISSION):
+        return "no_permission", "Only the person who approved this (or a manager) can undo it."
+    if req.status in (Status.EXECUTING, Status.EXECUTED, Status.FAILED):
+        return "too_late", "Too late to undo: it is already being carried out (or was)."
+    if req.status != Status.APPROVED:
+        return "not_approved", f"This request is {req.get_status_display().lower()}; there is no approval to undo."
+    if req.execute_after is None or req.execute_after <= now:
+        return "too_late", "Too late to undo: the undo window has closed and it is being carried out."
+    return None
+
+
+@transaction.atomic
+def approval_undo(*, request_id: int, actor: User) -> ApprovalRequest:
+    """Take an approval back in the undo window: approved → pending, before execution is claimed.
+
+    The approver undoes their own approval; a holder of ``approvals.cancel_approvalrequest`` (a
+    manager) undoes the latest one. The decision row is kept, marked ``undone_at``/``undone_by``:
+    it stops counting (an M-of-N request needs that approval again) and its reviewer may decide
+    the same version again. A reviewer's edits stay the current version. Audited as
+    ``approval.undone``. ``NotAllowed`` for anyone else; ``InvalidState`` once the window has
+    passed or the executor has claimed the request. The claim is a conditional update of the
+    same row (``status='approved' AND execute_after <= now``), so when an undo races the
+    executor exactly one of them wins.
+    """
+    req = ApprovalRequest.objects.select_for_update(of=("self",)).filter(pk=request_id).first()
+    if req is None:
+        raise NotAllowed("You may not undo this approval.")
+    now = timezone.now()  # read under the lock: the executor's claim compares the same column
+    blocker = approval_undo_blocker(req=req, actor=actor, now=now)
+    if blocker is not None:
+        code, message = blocker
+        raise (NotAllowed if code == "no_permission" else InvalidState)(message)
+    approvals = _standing_approvals(req).order_by("-created_at", "-id")
+    decision = approvals.filter(reviewer=actor).first() or approvals.first()
+    if decision is None:  # an approved request always has one; fail closed anyway
+        raise InvalidState("There is no approval by a person to undo.")
+    decision.undone_at, decision.undone_by = now, actor
+    decision.save(update_fields=["undone_at", "undone_by"])
+    window_end = req.execute_after
+    req.status = Status.PENDING
+    req.decided_at = None
+    req.execute_after = None
+    req.save(update_fields=["status", "decided_at", "execute_after"])
+    audit_record(
+        verb="approval.undone",
+        request=req,
+        actor=actor,
+        data={
+            "decision": decision.pk,
+            "reviewer": decision.reviewer_id,
+            "verdict": decision.verdict,
+            "by_approver": decision.reviewer_id == actor.pk,
+            "payload_hash": req.payload_hash,
+            "version": req.version,
+            "window_end": window_end,
+            "approvals": approvals.count() - 1,
+            "required": req.required_approvals,
+        },
+    )
+    _on_commit_status(req, old=Status.APPROVED)
+    return req
+
+
+# --- bulk decisions ------------------------------------------------------------------------
+
+BULK_MAX_ITEMS = 100
+
+
+def approval_bulk_blocker(*, req: ApprovalRequest) -> str:
+    """Why ``req`` may not be decided in bulk ("" if it may): only pending low-risk items that move no money.
+
+    Everything else needs its own page (the confirmation of an amount, the risk warnings).
+    """
+    if req.status != Status.PENDING:
+        return f"#{req.pk} is {req.get_status_display().lower()}."
+    if req.risk != Risk.LOW:
+        return f"#{req.pk} is {req.get_risk_display().lower()} risk: open it and decide it on its own."
+    if req.amount is not None or approval_money(request=req) is not None:
+        return f"#{req.pk} moves money: open it and check the amount."
+    return ""
+
+
+@dataclass
+class BulkOutcome:
+    """What a bulk decision did: the ids decided and ``(id, why)`` for each item skipped."""
+
+    verdict: str
+    decided: list[int] = field(default_factory=list)
+    skipped: list[tuple[int, str]] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """E.g. "7 approved, 1 skipped: #12: You have already decided on this request." """
+        done = "approved" if self.verdict == Verdict.APPROVE else "rejected"
+        text = f"{len(self.decided)} {done}"
+        if self.skipped:
+            text += f", {len(self.skipped)} skipped: " + "; ".join(f"#{pk}: {why}" for pk, why in self.skipped)
+        return text
+
+
+def approval_decide_bulk(
+    *,
+    reviewer: User,
+    verdict: str,
+    items: Sequence[tuple[int, str]],
+    reason: str = "",
+    comment: str = "",
+) -> BulkOutcome:
+    """Approve or reject several low-risk requests of one action, each as its own decision.
+
+    ``items`` are ``(request_id, payload_hash)`` pairs, the hash being the version the reviewer
+    saw in the queue. Refuses the whole batch (``InvalidInput`` naming ``items``) when it mixes
+    actions or holds an item :func:`approval_bulk_blocker` refuses. Otherwise each item goes
+    through :func:`approval_decide` in its own transaction — the same permission, segregation of
+    duties, payload check and authority as deciding it alone; an item it refuses is skipped with
+    the reason, and the others are decided.
+    """
+    from approvals.selectors import approval_visible_to
+
+    if verdict not in (Verdict.APPROVE, Verdict.REJECT):
+        raise InvalidDecision({"verdict": "Bulk decisions approve or reject."})
+    if reason and reason not in Decision.Reason.values:
+        raise InvalidDecision({"reason": f"Use one of: {', '.join(Decision.Reason.values)}."})
+    if verdict == Verdict.REJECT and not reason:
+        raise InvalidDecision({"reason": "Say why you reject them."})
+    hashes = dict(items)  # one entry per request
+    if not hashes:
+        raise InvalidInput({"items": "Select at least one item."})
+    if len(hashes) > BULK_MAX_ITEMS:
+        raise InvalidInput({"items": f"Select at most {BULK_MAX_ITEMS} items at once."})
+    found = {req.pk: req for req in approval_visible_to(user=reviewer).filter(pk__in=list(hashes))}
+    actions = sorted({req.action for req in found.values()})
+    if len(actions) > 1:
+        labels = ", ".join(sorted({req.action_spec.label for req in found.values()}))
+        raise InvalidInput(
+            {"items": f"Select items of one action only (these are: {labels}). Filter the queue by action first."}
+        )
+    refused = [why for req in found.values() if (why := approval_bulk_blocker(req=req))]
+    if refused:
+        raise InvalidInput(
+            {"items": "Bulk decisions are for pending low-risk items that move no money. " + " ".join(refused)}
+        )
+    outcome = BulkOutcome(verdict=verdict)
+    for request_id, sent_hash in hashes.items():
+        if request_id not in found:
+            outcome.skipped.append((request_id, "You are not a reviewer of this request."))
+            continue
+        try:
+            approval_decide(
+                request_id=request_id,
+                reviewer=reviewer,
+                verdict=verdict,
+                payload_hash=sent_hash,
+                reason=reason,
+                comment=comment,
+            )
+        except PayloadConflict:
+            outcome.skipped.append((request_id, "It changed since the page was loaded; open it and decide again."))
+        except ApprovalError as exc:
+            outcome.skipped.append((request_id, str(exc)))
+        else:
+            outcome.decided.append(request_id)
+    return outcome
 
 
 def approval_redraft(*, request_id: int, decision_id: int) -> ApprovalRequest | None:
@@ -958,6 +1159,8 @@ def approval_escalate_now(*, request_id: int, actor: User) -> ApprovalRequest:
 __all__ = [
     "approval_cancel",
     "approval_decide",
+    "approval_decide_bulk",
+    "approval_undo",
     "approval_escalate_now",
     "approval_escalate_overdue",
     "approval_execute",  # noqa: F822 (lazy, from approvals.execution)

@@ -6,12 +6,21 @@ import logging
 from datetime import timedelta
 
 from celery import shared_task
+from django.utils import timezone
 
 from approvals.conf import app_settings
 from approvals.exceptions import ExecutionInProgress, TransientExecutionError
 from approvals.models import ApprovalRequest
 
 logger = logging.getLogger(__name__)
+
+
+def _in_undo_window(req: ApprovalRequest) -> bool:
+    return (
+        req.status == ApprovalRequest.Status.APPROVED
+        and req.execute_after is not None
+        and (req.execute_after > timezone.now())
+    )
 
 
 @shared_task(
@@ -27,7 +36,10 @@ logger = logging.getLogger(__name__)
     ignore_result=True,
 )
 def approval_execute_task(self, request_id: int) -> None:
-    """Execute an approved request. Safe to deliver twice: the service claims it at most once."""
+    """Execute an approved request. Safe to deliver twice: the service claims it at most once.
+
+    Enqueued for the end of the undo window; run early it does nothing (and reschedules itself).
+    """
     from approvals.services import approval_execute
 
     eager = bool(self.request.is_eager)
@@ -37,7 +49,10 @@ def approval_execute_task(self, request_id: int) -> None:
     tries = max(1, app_settings.MAX_ATTEMPTS) if eager else 1
     for attempt in range(1, tries + 1):
         try:
-            approval_execute(request_id=request_id)
+            req = approval_execute(request_id=request_id)
+            if not eager and _in_undo_window(req):
+                # Early (a clock ahead of ours): come back when the window ends.
+                self.apply_async((request_id,), eta=req.execute_after)
             return
         except ApprovalRequest.DoesNotExist:
             logger.warning("Approval request %s does not exist; nothing to execute", request_id)
@@ -107,3 +122,15 @@ def audit_anchor_email_task(anchor_id: int) -> None:
     from approvals.audit import audit_anchor_email
 
     audit_anchor_email(anchor_id=anchor_id)
+
+
+@shared_task(ignore_result=True, acks_late=True)
+def approval_digest_task() -> int:
+    """Reviewer digests (beat, every minute): at most one per reviewer per HITL_CRM_APPROVALS_DIGEST_MINUTES.
+
+    Safe to run twice or after a killed worker: each digest is one delivery keyed by user and
+    interval, prepared together with what it announces and sent at most once by the kernel.
+    """
+    from approvals.notifications import approval_send_digests
+
+    return approval_send_digests()

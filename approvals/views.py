@@ -8,15 +8,16 @@ from datetime import timedelta
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.db.models import QuerySet
-from django.http import HttpResponse
+from django.http import HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from approvals.conf import app_settings
 from approvals.exceptions import ApprovalError, InvalidInput, LinkExpired, LinkInvalid, PayloadConflict
-from approvals.forms import DecisionForm, QueueFilterForm
+from approvals.forms import BulkDecisionForm, DecisionForm, QueueFilterForm
 from approvals.models import ApprovalRequest, Decision
 from approvals.notifications import review_link_resolve
 from approvals.registry import all_actions
@@ -31,10 +32,19 @@ from approvals.selectors import (
     approval_queue_for,
     approval_queue_order,
     approval_stats,
+    approval_undoable_for,
     approval_visible_to,
     can_decide,
 )
-from approvals.services import approval_decide, approval_escalate_now, approval_requeue
+from approvals.services import (
+    approval_bulk_blocker,
+    approval_decide,
+    approval_decide_bulk,
+    approval_escalate_now,
+    approval_requeue,
+    approval_undo,
+    approval_undo_blocker,
+)
 from hitl_crm.types import AuthenticatedHtmxHttpRequest
 
 QUEUE_PER_PAGE = 25
@@ -99,6 +109,7 @@ def _page(qs: QuerySet[ApprovalRequest], raw: str | None) -> QueuePage:
 def queue(request: AuthenticatedHtmxHttpRequest) -> HttpResponse:
     qs, form = _filtered_queue(request)
     page = _page(qs, request.GET.get("page"))
+    bulk_ids = {row.pk for row in page.object_list if not approval_bulk_blocker(req=row)}  # rows with a checkbox
     query = request.GET.copy()
     query.pop("page", None)
     waiting = approval_pending_count(user=request.user)
@@ -113,6 +124,9 @@ def queue(request: AuthenticatedHtmxHttpRequest) -> HttpResponse:
         "now": timezone.now(),
         "query": query.urlencode(),
         "waiting": f"{PENDING_COUNT_CAP}+" if waiting >= PENDING_COUNT_CAP else str(waiting),
+        "bulk_form": BulkDecisionForm(initial={"back": request.GET.urlencode()}),
+        "bulk_ids": bulk_ids,
+        "undoable": _undo_items(request, now=timezone.now()),
     }
     # A history restore (Back/Forward with no cached snapshot) needs the whole page.
     partial = request.htmx and not request.htmx.history_restore_request
@@ -141,6 +155,8 @@ def _detail_context(
     history = approval_history(request=req)
     order = _queue_order(request.GET.get("order") or request.POST.get("order"))
     authority_gap = approval_authority_gap(request=req, user=request.user) if allowed else ""
+    now = timezone.now()
+    undo_blocker = approval_undo_blocker(req=req, actor=request.user, now=now)
     return {
         "req": req,
         "order": order,
@@ -153,10 +169,31 @@ def _detail_context(
         "decisions": history["decisions"],
         "versions": history["versions"],
         "audit": history["audit"],
-        "now": timezone.now(),
+        "now": now,
+        "can_undo": undo_blocker is None,
+        "undo_seconds": _seconds_left(req, now),
+        "undoable": _undo_items(request, now=now, exclude=req.pk),
         "can_requeue": req.status == ApprovalRequest.Status.FAILED
         and request.user.has_perm("approvals.requeue_approvalrequest"),
     }
+
+
+def _seconds_left(req: ApprovalRequest, now) -> int:
+    """Whole seconds left in the undo window (0 when there is none)."""
+    if req.status != ApprovalRequest.Status.APPROVED or req.execute_after is None:
+        return 0
+    return max(0, int((req.execute_after - now).total_seconds() + 0.999))
+
+
+def _undo_items(request: AuthenticatedHtmxHttpRequest, *, now, exclude: int | None = None) -> list[dict]:
+    """The user's approvals still in their undo window, for the Undo bar: ``{"req", "seconds"}``."""
+    if not app_settings.UNDO_SECONDS:
+        return []  # the window is off: nothing to look up
+    return [
+        {"req": req, "seconds": _seconds_left(req, now)}
+        for req in approval_undoable_for(user=request.user)
+        if req.pk != exclude and _seconds_left(req, now)
+    ]
 
 
 @require_GET
@@ -236,6 +273,56 @@ def _to_next(request: AuthenticatedHtmxHttpRequest, decided: ApprovalRequest, or
         response["HX-Redirect"] = url
         return response
     return redirect(url)
+
+
+def _queue_url(back: str) -> str:
+    """The queue with the filters it was on (``back`` is its query string, re-encoded)."""
+    query = QueryDict(back or "").urlencode()
+    return reverse("approvals:queue") + (f"?{query}" if query else "")
+
+
+@require_POST
+@login_required
+def undo(request: AuthenticatedHtmxHttpRequest, pk: int) -> HttpResponse:
+    """The Undo button of the undo window: the approval is taken back and the request is pending again."""
+    req = get_object_or_404(approval_visible_to(user=request.user), pk=pk)
+    try:
+        approval_undo(request_id=req.pk, actor=request.user)
+    except ApprovalError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Undone: #{req.pk} was not sent and is waiting for a decision again.")
+    if request.POST.get("to") == "queue":
+        return redirect(_queue_url(request.POST.get("back", "")))
+    return redirect("approvals:detail", pk=req.pk)
+
+
+@require_POST
+@login_required
+def bulk(request: AuthenticatedHtmxHttpRequest) -> HttpResponse:
+    """ "Approve selected" / "Reject selected" on the queue: one decision per ticked item."""
+    form = BulkDecisionForm(request.POST)
+    back = _queue_url(request.POST.get("back", ""))
+    if not form.is_valid():
+        for field, errors in form.errors.items():
+            label = "" if field == "__all__" else f"{form.fields[field].label or field.capitalize()}: "
+            messages.error(request, label + " ".join(str(error) for error in errors))
+        return redirect(back)
+    try:
+        outcome = approval_decide_bulk(
+            reviewer=request.user,
+            verdict=form.cleaned_data["verdict"],
+            items=form.pairs(),
+            reason=form.cleaned_data["reason"],
+        )
+    except InvalidInput as exc:
+        messages.error(request, "Nothing was decided. " + " ".join(exc.errors.values()))
+        return redirect(back)
+    except ApprovalError as exc:
+        messages.error(request, f"Nothing was decided. {exc}")
+        return redirect(back)
+    (messages.success if outcome.decided else messages.warning)(request, outcome.summary())
+    return redirect(back)
 
 
 @require_POST

@@ -13,6 +13,12 @@ Numbers are read the way people write them in spreadsheets exported from differe
 - a single ``,`` followed by exactly three digits (``1,234``) separates thousands, as in the
   files most CRMs export; any other single ``,`` is a decimal comma (``12,5``); a single ``.``
   is always a decimal point.
+
+Money (:func:`parse_money`) is a number with an optional currency written as a sign (``€``,
+``$``, ``£``, ``¥``) or an ISO 4217 code, before or after it: ``€12.500,00``, ``12 500,00 €``,
+``USD 1,234.50``, ``1.234,5 EUR``. Once the currency is known, a single separator followed by
+exactly three digits (``€12.500``) separates thousands whenever the currency has fewer than three
+decimals, and an amount with more decimals than the currency has is refused.
 """
 
 from __future__ import annotations
@@ -20,14 +26,18 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
+from hitl_crm.money import CURRENCIES
+
 TRUE_WORDS = frozenset({"yes", "y", "true", "t", "1", "x"})
 FALSE_WORDS = frozenset({"no", "n", "false", "f", "0"})
 CURRENCY_SIGNS = "$€£¥"
+#: The currency each sign stands for when no code says otherwise ("$" is read as US dollars).
+SIGN_CURRENCIES = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY"}
 
 _SPACES = re.compile(r"[\s\u00a0\u202f']")
 _GROUPED = re.compile(r"^\d{1,3}(?:[.,]\d{3})+$")
@@ -92,6 +102,69 @@ def parse_number(text: str) -> Decimal:
     if not number.is_finite():
         raise ValueError(f"'{raw.strip()}' is not a number.")
     return number
+
+
+class ParsedMoney(NamedTuple):
+    """An amount and its ISO 4217 currency ("" when the text named none and no default was given)."""
+
+    amount: Decimal
+    currency: str
+
+
+_CODE_FIRST = re.compile(r"^([A-Za-z]{3})(?![A-Za-z])\s*(.*)$", re.S)
+_CODE_LAST = re.compile(r"^(.*?)(?<![A-Za-z])([A-Za-z]{3})$", re.S)
+# The codes a sign may stand beside: "$" writes every dollar (CAD 12 $), "£" every pound, "¥" yen and yuan.
+_SIGN_CODES: dict[str, tuple[str, ...]] = {
+    "$": ("USD", "CAD", "AUD", "NZD", "HKD", "SGD", "MXN", "BSD", "BBD", "BZD", "BMD", "KYD", "JMD", "TTD", "XCD"),
+    "€": ("EUR",),
+    "£": ("GBP", "EGP", "GIP", "FKP", "SHP"),
+    "¥": ("JPY", "CNY"),
+}
+_ONE_GROUP = re.compile(r"^[+-]?[1-9]\d{0,2}[.,]\d{3}$")
+
+
+def parse_money(text: str, *, default_currency: str = "") -> ParsedMoney:
+    """The amount and currency written in ``text``: ``€12.500,00`` → (12500.00, "EUR").
+
+    Numbers are read as :func:`parse_number` reads them; the currency comes from a sign or an
+    ISO 4217 code before or after the number, else ``default_currency``. ``ValueError`` names the
+    problem: not a number, an unknown code, a sign and a code that disagree, two currencies, or
+    more decimals than the currency has.
+    """
+    raw = str(text).strip()
+    rest = raw
+    code = ""
+    for pattern, code_group, rest_group in ((_CODE_FIRST, 1, 2), (_CODE_LAST, 2, 1)):
+        match = pattern.match(rest)
+        if match:
+            code, rest = match.group(code_group).upper(), match.group(rest_group).strip()
+            if code not in CURRENCIES:
+                if not re.search(r"\d", raw):
+                    raise ValueError(f"'{raw}' is not an amount.")
+                raise ValueError(f"'{match.group(code_group)}' is not a known currency code.")
+            break
+    signs = {c for c in rest if c in SIGN_CURRENCIES}
+    if len(signs) > 1 or (code and signs and code not in _SIGN_CODES[next(iter(signs))]):
+        raise ValueError(f"'{raw}' names two currencies.")
+    signs = {SIGN_CURRENCIES[c] for c in signs}
+    currency = code or (signs.pop() if signs else "") or (default_currency or "").upper()
+    if not re.search(r"\d", rest):
+        raise ValueError(f"'{raw}' is not an amount.")
+    try:
+        number = parse_number(rest)
+    except ValueError:
+        raise ValueError(f"'{raw}' is not an amount.") from None
+    if currency:
+        places = CURRENCIES.get(currency)
+        if places is None:
+            raise ValueError(f"'{currency}' is not a known currency code.")
+        digits = _SPACES.sub("", rest).strip(CURRENCY_SIGNS).lstrip("+-").strip(CURRENCY_SIGNS)
+        if places < 3 and _ONE_GROUP.match(digits):
+            number = parse_number(rest.replace(",", "").replace(".", ""))
+        exponent = number.as_tuple().exponent
+        if isinstance(exponent, int) and -exponent > places and number != number.quantize(Decimal(1).scaleb(-places)):
+            raise ValueError(f"'{raw}' has more decimals than {currency} has ({places}).")
+    return ParsedMoney(number, currency)
 
 
 def parse_bool(text: str) -> bool:

@@ -1,9 +1,9 @@
 """What an app may declare on its AppConfig for the site to pick up, and the one loader that reads it.
 
-A feature app never edits the site: it adds to the navigation bar, the dashboard, the contact page,
-the roles and the demo data by declaring hooks on its ``AppConfig``. Each hook is optional; an app
-that does not declare one is skipped. :class:`CrmAppConfig` documents every hook; read them only
-through :func:`app_hooks`::
+A feature app never edits the site: it adds to the navigation bar, the dashboard (its figures and
+the user's "mine to do today"), the contact page, the roles and the demo data by declaring hooks on
+its ``AppConfig``. Each hook is optional; an app that does not declare one is skipped.
+:class:`CrmAppConfig` documents every hook; read them only through :func:`app_hooks`::
 
     for hook in app_hooks("dashboard_stats"):
         stats.extend(hook.value(request.user))
@@ -28,6 +28,29 @@ class NavEntry(TypedDict, total=False):
     badge_url_name: str | None  # an HTMX endpoint rendering the live count shown next to it
 
 
+class WorkItem(TypedDict, total=False):
+    """One thing a person should do today, in a :class:`WorkSection` of the dashboard."""
+
+    label: str  # what it is about, e.g. the case subject or the lead's name
+    url: str  # where the work is done
+    detail: str  # one line of context: who, how long it has waited, when it is due
+    badge: str  # a short marker, e.g. "Overdue", "Tier A" ("" for none)
+    badge_css: str  # the pill's class for the badge, e.g. "pill-high" (optional)
+
+
+class WorkSection(TypedDict, total=False):
+    """One app's part of "Mine to do today" on the dashboard."""
+
+    title: str  # e.g. "Waiting for your decision"
+    items: list[WorkItem]  # the most pressing first, a handful at most
+    empty: str  # shown when ``items`` is empty: what to do next
+    more_url: str  # the page listing all of them, or where to find more work when there is none ("" for none)
+    more_label: str  # the link's words, e.g. "Open the inbox" (optional)
+    count: int  # how many there are in all (may exceed ``len(items)``)
+    capped: bool  # ``count`` stopped at a cap: show it as "100+" (optional)
+    note: str  # a short addition to the title, e.g. "3 overdue" (optional)
+
+
 class CrmAppConfig(Protocol):
     """The hooks an installed app's ``AppConfig`` may declare (each one optional).
 
@@ -43,6 +66,11 @@ class CrmAppConfig(Protocol):
     ``contact_badges(contact, user)``
         Badges on a contact's page, ``[{"label", "value", "css", "title"}]``, only those the user
         may see.
+    ``my_work(user)``
+        The user's own work for today on the dashboard: a list of :class:`WorkSection`
+        (``{"title", "items": [{"label", "url", "detail", "badge"}], "empty", "more_url", "count"}``),
+        only the sections the user may see (``[]`` for none; a section with no items still says what to
+        do next in ``empty``), in a constant number of queries however many items there are.
     ``search(user, query, limit)``
         The app's matches for the global search box, at most ``limit`` of them, each
         ``{"label", "url", "kind", "detail"}`` (``kind`` names the group, e.g. "Leads"); only what the
@@ -60,12 +88,14 @@ class CrmAppConfig(Protocol):
 
     def contact_badges(self, contact: Any, user: Any) -> list[dict[str, Any]]: ...
 
+    def my_work(self, user: Any) -> list[WorkSection]: ...
+
     def search(self, user: Any, query: str, limit: int) -> list[dict[str, Any]]: ...
 
     def seed_demo(self, *, stdout: TextIO) -> None: ...
 
 
-HOOKS = ("nav", "role_permissions", "dashboard_stats", "contact_badges", "search", "seed_demo")
+HOOKS = ("nav", "role_permissions", "dashboard_stats", "contact_badges", "my_work", "search", "seed_demo")
 
 
 class Hook(NamedTuple):

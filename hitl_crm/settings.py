@@ -350,6 +350,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute="*/5"),
         "options": {"queue": "default"},
     },
+    "approvals-reviewer-digest": {
+        "task": "approvals.tasks.approval_digest_task",
+        "schedule": 60.0,
+        "options": {"queue": "default", "expires": 55},
+    },
     "service-pipeline-sweep": {
         "task": "service.tasks.message_pipeline_sweep_task",
         "schedule": 300.0,

@@ -36,7 +36,7 @@ class LeadsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     nav = [{"label": "Leads", "url_name": "leads:prospects", "order": 30, "permission": "leads.view_lead"}]
     role_permissions = {
-        "Sales rep": _LEAD_WORK,
+        "Sales rep": [*_LEAD_WORK, *_IMPORTS],
         "Manager": [*_LEAD_WORK, *_SCORING_ADMIN, *_IMPORTS, "leads.delete_lead"],
         "Marketer": ["leads.view_lead"],
     }
@@ -70,6 +70,11 @@ class LeadsConfig(AppConfig):
             {"label": "A-tier prospects", "value": stats["a_tier_open"], "url": f"{url}?tier=A" if url else ""},
             {"label": "My open leads", "value": stats["mine_open"], "url": f"{url}?scope=mine" if url else ""},
         ]
+
+    def my_work(self, user: User) -> list[Any]:
+        from leads.my_work import leads_my_work
+
+        return leads_my_work(user=user)
 
     def search(self, user: User, query: str, limit: int) -> list[dict[str, Any]]:
         from django.urls import NoReverseMatch

@@ -39,6 +39,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         "SCORE_BATCH_SIZE",
         "IMPORT_CHUNK_SIZE",
         "IMPORT_MAX_BYTES",
+        "IMPORT_PREVIEW_ROWS",
         "TOP_FACTORS",
         "MIN_CATEGORY_COUNT",
     ):
@@ -59,6 +60,16 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                 "HITL_CRM_LEADS_SCORE_BATCH_SIZE must be at most 7,000 (PostgreSQL allows 65,535 "
                 "parameters per statement and each lead writes 9).",
                 id="leads.E008",
+            )
+        )
+    from hitl_crm.money import CURRENCIES
+
+    if app_settings.DEFAULT_CURRENCY not in CURRENCIES:
+        errors.append(
+            Error(
+                f"HITL_CRM_LEADS_DEFAULT_CURRENCY must be an ISO 4217 code (got {app_settings.DEFAULT_CURRENCY!r}).",
+                hint="The default is USD.",
+                id="leads.E009",
             )
         )
     return errors

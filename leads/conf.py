@@ -110,6 +110,16 @@ class _Settings:
         return _get("SCORE_BATCH_SIZE", 5000)
 
     @property
+    def DEFAULT_CURRENCY(self) -> str:
+        """Currency of a lead's value when the person or the file names none."""
+        return str(_get("DEFAULT_CURRENCY", "USD")).upper()
+
+    @property
+    def IMPORT_PREVIEW_ROWS(self) -> int:
+        """Rows the preview checks (before the run) to flag the ones that would not be imported."""
+        return _get("IMPORT_PREVIEW_ROWS", 5000)
+
+    @property
     def IMPORT_CHUNK_SIZE(self) -> int:
         """CSV rows committed (and progress reported) per step."""
         return _get("IMPORT_CHUNK_SIZE", 1000)

@@ -7,7 +7,10 @@ Pure functions (no writes); ``leads.import_jobs`` runs them chunk by chunk and s
 - CRLF, LF or CR line ends; a delimiter sniffed from the header (comma, semicolon, tab, pipe);
   a trailing comma on every line (an empty last column) is ignored.
 - Cell values are read by :mod:`hitl_crm.coercion` (locale-aware numbers such as "1,234.50" or
-  "12.500,00", yes/no, email addresses), the same rules as every other import.
+  "12.500,00", money with its currency such as "€12.500,00" or "12 500,00 €", yes/no, email
+  addresses), the same rules as every other import.
+- Column names are matched to fields by their synonyms ("E-mail", "Mail", "Email address" →
+  email; "Company name", "Organisation" → company; …) ignoring case, spaces and punctuation.
 - Each column maps to a lead field, to a custom attribute (kept under the column's name), or is
   ignored. Every problem names the line, the column and the reason.
 """
@@ -26,7 +29,9 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from hitl_crm.coercion import coerce_attribute, parse_bool, parse_email, parse_number
+from hitl_crm.coercion import coerce_attribute, parse_bool, parse_email, parse_money, parse_number
+from hitl_crm.money import UnknownCurrency, currency_code
+from hitl_crm.tags import normalize_tags
 from leads.models import Lead
 
 IGNORE = "ignore"
@@ -162,25 +167,70 @@ class Target:
 FIELDS: dict[str, Target] = {
     t.name: t
     for t in [
-        Target("email", "Email", ("email", "e-mail", "email address", "mail")),
-        Target("first_name", "First name", ("first name", "firstname", "given name", "forename")),
-        Target("last_name", "Last name", ("last name", "lastname", "surname", "family name")),
+        Target(
+            "email",
+            "Email",
+            ("email", "e-mail", "email address", "e-mail address", "mail", "mail address", "email id", "emails"),
+        ),
+        Target("first_name", "First name", ("first name", "given name", "forename", "first", "fname")),
+        Target("last_name", "Last name", ("last name", "surname", "family name", "last", "lname")),
         Target("full_name", "Full name (split into first and last)", ("name", "full name", "contact name", "contact")),
-        Target("phone", "Phone", ("phone", "phone number", "mobile", "telephone", "tel")),
-        Target("title", "Job title", ("title", "job title", "position", "role")),
-        Target("company", "Company", ("company", "company name", "organization", "organisation", "account")),
+        Target(
+            "phone",
+            "Phone",
+            (
+                "phone",
+                "phone number",
+                "phone no",
+                "mobile",
+                "mobile phone",
+                "mobile number",
+                "cell",
+                "cell phone",
+                "work phone",
+                "telephone",
+                "telephone number",
+                "tel",
+                "tel no",
+            ),
+        ),
+        Target("title", "Job title", ("title", "job title", "position", "role", "job")),
+        Target(
+            "company",
+            "Company",
+            (
+                "company",
+                "company name",
+                "organization",
+                "organisation",
+                "organization name",
+                "organisation name",
+                "org",
+                "account",
+                "account name",
+                "business",
+                "business name",
+                "employer",
+            ),
+        ),
         Target(
             "employees",
             "Employees (company size)",
-            ("employees", "company size", "number of employees", "headcount", "staff"),
+            ("employees", "company size", "number of employees", "no of employees", "headcount", "staff"),
         ),
         Target("industry", "Industry", ("industry", "sector")),
-        Target("country", "Country", ("country",)),
+        Target("country", "Country", ("country", "country name", "nation")),
         Target("source", "Source", ("source", "lead source", "channel")),
         Target("status", "Status (new, working, qualified, won, lost)", ("status", "lead status", "stage")),
         Target("won", "Converted? (yes = won, no = lost)", ("converted", "won", "is won")),
         Target("owner", "Owner (username or email)", ("owner", "lead owner", "sales rep", "rep", "assigned to")),
-        Target("estimated_value", "Estimated value", ("value", "estimated value", "deal value", "amount", "deal size")),
+        Target(
+            "estimated_value",
+            "Estimated value (e.g. €12.500,00)",
+            ("value", "estimated value", "deal value", "amount", "deal size", "deal amount", "expected revenue"),
+        ),
+        Target("value_currency", "Currency (e.g. EUR)", ("currency", "currency code")),
+        Target("tags", "Tags (comma-separated)", ("tags", "tag", "labels")),
         Target("do_not_email", "Do not email (yes/no)", ("do not email", "unsubscribed", "opt out", "email opt out")),
         Target("external_id", "Id in your other system", ("id", "prospect id", "lead id", "external id", "record id")),
     ]
@@ -206,16 +256,25 @@ _STATUS = {
 
 
 def _key(header: str) -> str:
-    return " ".join(re.sub(r"[^a-z0-9]+", " ", header.lower()).split())
+    """A column name as compared with synonyms: lower-case letters and digits only
+    ("E-mail", "e mail" and "EMAIL" are all "email"; "First_Name" is "firstname")."""
+    return re.sub(r"[^0-9a-z]+", "", header.casefold())
+
+
+def field_for_header(header: str) -> str | None:
+    """The lead field a column name stands for ("Email address" → ``email``), or None."""
+    return _BY_SYNONYM.get(_key(header)) if header else None
+
+
+_BY_SYNONYM = {_key(syn): target.name for target in FIELDS.values() for syn in (target.name, *target.synonyms)}
 
 
 def suggest_mapping(headers: list[str]) -> dict[str, str]:
     """A first guess: known names to fields, other named columns to attributes, unnamed ones ignored."""
-    by_synonym = {syn: target.name for target in FIELDS.values() for syn in target.synonyms}
     mapping: dict[str, str] = {}
     used: set[str] = set()
     for index, header in enumerate(headers):
-        name = by_synonym.get(_key(header))
+        name = field_for_header(header)
         if not header:
             mapping[str(index)] = IGNORE
         elif name and name not in used:
@@ -256,6 +315,8 @@ def validate_mapping(mapping: dict[str, str], headers: list[str]) -> dict[str, s
         else:
             errors.append(f"{column}: choose a field, an attribute or ignore.")
         clean[str(index)] = target
+    if "value_currency" in fields_seen and "estimated_value" not in fields_seen:
+        errors.append("Currency is the currency of the Estimated value: map that column too.")
     if "status" in fields_seen and "won" in fields_seen:
         errors.append("Map either Status or Converted?, not both.")
     if "full_name" in fields_seen and ({"first_name", "last_name"} & set(fields_seen)):
@@ -295,11 +356,24 @@ def _bool(value: str) -> bool:
     return parse_bool(value)
 
 
-def _decimal(value: str) -> Decimal:
-    try:
-        number = parse_number(value)
-    except ValueError:
-        raise ValueError(f"'{value}' is not an amount.") from None
+def _money(value: str) -> dict[str, Any]:
+    """An amount, and its currency when the cell names one ("€12.500,00", "12 500,00 €", "USD 90")."""
+    amount, currency = parse_money(value)
+    return {"estimated_value": _decimal(amount), AMOUNT_CURRENCY: currency}
+
+
+#: Where the currency written in the value cell waits to be checked against a Currency column.
+AMOUNT_CURRENCY = "_amount_currency"
+
+
+def _decimal(value: str | Decimal) -> Decimal:
+    if isinstance(value, Decimal):
+        number = value
+    else:
+        try:
+            number = parse_number(value)
+        except ValueError:
+            raise ValueError(f"'{value}' is not an amount.") from None
     if number < 0:
         raise ValueError("Use an amount of 0 or more.")
     if number >= Decimal("10000000000"):
@@ -371,7 +445,17 @@ def _clean_field(name: str, value: str, plan: Plan) -> dict[str, Any]:
     if name == "employees":
         return {"employees": _int(text)}
     if name == "estimated_value":
-        return {"estimated_value": _decimal(text)}
+        return _money(text)
+    if name == "value_currency":
+        try:
+            return {"value_currency": currency_code(text)}
+        except UnknownCurrency:
+            raise ValueError(f"'{text}' is not a currency code such as EUR or USD.") from None
+    if name == "tags":
+        try:
+            return {"tags": normalize_tags(text)}
+        except ValidationError as exc:
+            raise ValueError(" ".join(exc.messages)) from None
     if name == "status":
         status = _STATUS.get(text.lower())
         if status is None:
@@ -394,6 +478,7 @@ def _clean_field(name: str, value: str, plan: Plan) -> dict[str, Any]:
 
 def clean_row(line: int, values: list[str], plan: Plan) -> CleanRow:
     row = CleanRow(line, values)
+    value_column = ("", "")
     width = len(plan.headers)
     if len(values) > width and any(v.strip() for v in values[width:]):
         row.errors.append(("", "", f"This line has {len(values)} values but the header has {width} columns."))
@@ -408,6 +493,16 @@ def clean_row(line: int, values: list[str], plan: Plan) -> CleanRow:
             row.fields.update(_clean_field(name, value, plan))
         except ValueError as exc:
             row.errors.append((header, value[:255], str(exc)))
+        else:
+            if name == "estimated_value":
+                value_column = (header, value[:255])
+    written = row.fields.pop(AMOUNT_CURRENCY, "")
+    column = row.fields.get("value_currency", "")
+    if written and column and written != column:
+        header, value = value_column
+        row.errors.append((header, value, f"The amount is in {written} but the currency column says {column}."))
+    elif written:
+        row.fields["value_currency"] = written
     if not row.errors and not (
         row.fields.get("email")
         or row.fields.get("first_name")

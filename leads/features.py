@@ -5,7 +5,10 @@ A *feature* is one input of the learned model and one thing a rule can test:
 - a lead field (``source``, ``employees``, …),
 - a custom attribute (``attributes["Lead Origin"]``),
 - an engagement figure computed from the lead's events (site visits in 30 days, purchases,
-  days since the last engagement, …).
+  days since the last engagement, …);
+- a *cross* of two categorical fields or attributes (``Lead Origin × Lead Source``), one
+  category per combination, so a linear model can learn that a pair converts differently
+  from what its parts suggest.
 
 Engagement is counted *as of* a reference time: now for open leads, the moment it was won
 or lost for closed ones — so a model trained on closed leads never sees the purchase that
@@ -17,6 +20,7 @@ query for their events, and returns plain columns for numpy.
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -49,6 +53,8 @@ Column = Sequence[Any] | np.ndarray
 """One feature's values for every lead of a batch: a list, or a numpy array for engagement figures."""
 CATEGORICAL = "categorical"
 NUMERIC = "numeric"
+CROSS = "cross"
+CROSS_SEPARATOR = " × "
 
 
 @dataclass(frozen=True)
@@ -198,6 +204,27 @@ def attribute_feature(key: str, kind: str) -> Feature:
     return Feature(f"attr:{key}", "attribute", key, kind, key, missing_label=f"No {key} given")
 
 
+def cross_feature(first: Feature, second: Feature) -> Feature:
+    """The categorical feature "``first`` × ``second``" (two categorical fields or attributes)."""
+    for part in (first, second):
+        if part.kind != CATEGORICAL or part.source not in {"field", "attribute"}:
+            raise ValueError(f"Only categorical fields and attributes can be crossed, not {part.label!r}.")
+    key = json.dumps([[first.source, first.key], [second.source, second.key]], ensure_ascii=False)
+    return Feature(
+        f"cross:{first.name}|{second.name}",
+        CROSS,
+        key,
+        CATEGORICAL,
+        f"{first.label}{CROSS_SEPARATOR}{second.label}",
+        missing_label=f"No {first.label.lower()} nor {second.label.lower()} given",
+    )
+
+
+def cross_parts(feature: Feature) -> list[Feature]:
+    """The two features a cross reads (only their source and key matter)."""
+    return [Feature(f"{source}:{key}", source, key, CATEGORICAL, key) for source, key in json.loads(feature.key)]
+
+
 def default_features() -> list[Feature]:
     configured = app_settings.MODEL_FEATURES
     if configured:
@@ -315,6 +342,19 @@ class Batch:
             return [attrs.get(feature.key) if attrs else None for attrs in self.attributes]
         if feature.source == "engagement":
             return self.events[feature.key]
+        if feature.source == CROSS:
+            missing = app_settings.MISSING_VALUES
+            columns = [self.values(part) for part in cross_parts(feature)]
+
+            def pair(values: tuple[Any, ...]) -> str | None:
+                given = [not is_missing(v, missing) for v in values]
+                if not any(given):
+                    return None
+                return CROSS_SEPARATOR.join(
+                    " ".join(str(v).split()) if ok else "(none)" for v, ok in zip(values, given, strict=True)
+                )
+
+            return [pair(values) for values in zip(*columns, strict=True)]
         raise ValueError(f"Unknown feature source {feature.source!r}")
 
 
@@ -453,6 +493,10 @@ def needs(features: Iterable[Feature]) -> tuple[set[str], bool, dict[str, EventA
             attributes = True
         elif feature.source == "engagement":
             events[feature.key] = ENGAGEMENT[feature.key]
+        elif feature.source == CROSS:
+            part_fields, part_attributes, _ = needs(cross_parts(feature))
+            fields |= part_fields
+            attributes = attributes or part_attributes
     return fields, attributes, events
 
 

@@ -7,7 +7,12 @@ from typing import Any, cast
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
+from django.db.models import QuerySet
 
+from hitl_crm.coercion import parse_money
+from hitl_crm.money import CURRENCY_CHOICES
+from hitl_crm.tags import TagsFormField, tags_text
 from leads import csv_parsing
 from leads.features import Feature, available_features
 from leads.models import Lead, LeadImport, ScoringRule
@@ -37,6 +42,74 @@ class ProspectFilterForm(forms.Form):
             "status": data.get("status") or "open",
             "source": data.get("source") or "",
             "search": (data.get("q") or "").strip(),
+        }
+
+
+class OwnerChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return str(obj.get_full_name() or obj.get_username())
+
+
+class LeadEditForm(forms.Form):
+    """The lead page's inline edit: status, owner, value (amount and currency) and tags.
+
+    The value is typed as people write it ("12.500,00", "€12.500,00", "1,234.50"); a currency
+    written in it wins over the currency select. The rules (who may, limits, audit) are in
+    ``leads.services.lead_update``; :meth:`data_for_service` gives it what to change.
+    """
+
+    #: Which form field shows a service error about a lead field.
+    SERVICE_FIELDS = {"estimated_value": "value", "value_currency": "value_currency", "status": "status"}
+
+    status = forms.ChoiceField(choices=Lead.Status.choices)
+    owner = OwnerChoiceField(queryset=get_user_model().objects.none(), required=False, empty_label="Nobody")
+    value = forms.CharField(
+        required=False,
+        max_length=40,
+        label="Value",
+        help_text="e.g. 12,500.00 or 12.500,00; empty for no value.",
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+    )
+    value_currency = forms.ChoiceField(choices=CURRENCY_CHOICES, label="Currency")
+    tags = TagsFormField(label="Tags")
+
+    def __init__(self, *args: Any, lead: Lead, owners: QuerySet[User], default_currency: str, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "initial",
+            {
+                "status": lead.status,
+                "owner": lead.owner_id,
+                "value": "" if lead.estimated_value is None else f"{lead.estimated_value:,.2f}",
+                "value_currency": lead.value_currency or default_currency,
+                "tags": tags_text(lead.tags),
+            },
+        )
+        super().__init__(*args, **kwargs)
+        self.lead = lead
+        cast(forms.ModelChoiceField, self.fields["owner"]).queryset = owners
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        raw = (data.get("value") or "").strip()
+        currency = data.get("value_currency") or ""
+        data["estimated_value"] = None
+        if raw and "value" not in self.errors:
+            try:
+                amount, currency = parse_money(raw, default_currency=currency)
+            except ValueError as exc:
+                self.add_error("value", str(exc))
+                return data
+            data["estimated_value"], data["value_currency"] = amount, currency
+        return data
+
+    def data_for_service(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {
+            "status": data["status"],
+            "owner": data.get("owner"),
+            "estimated_value": data.get("estimated_value"),
+            "value_currency": data.get("value_currency") if data.get("estimated_value") is not None else "",
+            "tags": data.get("tags") or [],
         }
 
 

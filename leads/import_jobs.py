@@ -80,21 +80,73 @@ def lead_import_create(*, file_name: str, data: bytes, actor: User) -> LeadImpor
 class PreviewRow:
     line: int
     cells: list[tuple[str, str]]  # (target label, value as it will be stored)
-    errors: list[tuple[str, str, str]]
+    errors: list[tuple[str, str, str]]  # (column, value, reason)
 
 
-def lead_import_preview(*, lead_import: LeadImport, mapping: dict[str, str], limit: int = 5) -> list[PreviewRow]:
-    """How the first rows would be imported with ``mapping`` (nothing is written)."""
+@dataclass
+class Preview:
+    """What the run would do with the file, before it runs (nothing is written).
+
+    ``rows`` are the first rows as they would be stored; ``bad`` the rows (of the first
+    ``checked``) that would not be imported, each with the column and the reason.
+    """
+
+    rows: list[PreviewRow]
+    bad: list[PreviewRow]
+    bad_count: int
+    checked: int
+    total: int
+
+    @property
+    def all_checked(self) -> bool:
+        return self.checked >= self.total
+
+
+#: Bad rows listed by the preview (all are counted).
+PREVIEW_BAD_ROWS = 50
+
+
+def lead_import_preview(*, lead_import: LeadImport, mapping: dict[str, str], limit: int = 5) -> Preview:
+    """How the first ``limit`` rows would be imported with ``mapping``, and which of the first
+    ``HITL_CRM_LEADS_IMPORT_PREVIEW_ROWS`` rows would not be (bad values, nothing to identify the
+    lead, the same email or id as an earlier line). Nothing is written."""
     plan = csv_parsing.Plan.build(lead_import.headers, mapping, owners=_owners())
-    rows = []
-    for line, values in csv_parsing.data_rows(lead_import.content, lead_import.delimiter, limit=limit):
+    rows: list[PreviewRow] = []
+    bad: list[PreviewRow] = []
+    bad_count = 0
+    seen: dict[str, int] = {}
+    data = csv_parsing.data_rows(lead_import.content, lead_import.delimiter, limit=app_settings.IMPORT_PREVIEW_ROWS)
+    for line, values in data:
         clean = csv_parsing.clean_row(line, values, plan)
-        cells = [
-            (csv_parsing.FIELDS[k].label if k in csv_parsing.FIELDS else k, str(v)) for k, v in clean.fields.items()
-        ]
-        cells += [(f"attribute {k}", str(v)) for k, v in clean.attributes.items()]
-        rows.append(PreviewRow(line, cells, clean.errors))
-    return rows
+        errors = list(clean.errors)
+        if not errors:
+            for what, key in (("email", clean.email), ("id", clean.external_id)):
+                if key and f"{what}:{key}" in seen:
+                    errors.append(("", "", f"Same {what} as line {seen[f'{what}:{key}']}; not imported twice."))
+                    break
+            for what, key in (("email", clean.email), ("id", clean.external_id)):
+                if key:
+                    seen.setdefault(f"{what}:{key}", line)
+        if len(rows) < limit:
+            cells = [
+                (csv_parsing.FIELDS[k].label if k in csv_parsing.FIELDS else k, _shown(v))
+                for k, v in clean.fields.items()
+            ]
+            if clean.fields.get("estimated_value") is not None and not clean.fields.get("value_currency"):
+                cells.append((csv_parsing.FIELDS["value_currency"].label, f"{app_settings.DEFAULT_CURRENCY} (default)"))
+            cells += [(f"attribute {k}", str(v)) for k, v in clean.attributes.items()]
+            rows.append(PreviewRow(line, cells, errors))
+        if errors:
+            bad_count += 1
+            if len(bad) < PREVIEW_BAD_ROWS:
+                bad.append(PreviewRow(line, [], errors))
+    return Preview(rows, bad, bad_count, len(data), lead_import.total_rows)
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
 
 
 @transaction.atomic
@@ -289,6 +341,8 @@ def _new_lead(imp: LeadImport, row: csv_parsing.CleanRow, now: datetime) -> Lead
     if "owner_id" not in fields and imp.default_owner_id:
         fields["owner_id"] = imp.default_owner_id
     lead = Lead(**fields, attributes=row.attributes, lead_import=imp, score_dirty_at=now, created_at=now)
+    if lead.estimated_value is not None and not lead.value_currency:
+        lead.value_currency = app_settings.DEFAULT_CURRENCY
     if lead.status in Lead.CLOSED:
         lead.closed_at = now
     return lead
@@ -308,6 +362,9 @@ def _apply_updates(
         for name, value in row.fields.items():
             setattr(lead, name, value)
             fields.add(Lead._meta.get_field(name).name)
+        if "estimated_value" in row.fields and "value_currency" not in row.fields:
+            lead.value_currency = lead.value_currency or app_settings.DEFAULT_CURRENCY
+            fields.add("value_currency")
         if lead.status in Lead.CLOSED and old_status not in Lead.CLOSED:
             lead.closed_at = now
         elif lead.status not in Lead.CLOSED:

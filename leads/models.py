@@ -16,6 +16,9 @@ from django.db.models import Q
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from hitl_crm.money import Money, validate_currency_code
+from hitl_crm.tags import TagsField
+
 
 class Lead(models.Model):
     """A prospect: a person (inline or a linked contact) at a company (inline or a linked account)."""
@@ -56,6 +59,13 @@ class Lead(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="leads"
     )
     estimated_value = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    value_currency = models.CharField(
+        max_length=3,
+        blank=True,
+        validators=[validate_currency_code],
+        help_text="ISO 4217 code of the estimated value, e.g. EUR; empty while there is no value.",
+    )
+    tags = TagsField()
     do_not_email = models.BooleanField(default=False, help_text="The lead asked not to be emailed.")
     external_id = models.CharField(max_length=100, blank=True, help_text="Id in the system it came from.")
     attributes = models.JSONField(default=dict, blank=True, help_text="Business-specific fields.")
@@ -131,6 +141,15 @@ class Lead(models.Model):
     def email_address(self) -> str:
         """Where a follow-up goes: the lead's own address, else its contact's."""
         return self.email or (self.contact.email if self.contact_id and self.contact else "")
+
+    @property
+    def value(self) -> Money | None:
+        """The estimated value with its currency (the default currency for one stored without)."""
+        if self.estimated_value is None:
+            return None
+        from leads.conf import app_settings
+
+        return Money(self.estimated_value, self.value_currency or app_settings.DEFAULT_CURRENCY)
 
     @property
     def is_closed(self) -> bool:
@@ -385,6 +404,15 @@ class LeadImport(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
+
+    @property
+    def imported_rows(self) -> int:
+        return self.created_rows + self.updated_rows
+
+    @property
+    def not_imported_rows(self) -> int:
+        """Rows skipped: duplicates and rows with errors."""
+        return self.skipped_rows + self.failed_rows
 
     @property
     def percent(self) -> int:

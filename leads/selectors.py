@@ -77,6 +77,26 @@ def lead_get(*, user: User, pk: int) -> Lead:
     return lead_visible_to(user=user).select_related("owner", "account", "contact", "override_by").get(pk=pk)
 
 
+def lead_owner_choices(*, user: User, current_id: int | None = None) -> QuerySet[User]:
+    """Who a lead can be given to: active users who may work leads (``leads.change_lead`` through a
+    role, directly, or as superusers), plus the current owner so a form can keep them. None for
+    users who cannot see leads."""
+    from django.contrib.auth import get_user_model
+
+    users = get_user_model().objects.filter(is_active=True)
+    if not _signed_in(user) or not user.has_perm("leads.view_lead"):
+        return users.none()
+    perm = Q(content_type__app_label="leads", codename="change_lead")
+    from django.contrib.auth.models import Permission
+
+    perm_ids = Permission.objects.filter(perm).values("pk")
+    may = Q(is_superuser=True) | Q(groups__permissions__in=perm_ids) | Q(user_permissions__in=perm_ids)
+    if current_id is not None:
+        may |= Q(pk=current_id)
+    ids = users.filter(may).values("pk")
+    return users.filter(pk__in=ids).order_by("first_name", "last_name", "username")
+
+
 def lead_timeline(*, lead: Lead) -> QuerySet[LeadEvent]:
     return lead.events.order_by("-occurred_at", "-id")
 

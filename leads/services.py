@@ -7,9 +7,9 @@ burst.
 
 Every write takes the ``actor`` it acts for and checks its permission through
 :func:`hitl_crm.permissions.require_permission` (a refusal is ``PermissionDenied``: 403 in the
-API and on the pages); ``actor=None`` is refused. Changes of a lead's status, owner or score
-override and of the scoring rules are audited (``approvals.audit``) in the same transaction,
-with the values before and after.
+API and on the pages); ``actor=None`` is refused. Changes of a lead's status, owner, value
+(amount and currency), tags or score override and of the scoring rules are audited
+(``approvals.audit``) in the same transaction, with the values before and after.
 
 The system entry points, which accept ``actor=None`` because nobody in particular acts:
 
@@ -35,8 +35,11 @@ from django.db.models import Q
 from django.utils import timezone
 
 from approvals.audit import audit_record
+from hitl_crm.money import UnknownCurrency, currency_code
 from hitl_crm.permissions import require_permission
+from hitl_crm.tags import normalize_tags
 from hitl_crm.validation import flatten_errors
+from leads.conf import app_settings
 from leads.followups import lead_followup_draft, lead_followup_request_draft, lead_followup_submit
 from leads.import_jobs import (
     lead_import_create,
@@ -65,6 +68,8 @@ LEAD_FIELD_NAMES = (
     "status",
     "owner",
     "estimated_value",
+    "value_currency",
+    "tags",
     "do_not_email",
     "external_id",
     "attributes",
@@ -73,7 +78,8 @@ LEAD_FIELD_NAMES = (
 )
 LEAD_FIELDS = frozenset(LEAD_FIELD_NAMES)
 # Changing these cannot move a score.
-_NOT_SCORED = frozenset({"first_name", "last_name", "phone", "owner", "contact"})
+_NOT_SCORED = frozenset({"first_name", "last_name", "phone", "owner", "contact", "tags", "value_currency"})
+MAX_VALUE = Decimal("10000000000")
 MAX_EVENT_DATA_KEYS = 30
 
 
@@ -97,7 +103,42 @@ def _clean(data: dict[str, Any]) -> dict[str, Any]:
         raise ValidationError({"attributes": "Expected an object of name: value."})
     if "status" in data and data["status"] not in Lead.Status.values:
         raise ValidationError({"status": f"Use one of: {', '.join(Lead.Status.values)}."})
+    errors: dict[str, str] = {}
+    if "tags" in data:
+        try:
+            data["tags"] = normalize_tags(data["tags"])
+        except ValidationError as exc:
+            errors["tags"] = " ".join(exc.messages)
+    if data.get("estimated_value") is not None:
+        try:
+            value = Decimal(str(data["estimated_value"]))
+        except ArithmeticError:
+            value = Decimal("NaN")
+        if not value.is_finite() or value < 0 or value >= MAX_VALUE:
+            errors["estimated_value"] = "Give an amount of 0 or more, below 10,000,000,000."
+        elif value != value.quantize(Decimal("0.01")):
+            errors["estimated_value"] = "Give the amount with at most 2 decimals."
+        else:
+            data["estimated_value"] = value
+    if data.get("value_currency"):
+        try:
+            data["value_currency"] = currency_code(data["value_currency"])
+        except UnknownCurrency as exc:
+            errors["value_currency"] = str(exc)
+    owner = data.get("owner")
+    if owner is not None and not getattr(owner, "is_active", False):
+        errors["owner"] = f"{owner} is not an active user."
+    if errors:
+        raise ValidationError(errors)
     return data
+
+
+def _settle_currency(lead: Lead) -> None:
+    """A value always has a currency (the default when none was given); no value, no currency."""
+    if lead.estimated_value is None:
+        lead.value_currency = ""
+    elif not lead.value_currency:
+        lead.value_currency = app_settings.DEFAULT_CURRENCY
 
 
 def _check_unique(lead: Lead) -> None:
@@ -124,9 +165,28 @@ def _lead_state(lead: Lead) -> dict[str, Any]:
     return {"status": lead.status, "owner": _user_ref(lead.owner) if lead.owner_id else None}
 
 
+def _value_ref(lead: Lead) -> dict[str, str] | None:
+    if lead.estimated_value is None:
+        return None
+    return {"amount": f"{Decimal(lead.estimated_value):.2f}", "currency": lead.value_currency}
+
+
+def _edit_state(lead: Lead) -> dict[str, Any]:
+    """What the audit compares when a lead changes: status, owner, value and tags."""
+    return {**_lead_state(lead), "value": _value_ref(lead), "tags": list(lead.tags or [])}
+
+
+_AUDITED = (
+    ("status", "lead.status_changed"),
+    ("owner", "lead.owner_changed"),
+    ("value", "lead.value_changed"),
+    ("tags", "lead.tags_changed"),
+)
+
+
 def _audit_lead_changes(lead: Lead, *, actor: User, before: dict[str, Any]) -> None:
-    after = _lead_state(lead)
-    for name, verb in (("status", "lead.status_changed"), ("owner", "lead.owner_changed")):
+    after = _edit_state(lead)
+    for name, verb in _AUDITED:
         if before[name] != after[name]:
             audit_record(
                 verb=verb, actor=actor, target=lead, data={"before": {name: before[name]}, "after": {name: after[name]}}
@@ -144,6 +204,7 @@ def lead_create(*, actor: User, **fields: Any) -> Lead:
     now = timezone.now()
     lead = Lead(**data, created_at=now, score_dirty_at=now)
     _set_closed(lead, None, now)
+    _settle_currency(lead)
     _check_unique(lead)
     lead.full_clean(exclude=["lead_import"])
     try:
@@ -161,14 +222,16 @@ def lead_create(*, actor: User, **fields: Any) -> Lead:
 def lead_update(*, lead: Lead, data: dict[str, Any], actor: User) -> Lead:
     """Change a lead's fields; a change that can move its score queues a rescore.
 
-    Needs ``leads.change_lead`` (globally or on the lead). A new status or owner is audited with
-    the values before and after.
+    Needs ``leads.change_lead`` (globally or on the lead). A new status, owner, value (amount or
+    currency) or set of tags is audited with the values before and after. A value given without
+    a currency keeps the lead's currency, else takes ``HITL_CRM_LEADS_DEFAULT_CURRENCY``. Bad
+    input is a ``ValidationError`` naming the field.
     """
     require_permission(actor, "leads.change_lead", lead, message="You may not change this lead.")
     data = _clean(data)
     lead = Lead.objects.select_for_update().get(pk=lead.pk)
     old_status = lead.status
-    before = _lead_state(lead)
+    before = _edit_state(lead)
     changed = []
     for name, value in data.items():
         if name == "attributes":
@@ -177,6 +240,7 @@ def lead_update(*, lead: Lead, data: dict[str, Any], actor: User) -> Lead:
         if getattr(lead, name) != value:
             setattr(lead, name, value)
             changed.append(name)
+    _settle_currency(lead)
     if not changed:
         return lead
     now = timezone.now()

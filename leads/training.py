@@ -25,7 +25,7 @@ from hitl_crm.permissions import require_permission
 from leads import features as feats
 from leads import learning
 from leads.conf import app_settings
-from leads.models import Lead, ScoringModel
+from leads.models import Lead, ScoringModel, ScoringRule
 
 TRAIN_PERMISSION = "leads.train_scoringmodel"
 
@@ -170,6 +170,84 @@ def scoring_model_train(
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")
+
+
+@dataclass(frozen=True)
+class SeedFigures:
+    """Hold-out ROC AUC of one seed: the model alone, the live blended score, the rules, a baseline."""
+
+    seed: int
+    model: float | None
+    blended: float | None
+    rules: float | None
+    baseline: float | None
+    n_test: int
+
+
+def scoring_evaluate(
+    *,
+    features: Sequence[feats.Feature],
+    leads: QuerySet[Lead] | None = None,
+    rules: Sequence[ScoringRule] = (),
+    baseline: Sequence[feats.Feature] = (),
+    seeds: Sequence[int] = (42,),
+    holdout: float | None = None,
+    c: float | None = None,
+    bins: int | None = None,
+) -> list[SeedFigures]:
+    """Score a feature set the way production scores leads, over several hold-out seeds.
+
+    For each seed the model is fitted on a stratified training split exactly as
+    :func:`scoring_model_train` fits it; on the held-out leads it reports the ROC AUC of the
+    model's probability, of the **live blended score** (``leads.scoring.Scorer.compute``: the
+    model's share ``MODEL_WEIGHT`` plus the rules' normalised points, rounded to 0–100, as stored
+    on every lead), of the ``rules`` alone, and of a model on the ``baseline`` features alone.
+    Nothing is stored. ``rules`` may be unsaved :class:`ScoringRule` instances.
+    """
+    from leads import rules as rule_engine
+    from leads.scoring import Scorer
+
+    features = list(features)
+    data = training_set(leads=leads)
+    if len(data.ids) < 2 or data.y.min() == data.y.max():
+        raise NotEnoughData("The evaluation needs converted and not converted leads.")
+    now = timezone.now()
+    raw = load_features(features, data.ids, now=now)
+    base_raw = load_features(baseline, data.ids, now=now) if baseline else []
+    c = app_settings.REGULARISATION_C if c is None else c
+    bins = app_settings.NUMERIC_BINS if bins is None else bins
+    holdout = app_settings.HOLDOUT_FRACTION if holdout is None else holdout
+    scorer = Scorer(model=None, params=None, features=features, rules=list(rules))
+    batch = scorer.load(data.ids, now=now)
+    if batch.ids.tolist() != list(data.ids):
+        raise AssertionError("batch and training set are not aligned")
+    rule_scores = rule_engine.evaluate(scorer.rules, batch).normalised() if scorer.uses_rules else None
+    min_count = app_settings.MIN_CATEGORY_COUNT
+
+    def fitted(chosen: Sequence[feats.Feature], columns: list[list[Any]], seed: int) -> learning.Evaluation:
+        return learning.train_and_evaluate(
+            chosen, columns, data.y, data.weights, holdout=holdout, seed=seed, c=c, min_count=min_count, bins=bins
+        )
+
+    out: list[SeedFigures] = []
+    for seed in seeds:
+        evaluation = fitted(features, raw, seed)
+        _, test = learning.split_indices(data.y, holdout=holdout, seed=seed)
+        y_test = data.y[test]
+        scorer.params = evaluation.params
+        blended = scorer.compute(batch)["computed"][test]
+        base = fitted(baseline, base_raw, seed).metrics["roc_auc"] if baseline else None
+        out.append(
+            SeedFigures(
+                seed=seed,
+                model=evaluation.metrics["roc_auc"],
+                blended=learning.roc_auc(y_test, blended.astype(float)),
+                rules=learning.roc_auc(y_test, rule_scores[test]) if rule_scores is not None else None,
+                baseline=base,
+                n_test=len(test),
+            )
+        )
+    return out
 
 
 @transaction.atomic

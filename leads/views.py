@@ -26,6 +26,7 @@ from leads.conf import app_settings
 from leads.followups import followup_subject
 from leads.forms import (
     FollowupWriteForm,
+    LeadEditForm,
     MappingForm,
     OverrideForm,
     ProspectFilterForm,
@@ -71,6 +72,7 @@ def prospects(request: AuthenticatedHtmxHttpRequest) -> HttpResponse:
         "page": page,
         "query": query.urlencode(),
         "rank_offset": (page.number - 1) * PER_PAGE,
+        "statuses": Lead.Status.choices,
     }
     # A history restore (Back/Forward with no cached snapshot) needs the whole page.
     partial = request.htmx and not request.htmx.history_restore_request
@@ -78,10 +80,34 @@ def prospects(request: AuthenticatedHtmxHttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
+@require_POST
+@login_required
+@permission_required("leads.view_lead", raise_exception=True)
+def status(request: AuthenticatedHtmxHttpRequest, pk: int) -> HttpResponse:
+    """The status select of a row in the prospects list (HTMX swaps the cell; without JavaScript
+    the form posts and returns to the list)."""
+    lead = _lead_or_404(request, pk)
+    error = ""
+    try:
+        lead = services.lead_update(lead=lead, data={"status": request.POST.get("status", "")}, actor=request.user)
+    except ValidationError as exc:
+        error = " ".join(_messages(exc))
+    if not request.htmx:
+        if error:
+            messages.error(request, f"{lead}: {error}")
+        else:
+            messages.success(request, f"{lead}: {lead.get_status_display()}.")
+        return redirect("leads:prospects")
+    context = {"lead": lead, "statuses": Lead.Status.choices, "status_error": error, "status_saved": not error}
+    return render(request, "leads/prospects.html#status_cell", context)
+
+
 # --- the lead page ------------------------------------------------------------------------------
 
 
 def _detail_context(request: AuthenticatedHtmxHttpRequest, lead: Lead, **extra: Any) -> dict[str, Any]:
+    if "edit_form" not in extra and request.GET.get("edit") and _may_edit(request, lead):
+        extra["edit_form"] = _edit_form(request, lead)
     history = selectors.lead_score_history(lead=lead)
     timeline = Paginator(selectors.lead_timeline(lead=lead), TIMELINE_PER_PAGE).get_page(request.GET.get("page"))
     return {
@@ -93,8 +119,57 @@ def _detail_context(request: AuthenticatedHtmxHttpRequest, lead: Lead, **extra: 
         "override_form": extra.pop("override_form", None) or OverrideForm(initial={"score": lead.score}),
         "write_form": extra.pop("write_form", None) or FollowupWriteForm(initial={"subject": followup_subject(lead)}),
         "thresholds": app_settings.TIER_THRESHOLDS,
+        "can_edit": _may_edit(request, lead),
         **extra,
     }
+
+
+def _may_edit(request: AuthenticatedHtmxHttpRequest, lead: Lead) -> bool:
+    return request.user.has_perm("leads.change_lead") or request.user.has_perm("leads.change_lead", lead)
+
+
+def _edit_form(request: AuthenticatedHtmxHttpRequest, lead: Lead, data: Any = None) -> LeadEditForm:
+    owners = selectors.lead_owner_choices(user=request.user, current_id=lead.owner_id)
+    return LeadEditForm(data, lead=lead, owners=owners, default_currency=app_settings.DEFAULT_CURRENCY)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@permission_required("leads.view_lead", raise_exception=True)
+@vary_on_headers("HX-Request")
+def edit(request: AuthenticatedHtmxHttpRequest, pk: int) -> HttpResponse:
+    """The lead's details panel as a form (GET) and its save (POST): status, owner, value, tags.
+
+    HTMX swaps the panel; without JavaScript the form posts normally and a save redirects to the
+    lead page. Errors are shown next to their field (the page or panel comes back with them: 422
+    for a full page; 200 for the HTMX panel, which htmx swaps only for a successful status).
+    """
+    lead = _lead_or_404(request, pk)
+    require_permission(request.user, "leads.change_lead", lead, message="You may not change this lead.")
+    if request.method == "GET":
+        if request.GET.get("cancel"):
+            return render(request, "leads/detail.html#details", _detail_context(request, lead, edit_form=None))
+        form = _edit_form(request, lead)
+        if not request.htmx:
+            return render(request, "leads/detail.html", _detail_context(request, lead, edit_form=form))
+        return render(request, "leads/detail.html#details", _detail_context(request, lead, edit_form=form))
+    form = _edit_form(request, lead, request.POST)
+    if form.is_valid():
+        try:
+            lead = services.lead_update(lead=lead, data=form.data_for_service(), actor=request.user)
+        except ValidationError as exc:
+            for item in error_items(exc):
+                name = LeadEditForm.SERVICE_FIELDS.get(item.field or "", item.field or "")
+                form.add_error(name if name in form.fields else None, item.message)
+    if form.errors:
+        if request.htmx:
+            return render(request, "leads/detail.html#details", _detail_context(request, lead, edit_form=form))
+        return render(request, "leads/detail.html", _detail_context(request, lead, edit_form=form), status=422)
+    if not request.htmx:
+        messages.success(request, "Saved.")
+        return redirect(lead.get_absolute_url())
+    lead = _lead_or_404(request, pk)
+    return render(request, "leads/detail.html#details", _detail_context(request, lead, edit_form=None, saved=True))
 
 
 @require_GET

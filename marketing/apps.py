@@ -104,6 +104,11 @@ class MarketingConfig(AppConfig):
             {"label": "Campaigns running", "value": counts["running"], "url": f"{url}?status=running"},
         ]
 
+    def my_work(self, user: Any) -> list[Any]:
+        from marketing.my_work import marketing_my_work
+
+        return marketing_my_work(user=user)
+
     def search(self, user: Any, query: str, limit: int) -> list[dict[str, Any]]:
         from django.urls import NoReverseMatch
 

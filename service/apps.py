@@ -83,6 +83,11 @@ class ServiceConfig(AppConfig):
             {"label": "Cases needing a person", "value": counts["needs_human"], "url": needs_human},
         ]
 
+    def my_work(self, user: Any) -> list[Any]:
+        from service.my_work import service_my_work
+
+        return service_my_work(user=user)
+
     def search(self, user: Any, query: str, limit: int) -> list[dict[str, Any]]:
         from django.urls import NoReverseMatch
 

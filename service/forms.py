@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django import forms
+from django.contrib.auth.models import User
 
 from approvals.models import Decision
+from hitl_crm.tags import TagsFormField
 from service.models import Case, KnowledgeArticle
 
 SENTIMENT_CHOICES = [
@@ -21,12 +23,14 @@ SENTIMENT_CHOICES = [
 class InboxFilterForm(forms.Form):
     STATUS_CHOICES = [("", "Any status"), ("active", "Open or pending"), *Case.Status.choices]
     NEEDS_HUMAN_CHOICES = [("", "Anyone"), ("yes", "Needs a person"), ("no", "AI draft ready")]
+    OWNER_CHOICES = [("", "Everyone"), ("mine", "Mine"), ("none", "Unassigned")]
 
     q = forms.CharField(required=False, max_length=100)
     status = forms.ChoiceField(required=False, choices=STATUS_CHOICES)
     risk = forms.ChoiceField(required=False, choices=[("", "Any risk"), *Case.Risk.choices])
     intent = forms.ChoiceField(required=False)
     needs_human = forms.ChoiceField(required=False, choices=NEEDS_HUMAN_CHOICES)
+    owner = forms.ChoiceField(required=False, choices=OWNER_CHOICES)
 
     def __init__(self, *args: Any, intents: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -39,7 +43,7 @@ class InboxFilterForm(forms.Form):
         """The select boxes as plain data: the inbox renders them itself (Django's widget templates
         cost more than the whole table on a busy server)."""
         data = self.data if self.is_bound else {}
-        labels = {"status": "Status", "risk": "Risk", "intent": "Intent", "needs_human": "Who"}
+        labels = {"owner": "Owner", "status": "Status", "risk": "Risk", "intent": "Intent", "needs_human": "Who"}
         return [
             {
                 "name": name,
@@ -61,6 +65,7 @@ class InboxFilterForm(forms.Form):
             "intent": data["intent"],
             "needs_human": needs,
             "q": data["q"].strip(),
+            "owner": data["owner"],
         }
 
 
@@ -124,6 +129,43 @@ class ReplyForm(forms.Form):
 
 class CaseStatusForm(forms.Form):
     status = forms.ChoiceField(choices=Case.Status.choices)
+
+
+def person(user: User) -> str:
+    return user.get_full_name() or user.get_username()
+
+
+class CaseEditForm(forms.Form):
+    """The case's status, priority, owner and tags, edited together on the case page.
+
+    ``owners`` are the people offered as owners; any active user can be posted, so that the service
+    can say why someone who may not work cases cannot own one."""
+
+    status = forms.ChoiceField(choices=Case.Status.choices)
+    priority = forms.ChoiceField(choices=Case.Priority.choices)
+    owner = forms.ModelChoiceField(
+        queryset=User.objects.filter(is_active=True),
+        required=False,
+        empty_label="Unassigned",
+        error_messages={"invalid_choice": "Pick a person from the list."},
+    )
+    tags = TagsFormField(label="Tags")
+
+    def __init__(self, *args: Any, owners: list[User], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        owner = cast(forms.ModelChoiceField, self.fields["owner"])
+        offered = list(owners)
+        current = self.initial.get("owner")
+        if isinstance(current, User) and current not in offered:
+            offered.append(current)  # someone who has since lost the role still shows as the owner
+        owner.widget.choices = [("", "Unassigned"), *[(u.pk, person(u)) for u in offered]]
+
+    @classmethod
+    def for_case(cls, case: Case, *, owners: list[User]) -> CaseEditForm:
+        return cls(
+            initial={"status": case.status, "priority": case.priority, "owner": case.owner, "tags": case.tags},
+            owners=owners,
+        )
 
 
 class ArticleForm(forms.ModelForm):

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 
 from hitl_crm.choices import Risk  # the kernel's; kept importable from here (and as ``Case.Risk``)
+from hitl_crm.tags import TagsField
 
 if TYPE_CHECKING:
     from approvals.models import ApprovalRequest
@@ -60,6 +61,7 @@ class Case(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="service_cases"
     )
+    tags = TagsField(help_text="Short labels the team puts on the case, e.g. vip, warranty.")
     # triage
     intent = models.CharField(max_length=80, blank=True)
     intent_confidence = models.FloatField(null=True, blank=True)

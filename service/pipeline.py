@@ -54,11 +54,13 @@ from service.services.replies import routing_flags as _routing_flags
 
 logger = logging.getLogger(__name__)
 
-PIPELINE_VERSION = "service-pipeline@2"
+PIPELINE_VERSION = "service-pipeline@3"
 #: Customer messages (newest) the draft and the refund check read; older ones are in the summary.
 THREAD_FOR_DRAFT = 10
 #: Characters of customer text handed to the drafting skill (newest messages kept first).
 DRAFT_TEXT_BUDGET = 12_000
+#: Messages of both sides (newest) the summary and the draft read as turns.
+THREAD_TURNS = 20
 #: How often the steps run again when our side of the thread changed while the AI worked.
 MAX_ATTEMPTS = 3
 
@@ -75,6 +77,31 @@ class Snapshot:
     version: int
     pending: list[Message]  # the customer's messages this run answers (unprocessed, up to this one)
     thread: list[Message]  # the customer's recent messages, oldest first
+    conversation: list[Message] = field(default_factory=list)  # both sides, oldest first
+
+    @property
+    def turns(self) -> list[dict[str, str]]:
+        """The thread as the skills read it: who (customer or agent), when, and each message's own
+        words (quoted earlier mail removed), oldest first, the newest within the draft budget."""
+        messages = self.conversation or self.thread
+        turns: list[dict[str, str]] = []
+        used = 0
+        for m in reversed(messages):
+            text = new_text(m.body)
+            if not text:
+                continue
+            if turns and used + len(text) > DRAFT_TEXT_BUDGET:
+                break
+            used += len(text)
+            turns.append(
+                {
+                    "role": "customer" if m.is_inbound else "agent",
+                    "author": (m.sender_name or ("Customer" if m.is_inbound else "Agent"))[:100],
+                    "at": timezone.localtime(m.occurred_at).isoformat(timespec="minutes"),
+                    "text": text,
+                }
+            )
+        return list(reversed(turns))
 
     @property
     def text(self) -> str:
@@ -164,7 +191,12 @@ def pipeline_snapshot(*, message_id: int) -> Snapshot | str:
         return "superseded"
     pending = list(inbound.filter(processed_at__isnull=True, pk__lte=message.pk).order_by("occurred_at", "id"))
     recent = list(inbound.filter(pk__lte=message.pk).order_by("-occurred_at", "-id")[:THREAD_FOR_DRAFT])
-    return Snapshot(message, case, case.thread_version, pending or [message], list(reversed(recent)))
+    both = list(
+        case.messages.filter(occurred_at__lte=message.occurred_at).order_by("-occurred_at", "-id")[:THREAD_TURNS]
+    )
+    return Snapshot(
+        message, case, case.thread_version, pending or [message], list(reversed(recent)), list(reversed(both))
+    )
 
 
 def pipeline_triage(snap: Snapshot) -> Triage:
@@ -185,9 +217,9 @@ def pipeline_triage(snap: Snapshot) -> Triage:
 
 
 def pipeline_summary(snap: Snapshot) -> Summary | None:
-    """Summary, key points and facts of the whole thread; None when there is nothing to summarise
-    or the summary failed (the case keeps its previous one)."""
-    thread = _thread_for_summary(snap.case)
+    """Summary, key points, facts, asks and promises of the whole thread (both sides, with who and
+    when); None when there is nothing to summarise or the summary failed (the case keeps its previous one)."""
+    thread = snap.turns or _thread_for_summary(snap.case)
     if not thread:
         return None
     result = run("summarize", {"messages": thread, "max_points": 4}, subject=snap.case)
@@ -302,6 +334,7 @@ def pipeline_draft(snap: Snapshot, triage: Triage, articles: list[KnowledgeArtic
             "knowledge": [{"id": f"kb-{a.pk}", "title": a.title, "body": a.body} for a in articles],
             "exemplars": _exemplars(triage.intent),
             "policy": _refund_policy_lines(snap.case),
+            "thread": snap.turns,
         },
         subject=snap.case,
     )

@@ -31,6 +31,14 @@ _NEGATION = re.compile(
     r"|\bnot\b|n't\b|\bnever\b|\bno\b|\bdont\b|\bwont\b|\bneither\b|\bnor\b)",
     re.IGNORECASE,
 )
+#: Asking after a refund already under way ("my refund has not shown up", "when will the refund reach
+#: my card?") is not a new ask for money back.
+_REFUND_STATUS = re.compile(
+    r"\b(?:my|the|your) refund\b[^.?!]*\b(?:not (?:shown|arrived|come|reached)|hasn'?t|has not|reach|show(?:n|ed)? up|"
+    r"arrive|land|go through|processed|status)\b|\bwhen will (?:my|the) refund\b",
+    re.IGNORECASE,
+)
+_WANT = re.compile(r"\b(?:want|need|would like|'d like|expect|demand)\b", re.IGNORECASE)
 _CLAUSE_BREAK = re.compile(r"[,;:()]|\b(?:but|however|though|although|so|because|and then)\b", re.IGNORECASE)
 _ORDER_CONTEXT = re.compile(
     r"\b(?:order\w*|bought|purchas\w*|deliver\w*|arriv\w*|receiv\w*|paid|ship\w*)\b", re.IGNORECASE
@@ -108,8 +116,16 @@ class RefundReading:
 def _stance(sentence: str) -> bool | None:
     """True when the sentence asks for money back, False when it says it does not, None otherwise."""
     found = None
+    if _REFUND_STATUS.search(sentence):
+        return None  # read_thread notes it: the customer talks about a refund without asking for one
     for match in REFUND_ASK.finditer(sentence):
         before = _CLAUSE_BREAK.split(sentence[: match.start()])[-1]
+        wants = list(_WANT.finditer(before))
+        if wants:
+            want = wants[-1]
+            # "If it is not here by Friday I want my $189.99 back": the condition's "not" is not the
+            # ask's; what counts is the want itself ("I don't want") and what follows it.
+            before = before[max(0, want.start() - 12) : want.start()] + " " + before[want.end() :]
         if _NEGATION.search(before):
             return False
         found = True
@@ -123,8 +139,10 @@ def read_thread(messages: list[ThreadMessage], *, intent: str = "") -> RefundRea
     ask_id: int | None = None
     asking: list[str] = []
     withdrawn = False
+    status_only = False
     for message in messages:
         for sentence in sentences(message.text) or [message.text]:
+            status_only = status_only or bool(_REFUND_STATUS.search(sentence))
             stance = _stance(sentence)
             if stance is True:
                 latest, ask_id = True, message.id
@@ -132,7 +150,7 @@ def read_thread(messages: list[ThreadMessage], *, intent: str = "") -> RefundRea
             elif stance is False:
                 withdrawn = withdrawn or latest is True
                 latest, ask_id, asking = False, None, []
-    if latest is None and intent in REFUND_INTENTS and messages:
+    if latest is None and intent in REFUND_INTENTS and messages and not status_only:
         return RefundReading(True, messages[-1].id)
     return RefundReading(bool(latest), ask_id, withdrawn and not latest, tuple(asking))
 

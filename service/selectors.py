@@ -55,7 +55,14 @@ def case_filter(
     intent: str = "",
     needs_human: bool | None = None,
     q: str = "",
+    owner: str = "",
+    me: User | None = None,
 ) -> QuerySet[Case]:
+    """``owner`` is ``"mine"`` (the cases ``me`` owns), ``"none"`` (nobody owns) or ``""`` (everyone's)."""
+    if owner == "mine":
+        qs = qs.filter(owner=me) if me is not None and me.pk else qs.none()
+    elif owner == "none":
+        qs = qs.filter(owner__isnull=True)
     if status == "active":
         qs = qs.filter(status__in=Case.OPEN_STATUSES)
     elif status:
@@ -122,6 +129,16 @@ def case_inbox_order(*, now: datetime | None = None) -> list[Any]:
         output_field=IntegerField(),
     )
     return [OrderBy(overdue), OrderBy(risk), F("waiting_since").asc(nulls_last=True), "-last_message_at", "-id"]
+
+
+def case_workers(*, user: User) -> QuerySet[User]:
+    """The people a case may be assigned to (active users who may change cases), by name; empty for
+    someone who may not change cases themselves."""
+    if not _signed_in(user) or not user.has_perm("service.change_case"):
+        return User.objects.none()
+    return User.objects.with_perm("service.change_case", backend="django.contrib.auth.backends.ModelBackend").order_by(
+        "first_name", "last_name", "username"
+    )
 
 
 def case_counts(*, user: User) -> dict[str, int]:

@@ -24,16 +24,19 @@ from approvals.exceptions import ApprovalError, InvalidInput
 from approvals.models import ApprovalRequest, Decision
 from approvals.selectors import can_decide
 from approvals.services import approval_decide
+from approvals.templatetags.approvals_ui import status_word
 from hitl_crm.errors import InvalidState
 from hitl_crm.types import AuthenticatedHtmxHttpRequest
-from hitl_crm.validation import error_messages
+from hitl_crm.validation import error_items, error_messages
 from service.forms import (
     ArticleForm,
+    CaseEditForm,
     CaseStatusForm,
     DraftDecisionForm,
     InboxFilterForm,
     ReplyForm,
     TriageCorrectionForm,
+    person,
 )
 from service.models import Case
 from service.selectors import (
@@ -45,6 +48,7 @@ from service.selectors import (
     case_refunds,
     case_suggested_articles,
     case_thread,
+    case_workers,
     knowledge_list,
     knowledge_tags,
 )
@@ -55,6 +59,7 @@ from service.services import (
     knowledge_article_create,
     knowledge_article_update,
 )
+from service.services.cases import may_work_cases
 
 CASES_PER_PAGE = 25
 ARTICLES_PER_PAGE = 30
@@ -93,7 +98,7 @@ def _inbox(request: AuthenticatedHtmxHttpRequest, *, needs_human_only: bool) -> 
     filters = form.filters()
     if needs_human_only:
         filters = {**filters, "needs_human": True, "status": filters.get("status") or "active"}
-    qs = case_filter(case_list(user=request.user), **filters)
+    qs = case_filter(case_list(user=request.user), me=request.user, **filters)
     page = DeferredJoinPaginator(qs.order_by(*case_inbox_order()), CASES_PER_PAGE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -158,13 +163,35 @@ def _case_context(request: AuthenticatedHtmxHttpRequest, case: Case, **extra: An
         "intents": intents,
         "correction_form": TriageCorrectionForm(intents=intents),
         "reply_form": ReplyForm(),
-        "status_form": CaseStatusForm(initial={"status": case.status}),
-        "can_change": request.user.has_perm("service.change_case"),
-        "now": timezone.now(),
+        **_head_context(request, case, edit_form=extra.pop("edit_form", None)),
         **_draft_context(request, case, form=extra.pop("draft_form", None)),
     }
     context.update(extra)
     return context
+
+
+def _head_context(
+    request: AuthenticatedHtmxHttpRequest, case: Case, *, edit_form: CaseEditForm | None = None, **extra: Any
+) -> dict[str, Any]:
+    """What the case header needs: the case's status, priority, owner and tags, and the edit panel
+    (``edit_form``, shown when given)."""
+    can_change = request.user.has_perm("service.change_case")
+    return {
+        "case": case,
+        "can_change": can_change,
+        "can_assign_me": can_change and case.owner_id != request.user.pk and may_work_cases(request.user),
+        "edit_form": edit_form,
+        "now": timezone.now(),
+        **extra,
+    }
+
+
+def _render_head(request: AuthenticatedHtmxHttpRequest, case: Case, *, status: int = 200, **extra: Any) -> HttpResponse:
+    """The case header alone for HTMX (it swaps ``#case-head``), the whole case page otherwise (and for
+    a history restore: the edit panel has its own URL, so a sign-in in between comes back to it)."""
+    if request.htmx and not request.htmx.history_restore_request:
+        return render(request, "service/case_detail.html#case_head", _head_context(request, case, **extra))
+    return render(request, "service/case_detail.html", _case_context(request, case, **extra), status=status)
 
 
 def _case_or_404(request: AuthenticatedHtmxHttpRequest, pk: int) -> Case:
@@ -174,9 +201,84 @@ def _case_or_404(request: AuthenticatedHtmxHttpRequest, pk: int) -> Case:
 @require_GET
 @login_required
 @permission_required("service.view_case", raise_exception=True)
+@vary_on_headers("HX-Request", "HX-Target")
 def case_detail(request: AuthenticatedHtmxHttpRequest, pk: int) -> HttpResponse:
     case = _case_or_404(request, pk)
+    if request.htmx and request.htmx.target == "case-head" and not request.htmx.history_restore_request:
+        # "Cancel" in the edit panel: the header as it is, without the form.
+        return render(request, "service/case_detail.html#case_head", _head_context(request, case))
     return render(request, "service/case_detail.html", _case_context(request, case))
+
+
+def _changes_text(before: Case, after: Case) -> str:
+    """What an edit changed, in the words the page uses: "Status: Resolved · Owner: Ada Lind"."""
+    parts = []
+    if before.status != after.status:
+        parts.append(f"Status: {status_word(after)}")
+    if before.priority != after.priority:
+        parts.append(f"Priority: {after.get_priority_display()}")
+    if before.owner_id != after.owner_id:
+        parts.append(f"Owner: {person(after.owner) if after.owner else 'unassigned'}")
+    if before.tags != after.tags:
+        parts.append(f"Tags: {', '.join(after.tags) or 'none'}")
+    return "Saved. " + " · ".join(parts) + "." if parts else "Nothing to change."
+
+
+def _service_errors(form: CaseEditForm, exc: ValidationError) -> None:
+    """A service's refusal, next to the field it names (or above the form)."""
+    for item in error_items(exc):
+        form.add_error(item.field if item.field in form.fields else None, item.message)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@permission_required("service.change_case", raise_exception=True)
+@vary_on_headers("HX-Request")
+def case_edit(request: AuthenticatedHtmxHttpRequest, pk: int) -> HttpResponse:
+    """The case's status, priority, owner and tags: the edit panel (GET) and saving it (POST).
+
+    With HTMX the panel swaps the case header; without it, a plain POST and a redirect."""
+    case = _case_or_404(request, pk)
+    owners = list(case_workers(user=request.user))
+    if request.method == "GET":
+        return _render_head(request, case, edit_form=CaseEditForm.for_case(case, owners=owners))
+    form = CaseEditForm(request.POST, owners=owners)
+    if form.is_valid():
+        try:
+            updated = case_update(case=case, actor=request.user, data=form.cleaned_data)
+        except ValidationError as exc:
+            _service_errors(form, exc)
+        else:
+            text = _changes_text(case, updated)
+            if not request.htmx:
+                messages.success(request, text)
+                return redirect(case.get_absolute_url())
+            response = _render_head(request, _case_or_404(request, pk), head_saved=text)
+            response["HX-Push-Url"] = case.get_absolute_url()  # the panel closed: back to the case's own URL
+            return response
+    # Invalid: the panel again, each message next to its field (HTMX swaps only a 2xx answer).
+    return _render_head(request, case, edit_form=form, status=400)
+
+
+@require_POST
+@login_required
+@permission_required("service.change_case", raise_exception=True)
+def case_assign_me(request: AuthenticatedHtmxHttpRequest, pk: int) -> HttpResponse:
+    """The "Assign to me" button: the signed-in person becomes the case's owner."""
+    case = _case_or_404(request, pk)
+    try:
+        case_update(case=case, actor=request.user, data={"owner": request.user})
+    except ValidationError as exc:
+        text, ok = "; ".join(error_messages(exc)), False
+    else:
+        text, ok = "Assigned to you.", True
+    if not request.htmx:
+        (messages.success if ok else messages.error)(request, text)
+        return redirect(case.get_absolute_url())
+    case = _case_or_404(request, pk)
+    if ok:
+        return _render_head(request, case, head_saved=text)
+    return _render_head(request, case, head_error=text)
 
 
 @require_POST
@@ -306,8 +408,8 @@ def case_status(request: AuthenticatedHtmxHttpRequest, pk: int) -> HttpResponse:
     case = _case_or_404(request, pk)
     form = CaseStatusForm(request.POST)
     if form.is_valid():
-        case_update(case=case, actor=request.user, data={"status": form.cleaned_data["status"]})
-        messages.success(request, f"Case marked {dict(Case.Status.choices)[form.cleaned_data['status']].lower()}.")
+        updated = case_update(case=case, actor=request.user, data={"status": form.cleaned_data["status"]})
+        messages.success(request, f"Case marked {status_word(updated).lower()}.")
     return redirect(case.get_absolute_url())
 
 

@@ -109,6 +109,7 @@ class ApprovalRequestDetailSerializer(ApprovalRequestListSerializer):
             "editable_fields",
             "can_decide",
             "decided_at",
+            "execute_after",
             "executed_at",
             "attempts",
             "result",
@@ -163,6 +164,7 @@ class DecisionSerializer(serializers.ModelSerializer):
             "payload_hash",
             "payload_after",
             "created_at",
+            "undone_at",
         ]
         read_only_fields = fields
 

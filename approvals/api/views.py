@@ -1,4 +1,4 @@
-"""Partner API for the review queue: list, retrieve, decide, history.
+"""Partner API for the review queue: list, retrieve, decide, undo, history.
 
 Visibility comes from the per-object review permission (selectors), not from model
 permissions: a request the caller may not see answers 404, never 403, so ids cannot be
@@ -27,7 +27,7 @@ from approvals.api.serializers import (
 from approvals.exceptions import ApprovalError, InvalidInput, NotAllowed, PayloadConflict
 from approvals.models import ApprovalRequest
 from approvals.selectors import approval_history, approval_queue_for, approval_visible_to
-from approvals.services import approval_decide
+from approvals.services import approval_decide, approval_undo
 from hitl_crm.api.pagination import CursorPagination
 from hitl_crm.types import authenticated_user
 
@@ -124,6 +124,35 @@ class ApprovalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             raise exceptions.PermissionDenied(str(exc)) from exc
         except PayloadConflict as exc:
             raise PayloadChanged(exc) from exc
+        except ApprovalError as exc:
+            raise Conflict(str(exc)) from exc
+        fresh = self.get_queryset().get(pk=req.pk)
+        return Response(self.get_serializer(fresh).data)
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: ApprovalRequestDetailSerializer,
+            403: OpenApiResponse(description="Only the person who approved it (or a manager) may undo it."),
+            404: OpenApiResponse(description="No such request, or not one you may review."),
+            409: OpenApiResponse(
+                ConflictSerializer,
+                description="Too late: the undo window has passed or execution has started (code conflict).",
+            ),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def undo(self, request: Request, pk: str | None = None) -> Response:
+        """Take back an approval in its undo window (``execute_after``): the request is pending again.
+
+        The approver undoes their own approval; a manager (``approvals.cancel_approvalrequest``) the
+        latest one. Autopilot approvals have no undo window.
+        """
+        req = self.get_object()
+        try:
+            approval_undo(request_id=req.pk, actor=authenticated_user(request))
+        except NotAllowed as exc:
+            raise exceptions.PermissionDenied(str(exc)) from exc
         except ApprovalError as exc:
             raise Conflict(str(exc)) from exc
         fresh = self.get_queryset().get(pk=req.pk)

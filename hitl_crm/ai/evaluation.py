@@ -22,6 +22,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from hitl_crm.ai.errors import BackendError
 from hitl_crm.ai.nlp.text import tokens
 
 
@@ -96,6 +97,37 @@ def read_rows(path: Path, *, required: Iterable[str]) -> list[dict[str, str]]:
                 f"{path} has no column(s) {', '.join(missing)}; columns: {', '.join(reader.fieldnames or [])}"
             )
         return [row for row in reader if any(v.strip() for v in row.values() if isinstance(v, str))]
+
+
+#: Runs one skill on one input and returns the engine's outcome (nothing saved).
+Runner = Callable[[str, dict[str, Any]], Any]
+
+
+def backend_runner(config: dict[str, Any] | None) -> Runner:
+    """A runner for the evaluations: ``None`` runs every skill offline; ``{"configured": True}`` runs
+    each skill on the backend ``HITL_CRM_AI`` configures for it; any other config (``backend``,
+    ``model``, ``base_url`` …, merged over the skill's configuration) runs on that backend. External
+    backends get the redacted inputs, exactly as in production; nothing is saved."""
+    from hitl_crm.ai.backends import get_backend
+    from hitl_crm.ai.conf import app_settings
+    from hitl_crm.ai.engine import execute, known_pii, prepare_inputs, run_offline
+    from hitl_crm.ai.skills import get_skill
+    from hitl_crm.ai.trust import Redactor
+
+    if not config:
+        return run_offline
+    overrides = {k: v for k, v in config.items() if k != "configured" and v not in (None, "")}
+
+    def runner(skill: str, inputs: dict[str, Any]) -> Any:
+        spec = get_skill(skill)
+        clean = prepare_inputs(spec, inputs)
+        effective = {**app_settings.backend_config(spec.name), **overrides}
+        backend = get_backend(effective)
+        redactor = Redactor(known_pii(None, None, clean))
+        redacted = redactor.data(clean) if getattr(backend, "external", True) else clean
+        return execute(spec, clean, backend=backend, config=effective, redactor=redactor, redacted=redacted)
+
+    return runner
 
 
 @dataclass(frozen=True)
@@ -193,10 +225,11 @@ def eval_summarize(
     reference_col: str,
     fact_col: str = "",
     limit: int = 0,
+    runner: Runner | None = None,
 ) -> EvalResult:
     """Summarise each (customer, agent) exchange; score key facts kept and the request kept."""
-    from hitl_crm.ai.engine import run_offline
-
+    run_skill = runner or backend_runner(None)
+    failures = 0
     sample = list(rows[:limit] if limit else rows)
     latencies: list[float] = []
     fact_hits: Counter[str] = Counter()
@@ -205,7 +238,11 @@ def eval_summarize(
     compression: list[float] = []
     for row in sample:
         messages = [{"speaker": "customer", "text": row[text_col]}, {"speaker": "agent", "text": row[reference_col]}]
-        outcome, ms = timed(partial(run_offline, "summarize", {"messages": messages}))
+        try:
+            outcome, ms = timed(partial(run_skill, "summarize", {"messages": messages}))
+        except BackendError:
+            failures += 1
+            continue
         latencies.append(ms)
         output = outcome.output
         request_recall.append(rouge1_recall(output["summary"], row[text_col]))
@@ -222,6 +259,7 @@ def eval_summarize(
         "key-fact recall": round(sum(fact_hits.values()) / total, 4) if total else "n/a",
         "request ROUGE-1 recall": round(statistics.mean(request_recall), 4) if request_recall else 0.0,
         "summary/source length": round(statistics.mean(compression), 3) if compression else 0.0,
+        "backend failures": failures,
         **{f"latency {k}": v for k, v in latency_summary(latencies).items()},
     }
     notes = (
@@ -243,14 +281,16 @@ def eval_draft(
     limit: int = 0,
     as_kind: str = "exemplars",
     candidates: int = 10,
+    runner: Runner | None = None,
 ) -> EvalResult:
     """Replies of the train side become the knowledge (or approved replies); each test message is drafted.
 
     The whole train side is too big to hand to one draft, so (as a CRM would) a first BM25 pass
     picks ``candidates`` sources, which the draft then retrieves from and composes with."""
-    from hitl_crm.ai.engine import run_offline
     from hitl_crm.ai.skills.drafts import Retriever, Source, query_terms
 
+    run_skill = runner or backend_runner(None)
+    failures = 0
     train, test = _split_rows(rows, label_col=label_col, test_size=test_size, seed=seed)
     if limit:
         test = test[:limit]
@@ -279,7 +319,11 @@ def eval_draft(
             inputs["exemplars"] = [{"id": p["_id"], "question": p[text_col], "reply": p[reference_col]} for p in pool]
         else:
             inputs["knowledge"] = [{"id": p["_id"], "title": p[label_col], "body": p[reference_col]} for p in pool]
-        outcome, ms = timed(partial(run_offline, "draft_reply", inputs))
+        try:
+            outcome, ms = timed(partial(run_skill, "draft_reply", inputs))
+        except BackendError:
+            failures += 1
+            continue
         latencies.append(ms)
         output = outcome.output
         codes = {f["code"] for f in outcome.flags}
@@ -298,6 +342,7 @@ def eval_draft(
         "top source same intent": round(precise / answered, 4) if answered else 0.0,
         "guard-flag rate": round(flagged / n, 4),
         "ROUGE-L F1 vs reference": round(statistics.mean(rouge), 4) if rouge else 0.0,
+        "backend failures": failures,
         **{f"latency {k}": v for k, v in latency_summary(latencies).items()},
     }
     return EvalResult("draft", figures, [f"first-pass BM25 picks {candidates} {as_kind} per message"])
@@ -454,3 +499,159 @@ def eval_security(directory: Path, *, region: str = "") -> EvalResult:
         notes += [f"{prefix} missed: {m}" for m in score.misses]
         notes += [f"{prefix} false positive: {w}" for w in score.wrongly_caught]
     return EvalResult("security", figures, notes)
+
+
+# --- support threads: asks, articles, refunds, commitments ------------------------------------------
+#
+# A labelled thread corpus (``tests/data/threads/*.json``) is run through a caller's pipeline; the
+# caller hands back one :class:`ThreadOutcome` per thread and these functions turn them into figures.
+# Each thread's labels: ``asks`` (each with ``match``, the words the summary must keep for it, and
+# ``article``, the knowledge article that answers it or null), ``articles`` (the articles a right
+# draft cites; empty: no article answers, the draft must cite none), ``refund`` (the customer's last
+# word asks for money back), and optionally ``refuted`` (words of an explanation the customer
+# rejected, which the draft must not repeat), ``broken_promise`` and ``injection``.
+
+
+@dataclass(frozen=True)
+class ThreadOutcome:
+    """What the pipeline produced for one labelled thread."""
+
+    thread_id: str
+    labels: dict[str, Any]
+    ask_lines: list[str]  # the summary's ask lines
+    facts: dict[str, Any]
+    draft: str
+    cited_titles: list[str]
+    cited_texts: list[str]
+    flags: list[dict[str, str]]
+    refund_proposed: bool
+    refund_verdict: str = ""
+
+
+def read_threads(directory: Path) -> list[dict[str, Any]]:
+    """Every thread of every ``*.json`` file in ``directory`` (a list of threads per file)."""
+    import json
+
+    threads: list[dict[str, Any]] = []
+    files = sorted(directory.glob("*.json"))
+    if not files:
+        raise FileNotFoundError(f"No *.json thread files in {directory}.")
+    for path in files:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise ValueError(f"{path}: not valid JSON ({exc}).") from None
+        for number, thread in enumerate(data, 1):
+            missing = [k for k in ("id", "turns", "labels") if k not in thread]
+            if missing:
+                raise ValueError(f"{path}: thread {number} has no {', '.join(missing)}.")
+            threads.append(thread)
+    return threads
+
+
+def ask_kept(match: Sequence[str], lines: Sequence[str]) -> bool:
+    """Whether one summary line keeps every one of the ask's words (as written or by stem)."""
+    from hitl_crm.ai.nlp.text import content_terms, stem
+
+    for line in lines:
+        lowered, terms = line.lower(), set(content_terms(line))
+        if all(word.lower() in lowered or stem(word.lower()) in terms for word in match):
+            return True
+    return False
+
+
+def _right_articles(expected: set[str], cited: set[str]) -> bool:
+    return cited == set() if not expected else expected <= cited
+
+
+def unflagged_commitments(outcome: ThreadOutcome) -> list[str]:
+    """Money and commitment spans of the draft that no cited article holds and no flag names."""
+    from hitl_crm.ai import guards
+
+    grounded = " ".join(outcome.cited_texts).lower()
+    flagged = " ".join(f.get("span", "") for f in outcome.flags).lower()
+    return [
+        span
+        for span in guards.commitment_spans(outcome.draft)
+        if span.lower() not in grounded and span.lower() not in flagged
+    ]
+
+
+def _ratio(hits: int, total: int) -> float | str:
+    return round(hits / total, 4) if total else "n/a"
+
+
+def score_threads(outcomes: Sequence[ThreadOutcome]) -> EvalResult:
+    """Ask recall, right-article drafts, refund precision/recall, unflagged commitments and more."""
+    asks = kept = 0
+    right = article_asks = article_hits = 0
+    tp = fp = fn = 0
+    unflagged: list[str] = []
+    repeated_refuted = refuted_total = 0
+    broken_total = broken_flagged = 0
+    injection_total = injection_flagged = 0
+    facts_total = facts_kept = 0
+    verdicts_total = verdicts_right = 0
+    notes: list[str] = []
+    for o in outcomes:
+        labels = o.labels
+        for ask in labels.get("asks", []):
+            asks += 1
+            if ask_kept(ask["match"], o.ask_lines):
+                kept += 1
+            else:
+                notes.append(f"{o.thread_id}: summary dropped the ask {' '.join(ask['match'])!r}")
+            if ask.get("article"):
+                article_asks += 1
+                article_hits += ask["article"] in o.cited_titles
+        expected = set(labels.get("articles", []))
+        if _right_articles(expected, set(o.cited_titles)):
+            right += 1
+        else:
+            notes.append(f"{o.thread_id}: draft cites {sorted(set(o.cited_titles))}, expected {sorted(expected)}")
+        truth = bool(labels.get("refund"))
+        tp += truth and o.refund_proposed
+        fp += (not truth) and o.refund_proposed
+        fn += truth and not o.refund_proposed
+        if truth != o.refund_proposed:
+            notes.append(f"{o.thread_id}: refund {'missed' if truth else 'proposed wrongly'}")
+        if labels.get("refund_verdict"):
+            verdicts_total += 1
+            verdicts_right += o.refund_verdict == labels["refund_verdict"]
+        unflagged += [f"{o.thread_id}: {span}" for span in unflagged_commitments(o)]
+        if labels.get("refuted"):
+            refuted_total += 1
+            if labels["refuted"].lower() in o.draft.lower():
+                repeated_refuted += 1
+                notes.append(f"{o.thread_id}: the draft repeats the refuted explanation")
+        codes = {f.get("code") for f in o.flags}
+        if labels.get("broken_promise"):
+            broken_total += 1
+            broken_flagged += "broken_promise" in codes
+        if labels.get("injection"):
+            injection_total += 1
+            injection_flagged += "prompt_injection" in codes
+        wanted_facts = [*labels.get("facts", {}).get("order_ids", []), *labels.get("facts", {}).get("amounts", [])]
+        have = " ".join([*(o.facts.get("order_ids") or []), *(a.get("text", "") for a in o.facts.get("amounts") or [])])
+        facts_total += len(wanted_facts)
+        facts_kept += sum(f.lower() in have.lower() for f in wanted_facts)
+    n = len(outcomes)
+    precision = _ratio(tp, tp + fp)
+    recall = _ratio(tp, tp + fn)
+    figures: dict[str, Any] = {
+        "threads": n,
+        "labelled asks": asks,
+        "ask recall of summaries": _ratio(kept, asks),
+        "drafts citing the right article(s)": _ratio(right, n),
+        "asks whose article the draft cites": _ratio(article_hits, article_asks),
+        "refund precision": precision,
+        "refund recall": recall,
+        "refund verdicts as labelled": _ratio(verdicts_right, verdicts_total),
+        "unflagged commitments": len(unflagged),
+        "drafts repeating a refuted explanation": f"{repeated_refuted}/{refuted_total}",
+        "broken promises flagged": f"{broken_flagged}/{broken_total}",
+        "injections flagged": f"{injection_flagged}/{injection_total}",
+        "fact recall (orders, amounts)": _ratio(facts_kept, facts_total),
+    }
+    notes += [f"unflagged commitment: {u}" for u in unflagged]
+    return EvalResult("threads", figures, notes)

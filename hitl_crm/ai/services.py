@@ -12,10 +12,11 @@ from django.db.models import Max
 
 from hitl_crm.ai.evaluation import LabelledText, classification_report, split_stratified
 from hitl_crm.ai.models import IntentExample, TrainedModel
-from hitl_crm.ai.nlp.intent import IntentModel, fit_intent_model
+from hitl_crm.ai.nlp.intent import IntentModel, calibrate_intent_model, fit_intent_model, with_calibration
 
 MIN_EXAMPLES = 10
 MIN_PER_CLASS_FOR_HOLDOUT = 5
+BULK_BATCH_SIZE = 1000
 
 
 def intent_example_add(
@@ -36,6 +37,28 @@ def intent_example_add(
     if errors:
         raise ValidationError(errors)
     return IntentExample.objects.create(text=text, intent=intent, category=(category or "").strip(), source=source)
+
+
+def intent_examples_import(*, rows: Sequence[LabelledText], source: str = IntentExample.Source.IMPORT) -> int:
+    """Store many labelled messages at once (``bulk_create`` in batches, one transaction).
+
+    Every row is checked first as :func:`intent_example_add` checks one; a bad row names its
+    line (1-based) and nothing is stored. Returns the number of rows stored."""
+    if source not in IntentExample.Source.values:
+        raise ValidationError(
+            {"source": f"Unknown source {source!r}; use one of {', '.join(IntentExample.Source.values)}."}
+        )
+    objects: list[IntentExample] = []
+    for line, row in enumerate(rows, start=1):
+        text, intent = (row.text or "").strip(), (row.intent or "").strip()
+        if not text:
+            raise ValidationError({"text": f"Row {line}: the example text is empty."})
+        if not intent:
+            raise ValidationError({"intent": f"Row {line}: the intent label is empty."})
+        objects.append(IntentExample(text=text, intent=intent, category=(row.category or "").strip(), source=source))
+    with transaction.atomic():
+        IntentExample.objects.bulk_create(objects, batch_size=BULK_BATCH_SIZE)
+    return len(objects)
 
 
 def intent_metrics(model: IntentModel, rows: Sequence[LabelledText]) -> dict[str, Any]:
@@ -66,8 +89,10 @@ def intent_model_train(
     """Train the intent classifier on every ``IntentExample`` plus ``extra`` rows and store it as JSON.
 
     With enough data per intent, a stratified hold-out (``holdout``, fixed ``seed``) is scored
-    first and its accuracy / macro-F1 are kept in ``metrics``; the stored model is then refitted
-    on all rows. Raises ``ValidationError`` when there is too little data to learn from.
+    first and its accuracy / macro-F1 are kept in ``metrics``; the confidence is calibrated on
+    that hold-out (temperature scaling, kept in ``params`` and ``metrics["calibration"]``); the
+    stored model is then refitted on all rows and serves the calibrated confidence.
+    Raises ``ValidationError`` when there is too little data to learn from.
     """
     rows = [LabelledText(e.text, e.intent, e.category) for e in IntentExample.objects.order_by("pk").iterator()]
     rows += list(extra)
@@ -88,9 +113,16 @@ def intent_model_train(
             "accuracy": report["accuracy"],
             "macro_f1": report["macro_f1"],
         }
+        # Temperature scaling on the same hold-out (ECE before / cross-fitted after, 10 bins).
+        calibration = calibrate_intent_model(probe, [r.text for r in test], [r.intent for r in test], seed=seed)
+        metrics["calibration"] = calibration.to_dict()
+    else:
+        calibration = None
     model = fit_intent_model(
         [r.text for r in rows], [r.intent for r in rows], categories=[r.category for r in rows], c=c
     )
+    if calibration is not None:
+        model = with_calibration(model, calibration)
     metrics["training_accuracy"] = intent_metrics(model, rows)["accuracy"]
     with transaction.atomic():
         version = (TrainedModel.objects.filter(kind=TrainedModel.Kind.INTENT).aggregate(v=Max("version"))["v"] or 0) + 1

@@ -6,6 +6,8 @@ from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
 
+from hitl_crm.tags import TagsField
+
 
 class Account(models.Model):
     class Tier(models.TextChoices):
@@ -22,6 +24,7 @@ class Account(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="owned_accounts"
     )
+    tags = TagsField()
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -41,6 +44,9 @@ class Account(models.Model):
     def is_vip(self) -> bool:
         return self.tier == self.Tier.VIP
 
+    def get_absolute_url(self) -> str:
+        return reverse("web:account_detail", args=[self.pk])
+
 
 class Contact(models.Model):
     account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="contacts")
@@ -55,6 +61,7 @@ class Contact(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="owned_contacts"
     )
+    tags = TagsField()
     attributes = models.JSONField(default=dict, blank=True, help_text="Business-specific fields.")
     last_activity_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)

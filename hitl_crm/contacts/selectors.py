@@ -34,6 +34,11 @@ def account_list(*, user: User) -> QuerySet[Account]:
     return Account.objects.annotate(contact_count=Count("contacts"))
 
 
+def account_contacts(*, user: User, account: Account) -> QuerySet[Contact]:
+    """The people at ``account`` the user may see, by name."""
+    return contact_list(user=user).filter(account=account).order_by("last_name", "first_name", "id")
+
+
 def contact_timeline(*, contact: Contact) -> QuerySet[Activity]:
     return contact.activities.select_related("actor")
 

@@ -40,6 +40,14 @@ class Delivery(models.Model):
         max_length=200, blank=True, help_text="Dotted path called with the delivery id after a person decided."
     )
     source = models.CharField(max_length=100, blank=True, help_text="What it belongs to, e.g. approvals.request:12.")
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Who it went out for: the approver, else the requester; empty for the system.",
+    )
     source_url = models.CharField(max_length=300, blank=True)
     result = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)

@@ -70,9 +70,18 @@ def _transition(delivery_id: int, *, old: str | tuple[str, ...], verb: str, **ch
 
 
 def delivery_prepare(
-    *, key: str, outbound: Outbound, on_resolved: str = "", source: str = "", source_url: str = ""
+    *,
+    key: str,
+    outbound: Outbound,
+    on_resolved: str = "",
+    source: str = "",
+    source_url: str = "",
+    sent_by: User | None = None,
 ) -> Delivery:
     """Create the ``prepared`` delivery for ``key``, or return the one that exists (any state).
+
+    ``sent_by`` is the person on whose word it goes out (the Outbox's "Sent by me"); ``None`` for
+    the system (reviewer notifications, digests).
 
     Callers commit it before the effect: either in its own transaction (this one, when called
     outside any) or with the caller's bookkeeping (the executor's prepare step).
@@ -90,6 +99,7 @@ def delivery_prepare(
                 "on_resolved": on_resolved,
                 "source": source[:100],
                 "source_url": source_url[:300],
+                "sent_by": sent_by,
             },
         )
         if created:

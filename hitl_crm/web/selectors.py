@@ -13,6 +13,7 @@ from django.utils import timezone
 from hitl_crm.contacts.models import Activity
 from hitl_crm.contacts.selectors import activity_per_day, contact_list, contact_stats
 from hitl_crm.delivery.models import Delivery
+from hitl_crm.hooks import WorkSection, app_hooks
 from hitl_crm.web.models import WorkerHeartbeat
 
 QUEUES = ("ai", "default", "dispatch")
@@ -34,6 +35,25 @@ def worker_status() -> dict:
         for q in QUEUES
     ]
     return {"mode": "broker", "queues": queues}
+
+
+def sees_background_work(user: Any) -> bool:
+    """Whether the dashboard tells this user how background work runs (the broker and its workers).
+
+    It is the site's plumbing: only staff admins (superusers, or staff holding the Admin role's
+    permission on worker heartbeats) can act on it, so nobody else is shown the warning.
+    """
+    return bool(user.is_staff and (user.is_superuser or user.has_perm("web.view_workerheartbeat")))
+
+
+def dashboard_my_work(*, user: Any) -> list[WorkSection]:
+    """The dashboard's "mine to do today": every app's ``my_work(user)`` sections, those with items first.
+
+    Apps keep their own order (``INSTALLED_APPS``) within each group, so a manager with approvals
+    waiting sees them before an empty "your cases", and an agent with cases sees those first.
+    """
+    sections = [section for hook in app_hooks("my_work") for section in hook.value(user)]
+    return sorted(sections, key=lambda section: not section.get("items"))
 
 
 def dashboard_customer_panels(*, user: User) -> dict[str, Any]:
@@ -78,20 +98,27 @@ def _delivery_key(message_id: str) -> str:
     return message_id.strip().strip("<>").rpartition("@")[0]
 
 
-def outbox_files(*, mail_dir: Path, kind: str = "") -> list[Path]:
-    """The ``.eml`` files of the file mail backend, newest first; with ``kind``, only mail of that kind.
+def outbox_files(*, mail_dir: Path, kind: str = "", sent_by: Any = None) -> list[Path]:
+    """The ``.eml`` files of the file mail backend, newest first; with ``kind``, only mail of that kind;
+    with ``sent_by`` (a user), only mail that went out on their word (``Delivery.sent_by``).
 
     A message's kind comes from the header its app sets (campaigns, case replies) or from the delivery
     kernel's record of it (``Delivery.kind``): by key (the Message-ID's local part) or, for mail that
-    keeps the backend's own Message-ID (reviewer notifications), by recipient and subject. One query.
+    keeps the backend's own Message-ID (reviewer notifications), by recipient and subject. Who sent it
+    comes only from the kernel's record, by key: everything sent on a person's word is an approved
+    action, whose Message-ID is its execution key. One query.
     """
     files = sorted(mail_dir.glob("*.eml"), reverse=True) if mail_dir.exists() else []
-    if not kind:
+    if not kind and sent_by is None:
         return files
-    rows = Delivery.objects.filter(channel=Delivery.Channel.EMAIL, kind=kind).values_list("key", "recipient", "summary")
+    rows = Delivery.objects.filter(channel=Delivery.Channel.EMAIL)
+    if kind:
+        rows = rows.filter(kind=kind)
+    if sent_by is not None:
+        rows = rows.filter(sent_by=sent_by)
     keys: set[str] = set()
     sent_to: set[tuple[str, str]] = set()
-    for key, recipient, summary in rows:
+    for key, recipient, summary in rows.values_list("key", "recipient", "summary"):
         keys.add(key)
         sent_to.add((recipient, summary))
     parser = BytesParser(policy=policy.default)
@@ -99,14 +126,24 @@ def outbox_files(*, mail_dir: Path, kind: str = "") -> list[Path]:
     for path in files:
         with path.open("rb") as fp:
             headers = parser.parse(fp, headersonly=True)
+        recorded = _delivery_key(str(headers.get("Message-ID", ""))) in keys
+        if sent_by is not None:
+            if recorded:
+                matching.append(path)
+            continue
         tagged = [value for name, value in _KIND_HEADERS.items() if headers.get(name) is not None]
         if tagged:
             if tagged[0] == kind:
                 matching.append(path)
             continue
-        if (
-            _delivery_key(str(headers.get("Message-ID", ""))) in keys
-            or (str(headers.get("To", "")), str(headers.get("Subject", ""))) in sent_to
-        ):
+        if recorded or (str(headers.get("To", "")), str(headers.get("Subject", ""))) in sent_to:
             matching.append(path)
     return matching
+
+
+def outbox_message_sent_by(*, path: Path, user: Any) -> bool:
+    """Whether the message in ``path`` went out on ``user``'s word (one query)."""
+    with path.open("rb") as fp:
+        headers = BytesParser(policy=policy.default).parse(fp, headersonly=True)
+    key = _delivery_key(str(headers.get("Message-ID", "")))
+    return bool(key) and Delivery.objects.filter(channel=Delivery.Channel.EMAIL, key=key, sent_by=user).exists()

@@ -4,9 +4,9 @@ from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
-from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.db import connection
@@ -18,7 +18,16 @@ from django.views.decorators.vary import vary_on_headers
 from hitl_crm.contacts.selectors import contact_list, contact_timeline
 from hitl_crm.hooks import app_hooks
 from hitl_crm.types import AuthenticatedHtmxHttpRequest
-from hitl_crm.web.selectors import OUTBOX_KINDS, dashboard_customer_panels, outbox_files, worker_status
+from hitl_crm.web.crm_views import contact_page
+from hitl_crm.web.selectors import (
+    OUTBOX_KINDS,
+    dashboard_customer_panels,
+    dashboard_my_work,
+    outbox_files,
+    outbox_message_sent_by,
+    sees_background_work,
+    worker_status,
+)
 
 CONTACTS_PER_PAGE = 25
 TIMELINE_PER_PAGE = 30
@@ -31,9 +40,12 @@ def dashboard(request: AuthenticatedHtmxHttpRequest) -> HttpResponse:
     # Apps add their own figures: AppConfig.dashboard_stats(user) -> [{"label", "value", "url"}].
     app_stats = [stat for hook in app_hooks("dashboard_stats") for stat in hook.value(request.user)]
     context = {
+        # What the user should do today comes first: AppConfig.my_work(user) -> [section, ...].
+        "my_work": dashboard_my_work(user=request.user),
         "app_stats": app_stats,
         **dashboard_customer_panels(user=request.user),
-        "workers": worker_status(),
+        # How background work runs is the admins' business; others are not shown the warning.
+        "workers": worker_status() if sees_background_work(request.user) else None,
     }
     return render(request, "web/dashboard.html", context)
 
@@ -60,9 +72,7 @@ def contact_detail(request: AuthenticatedHtmxHttpRequest, pk: int) -> HttpRespon
     page = Paginator(contact_timeline(contact=contact), TIMELINE_PER_PAGE).get_page(request.GET.get("page"))
     if request.htmx:
         return render(request, "web/contact_detail.html#timeline", {"contact": contact, "page": page})
-    # Apps add badges: AppConfig.contact_badges(contact, user) -> [{"label", "value", "css", "title"}].
-    badges = [badge for hook in app_hooks("contact_badges") for badge in hook.value(contact, request.user)]
-    return render(request, "web/contact_detail.html", {"contact": contact, "page": page, "badges": badges})
+    return contact_page(request, contact, page=page)  # with the badges, the edit and log panels
 
 
 def _search_groups(*, user: Any, query: str) -> list[dict[str, Any]]:
@@ -117,17 +127,40 @@ def _read_eml(path: Path) -> dict:
     }
 
 
+OUTBOX_SENDERS = {"": "Everyone", "me": "Sent by me"}
+
+
+def _sees_all_mail(user: Any) -> bool:
+    """Staff (managers, admins) see every message; others only what went out on their word.
+
+    Other people's mail includes reviewer notifications, whose links sign their reader in to decide.
+    """
+    return bool(user.is_staff)
+
+
 @require_GET
-@staff_member_required
-def outbox(request: HttpRequest) -> HttpResponse:
-    """Mail written by the file backend (the embedded default), newest first."""
+@login_required
+def outbox(request: AuthenticatedHtmxHttpRequest) -> HttpResponse:
+    """Mail written by the file backend (the embedded default), newest first.
+
+    Staff see all of it and may narrow it to "Sent by me"; everyone else sees only the mail sent on
+    their word (the replies and follow-ups they approved or asked for).
+    """
     kind = request.GET.get("kind", "")
     if kind and kind not in OUTBOX_KINDS:
         return HttpResponseBadRequest(f"kind: unknown kind {kind[:40]!r}; choose one of {', '.join(OUTBOX_KINDS)}.")
+    sees_all = _sees_all_mail(request.user)
+    sender = request.GET.get("sender", "" if sees_all else "me")
+    if sender not in OUTBOX_SENDERS:
+        return HttpResponseBadRequest(f"sender: unknown sender {sender[:40]!r}; choose 'me' or leave it empty.")
+    if not sees_all:
+        sender = "me"
     file_backend = settings.EMAIL_BACKEND == "hitl_crm.delivery.EmlFileBackend"
-    files = outbox_files(mail_dir=_mail_dir(), kind=kind) if file_backend else []
+    sent_by = request.user if sender == "me" else None
+    files = outbox_files(mail_dir=_mail_dir(), kind=kind, sent_by=sent_by) if file_backend else []
     page = Paginator(files, 25).get_page(request.GET.get("page"))
     messages = [_read_eml(p) for p in page.object_list]
+    query = urlencode({name: value for name, value in (("kind", kind), ("sender", sender)) if value})
     context = {
         "page": page,
         "mails": messages,
@@ -135,16 +168,22 @@ def outbox(request: HttpRequest) -> HttpResponse:
         "kind": kind,
         "kinds": OUTBOX_KINDS,
         "kind_label": OUTBOX_KINDS.get(kind, ""),
+        "sender": sender,
+        "senders": OUTBOX_SENDERS,
+        "sees_all": sees_all,
+        "query": query,
     }
     return render(request, "web/outbox.html", context)
 
 
 @require_GET
-@staff_member_required
-def outbox_message(request: HttpRequest, name: str) -> HttpResponse:
+@login_required
+def outbox_message(request: AuthenticatedHtmxHttpRequest, name: str) -> HttpResponse:
     path = _mail_dir() / f"{name}.eml"
     # The name comes from the URL: only plain file names inside the mail folder are served.
     if "/" in name or "\\" in name or name.startswith(".") or not path.is_file():
+        raise Http404("No such message")
+    if not _sees_all_mail(request.user) and not outbox_message_sent_by(path=path, user=request.user):
         raise Http404("No such message")
     return render(request, "web/outbox_message.html", {"mail": _read_eml(path)})
 

@@ -77,6 +77,10 @@ class LeadInputSerializer(serializers.Serializer):
     estimated_value = serializers.DecimalField(
         max_digits=12, decimal_places=2, min_value=0, required=False, allow_null=True
     )
+    value_currency = serializers.CharField(
+        max_length=3, required=False, allow_blank=True, help_text="ISO 4217 code of estimated_value, e.g. EUR."
+    )
+    tags = serializers.ListField(child=serializers.CharField(max_length=40), required=False, max_length=20)
     do_not_email = serializers.BooleanField(required=False)
     external_id = serializers.CharField(max_length=100, required=False, allow_blank=True)
     attributes = serializers.DictField(required=False)

@@ -6,9 +6,11 @@ from decimal import Decimal
 from typing import Any, cast
 
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from rest_framework import serializers
 
+from hitl_crm.tags import MAX_TAG_LENGTH, MAX_TAGS, normalize_tags
 from service.inbound import InboundMail, MalformedMail, build
 from service.models import Case, KnowledgeArticle, Message, RefundRequest
 
@@ -31,6 +33,7 @@ class CaseSerializer(serializers.ModelSerializer):
     owner: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
         slug_field="username", read_only=True, allow_null=True
     )
+    tags = serializers.ListField(child=serializers.CharField(), read_only=True)
 
     class Meta:
         model = Case
@@ -42,6 +45,7 @@ class CaseSerializer(serializers.ModelSerializer):
             "priority",
             "contact",
             "owner",
+            "tags",
             "intent",
             "intent_confidence",
             "intent_source",
@@ -70,6 +74,26 @@ class CaseSerializer(serializers.ModelSerializer):
 class CaseUpdateSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Case.Status.choices, required=False)
     priority = serializers.ChoiceField(choices=Case.Priority.choices, required=False)
+    owner: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username",
+        queryset=User.objects.filter(is_active=True),
+        required=False,
+        allow_null=True,
+        help_text="Username of someone who may work cases (support agent, manager); null to unassign.",
+    )
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=MAX_TAG_LENGTH + 10, allow_blank=True),
+        required=False,
+        max_length=MAX_TAGS * 2,
+        help_text=f"Replaces the case's tags: at most {MAX_TAGS}, each 1–{MAX_TAG_LENGTH} letters, digits, "
+        "spaces, - or _.",
+    )
+
+    def validate_tags(self, value: list[str]) -> list[str]:
+        try:
+            return normalize_tags(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from None
 
 
 class TriageCorrectionSerializer(serializers.Serializer):

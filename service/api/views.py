@@ -64,8 +64,8 @@ class CaseFilter(filters.FilterSet):
 
 
 class CaseViewSet(mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
-    """Support cases with triage, summary and the needs-a-person flag. Writes: status/priority, and
-    triage corrections (which become training data)."""
+    """Support cases with triage, summary and the needs-a-person flag. Writes: status, priority, owner
+    (someone who may work cases) and tags, and triage corrections (which become training data)."""
 
     serializer_class = CaseSerializer
     pagination_class = CursorPagination

@@ -1,7 +1,7 @@
-"""Changes people make to a case (status, priority, owner, triage corrections) and its summary.
+"""Changes people make to a case (status, priority, owner, tags, triage corrections) and its summary.
 
-Every change of status, owner or priority, and every triage correction, is written to the audit
-trail in the transaction that makes it, with who did it and the values before and after.
+Every change of status, owner, priority or tags, and every triage correction, is written to the
+audit trail in the transaction that makes it, with who did it and the values before and after.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from approvals.selectors import approval_open_for_subject
 from approvals.services import approval_cancel
 from hitl_crm.ai.engine import run
 from hitl_crm.ai.services import intent_example_add
-from hitl_crm.permissions import require_permission
+from hitl_crm.permissions import has_permission, require_permission
+from hitl_crm.tags import normalize_tags
 from service.models import Case, Message, TriageCorrection
 from service.routing import SEND_REPLY
 from service.services.replies import latest_inbound, reply_request_create, routing_flags
@@ -28,7 +29,8 @@ from service.services.replies import latest_inbound, reply_request_create, routi
 logger = logging.getLogger(__name__)
 
 THREAD_FOR_SUMMARY = 30  # messages; older ones are in the previous summary's facts anyway
-CASE_FIELDS = frozenset({"status", "priority", "owner"})
+CASE_FIELDS = frozenset({"status", "priority", "owner", "tags"})
+WORK_CASES = "service.change_case"  # who may own a case: the people who may work it
 
 
 def _audited(value: Any) -> Any:
@@ -166,25 +168,57 @@ def case_triage_correct(*, case: Case, actor: User, intent: str | None = None, s
     return case
 
 
-# --- status, priority, owner ---------------------------------------------------------------------
+# --- status, priority, owner, tags ---------------------------------------------------------------
+
+
+def may_work_cases(user: User | None) -> bool:
+    """True when ``user`` may own a case: an active person who may change cases (support agents,
+    managers, administrators)."""
+    return has_permission(user, WORK_CASES)
+
+
+def _person(user: User) -> str:
+    return user.get_full_name() or user.get_username()
+
+
+def _checked(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with tags normalised; a field that cannot take its value is a ``ValidationError`` naming it."""
+    unknown = set(data) - CASE_FIELDS
+    if unknown:
+        raise ValidationError(dict.fromkeys(sorted(unknown), "This field cannot be set."))
+    data = dict(data)
+    if "owner" in data:
+        owner = data["owner"]
+        if owner is not None and not isinstance(owner, User):
+            raise ValidationError({"owner": "Pick a person."})
+        if owner is not None and not may_work_cases(owner):
+            raise ValidationError(
+                {"owner": f"{_person(owner)} cannot work cases, so cannot own one: pick a support agent or a manager."}
+            )
+    if "tags" in data:
+        try:
+            data["tags"] = normalize_tags(data["tags"])
+        except ValidationError as exc:
+            raise ValidationError({"tags": exc.messages}) from None
+    return data
 
 
 @transaction.atomic
 def case_update(*, case: Case, actor: User, data: dict[str, Any]) -> Case:
-    """Change status, priority or owner. Needs ``service.change_case``; audited with before/after.
+    """Change status, priority, owner or tags. Needs ``service.change_case``; audited with before/after.
 
-    Resolving or closing a case clears "needs a person" and cancels a pending AI draft.
+    The owner must be someone who may work cases (:func:`may_work_cases`); tags are normalised
+    (``hitl_crm.tags``). Resolving or closing a case clears "needs a person" and cancels a pending
+    AI draft.
     """
     require_permission(actor, "service.change_case", message="You may not change cases.")
-    unknown = set(data) - CASE_FIELDS
-    if unknown:
-        raise ValidationError(dict.fromkeys(sorted(unknown), "This field cannot be set."))
+    data = _checked(data)
     case = Case.objects.select_for_update().get(pk=case.pk)
     before = {name: _audited(getattr(case, name)) for name in data}
     for name, value in data.items():
         setattr(case, name, value)
     done = data.get("status") in (Case.Status.RESOLVED, Case.Status.CLOSED)
-    if "status" in data:
+    if "status" in data and data["status"] != before["status"]:
         case.resolved_at = timezone.now() if done else None
         if done:
             case.needs_human, case.needs_human_reason = False, ""
@@ -192,7 +226,16 @@ def case_update(*, case: Case, actor: User, data: dict[str, Any]) -> Case:
     case.save()
     after = {name: _audited(getattr(case, name)) for name in data}
     if after != before:
-        audit_record(verb="service.case_updated", actor=actor, target=case, data={"before": before, "after": after})
+        changed = sorted(name for name in data if after[name] != before[name])
+        audit_record(
+            verb="service.case_updated",
+            actor=actor,
+            target=case,
+            data={
+                "before": {name: before[name] for name in changed},
+                "after": {name: after[name] for name in changed},
+            },
+        )
     if done:
         # An AI draft for a case someone has closed would answer a question nobody is asking any more.
         pending = approval_open_for_subject(action=SEND_REPLY, subject=case)

@@ -94,3 +94,45 @@ def test_metrics():
     assert report["macro_f1"] == round((2 / 3 + 0.8) / 2, 4)
     assert rouge1_recall("the cat sat", "the cat sat on the mat") == 0.5
     assert rouge_l("a b c d", "a c d")["recall"] == 1.0
+
+
+def test_ai_eval_evaluates_an_openai_compatible_backend_on_a_local_server(tmp_path, capsys, fake_llm, monkeypatch):
+    # given a local OpenAI-compatible server that answers every summary, and a fake key
+    import json as _json
+
+    from tests.fakes import FAKE_OPENAI_KEY, Reply
+
+    monkeypatch.setenv("OPENAI_API_KEY", FAKE_OPENAI_KEY)
+    fake_llm.default = Reply.json({"summary": "Customer asks about an order.", "key_points": ["order question"]})
+    path = write_csv(tmp_path / "support.csv", per_intent=2)
+    # when
+    call_command(
+        "ai_eval",
+        "summarize",
+        "--data",
+        str(path),
+        "--backend",
+        "openai",
+        "--model",
+        "test-model",
+        "--base-url",
+        f"{fake_llm.url}/v1",
+        "--api-key-env",
+        "OPENAI_API_KEY",
+    )
+    out = capsys.readouterr().out
+    # then every item went to the server, with the thread's turns and asks fenced as data, and was scored
+    assert "backend openai" in out
+    assert figure(out, "items") == 8
+    assert figure(out, "backend failures") == 0
+    assert len(fake_llm.requests) == 8
+    prompt = _json.loads(fake_llm.bodies[0])["messages"][1]["content"]
+    assert "<conversation>" in prompt
+    assert "<asks>" in prompt
+    assert not AiRun.objects.exists()
+
+
+def test_ai_eval_backend_options_without_a_backend_are_refused(tmp_path):
+    path = write_csv(tmp_path / "support.csv", per_intent=2)
+    with pytest.raises(CommandError, match="--backend"):
+        call_command("ai_eval", "summarize", "--data", str(path), "--model", "x")

@@ -72,7 +72,7 @@ def test_the_provider_never_sees_the_records_personal_data_and_the_reply_gets_it
     saved = AiRun.objects.get(pk=result.run.pk)
     assert saved.backend == backend
     assert saved.model_name == "test-model"
-    assert saved.prompt_version == "draft_reply@2+s2"
+    assert saved.prompt_version == "draft_reply@3+s3"
     assert "maria.gonzalez@customer.example" not in str(saved.input_redacted)
     expected_tokens = (1200, 300) if backend == "openai" else (1000, 200)
     assert (saved.tokens_in, saved.tokens_out) == expected_tokens

@@ -109,10 +109,10 @@ def test_a_status_forced_to_approved_without_decisions_is_not_executed(make_refu
     assert refund_action.CALLS == []
 
 
-def test_a_subject_changed_after_approval_voids_execution(approved, refund_action):
+def test_a_subject_changed_after_approval_voids_execution(approved, refund_action, agent):
     # given: the contact changes between approval and execution
     contact = approved.subject
-    contact_update(contact=contact, data={"title": "Former buyer"})
+    contact_update(contact=contact, data={"title": "Former buyer"}, actor=agent)
     # when
     req = approval_execute(request_id=approved.pk)
     # then

@@ -150,7 +150,7 @@ class InvariantTests(TestCase):
         elif kind == "force_approved":
             ApprovalRequest.objects.filter(pk=req.pk, status="pending").update(status="approved")
         elif kind == "touch_subject":
-            contact_update(contact=contact, data={"title": f"{contact.title}+"})
+            contact_update(contact=contact, data={"title": f"{contact.title}+"}, actor=self.users["manager1"])
         elif kind == "escalate":
             from datetime import timedelta
 

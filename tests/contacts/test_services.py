@@ -46,24 +46,24 @@ def test_phone_normalize_reads_international_numbers():
     assert phone_normalize("+44 20 7946 0958") == "+442079460958"
 
 
-def test_contact_update_records_what_changed():
+def test_contact_update_records_what_changed(sales_rep):
     contact = ContactFactory(title="Buyer")
-    contact_update(contact=contact, data={"title": "Head buyer"})
+    contact_update(contact=contact, data={"title": "Head buyer"}, actor=sales_rep)
     latest = contact.activities.first()
     assert latest.summary == "Updated title"
     assert latest.data == {"changed": ["title"]}
 
 
-def test_contact_update_without_a_change_writes_nothing():
+def test_contact_update_without_a_change_writes_nothing(sales_rep):
     contact = ContactFactory(title="Buyer")
-    contact_update(contact=contact, data={"title": "Buyer"})
+    contact_update(contact=contact, data={"title": "Buyer"}, actor=sales_rep)
     assert contact.activities.count() == 0
 
 
-def test_contact_update_refuses_unknown_fields():
+def test_contact_update_refuses_unknown_fields(sales_rep):
     contact = ContactFactory()
     with pytest.raises(ValidationError) as excinfo:
-        contact_update(contact=contact, data={"last_activity_at": None})
+        contact_update(contact=contact, data={"last_activity_at": None}, actor=sales_rep)
     assert "last_activity_at" in excinfo.value.message_dict
 
 
@@ -96,8 +96,8 @@ def test_activity_record_rejects_unknown_kinds():
     assert Activity.objects.count() == 0
 
 
-def test_account_domain_is_unique_case_insensitively():
+def test_account_domain_is_unique_case_insensitively(sales_rep):
     AccountFactory(domain="acme.example")
     with pytest.raises(ValidationError) as excinfo:
-        account_create(name="Acme again", domain="ACME.example")
+        account_create(name="Acme again", domain="ACME.example", actor=sales_rep)
     assert "acme.example" in excinfo.value.message_dict["domain"][0]

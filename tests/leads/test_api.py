@@ -147,7 +147,7 @@ def test_create_and_update_leads(api, sales_rep):
     assert updated.json()["closed_at"] is not None
 
 
-def test_import_through_the_api_and_poll_its_status(api, manager, sales_rep, django_capture_on_commit_callbacks):
+def test_import_through_the_api_and_poll_its_status(api, manager, support_agent, django_capture_on_commit_callbacks):
     api.force_authenticate(manager)
     upload = SimpleUploadedFile("x.csv", b"Email,Source\na@x.example,Referral\nbroken,Referral\n")
     with django_capture_on_commit_callbacks(execute=True):
@@ -167,7 +167,7 @@ def test_import_through_the_api_and_poll_its_status(api, manager, sales_rep, dja
             "row": ["broken", "Referral"],
         }
     ]
-    api.force_authenticate(sales_rep)
+    api.force_authenticate(support_agent)
     assert api.get(reverse("api:lead-import-list")).status_code == 403
 
 

@@ -78,7 +78,8 @@ def test_leads_eval_imports_trains_reports_and_leaves_nothing_behind(tmp_path, c
     out = capsys.readouterr().out
     assert "400 rows read as UTF-8; imported 400, failed 0, duplicates 0" in out
     assert (
-        "Left out, filled in after contact (leak the outcome): Tags, Lead Quality, Asymmetrique Activity Index, "
+        "Left out, filled in after contact (leak the outcome): Last Activity, Tags, Lead Quality, "
+        "Asymmetrique Activity Index, "
         "Last Notable Activity" in out
     )
     assert "Lead Number (a sequential id)" in out

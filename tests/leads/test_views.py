@@ -235,8 +235,8 @@ def test_the_progress_partial_polls_while_running(client, manager):
     assert "25%" in html
 
 
-def test_reps_cannot_import(client, sales_rep):
-    client.force_login(sales_rep)
+def test_support_agents_cannot_import(client, support_agent):
+    client.force_login(support_agent)
     assert client.get(reverse("leads:imports")).status_code == 403
     upload = SimpleUploadedFile("leads.csv", b"Email,Name\nann@x.example,Ann\n", content_type="text/csv")
     assert client.post(reverse("leads:imports"), {"file": upload}).status_code == 403

@@ -26,12 +26,14 @@ from hitl_crm.ai import guards
 from hitl_crm.ai.conf import app_settings
 from hitl_crm.ai.nlp import facts
 from hitl_crm.ai.nlp.bm25 import BM25
+from hitl_crm.ai.nlp.dialogue import is_generic, repeats, specific_terms
 from hitl_crm.ai.nlp.risk import flag, without_injection
 from hitl_crm.ai.nlp.sentiment import sentiment
 from hitl_crm.ai.nlp.text import clip, content_terms, first_name, sentences
-from hitl_crm.ai.prompts import defuse, fence, task_prompt
+from hitl_crm.ai.prompts import defuse, fence, render, task_prompt, template_version
 from hitl_crm.ai.schema import FLAG, PROBABILITY, array, number, obj, string
 from hitl_crm.ai.skills.base import Skill
+from hitl_crm.ai.thread import THREAD_INPUT, Thread, build_thread, prompt_parts
 from hitl_crm.ai.trust import EMAIL_RE
 
 ID = {"type": ["string", "integer"]}
@@ -52,6 +54,7 @@ REPLY_INPUT = obj(
         "exemplars": array(EXEMPLAR),
         "policy": array(string()),
         "instruction": string(maxLength=2000),
+        "thread": THREAD_INPUT,
     },
     ["customer_text"],
 )
@@ -350,42 +353,275 @@ def _no_grounding_flag(who: str) -> dict[str, str]:
     )
 
 
+#: Pooled across sources, the answer to one ask must hold this share of its (idf-weighted) words.
+MIN_POOLED = 0.3
+#: The most asks one draft answers in paragraphs of their own (the rest go to a person).
+MAX_ANSWERED = 4
+#: A source sentence saying this share of a refuted explanation's words says it again.
+REFUTED_REPEAT = 0.6
+_ORDER_TOPIC = frozenset(
+    content_terms(
+        "order delivery arrived arrive parcel tracking refund return exchange charged charge cancel damaged "
+        "broken faulty invoice receipt shipped replacement"
+    )
+)
+#: "… send the order number and the card type …" when the thread already has the order number.
+_KNOWN_ORDER_NUMBER = re.compile(
+    r",?\s+(?:and|or|with)\s+(?:the|your)\s+order number\b|\b(?:the|your)\s+order number\s+(?:and|or)\s+",
+    re.IGNORECASE,
+)
+#: How customers say it, and how knowledge articles say it: a query gains the article's words.
+EXPANSIONS: dict[str, tuple[str, ...]] = {
+    stem_: tuple(content_terms(words))
+    for keys, words in (
+        ("arrived arrive late where lost delayed stuck transit parcel", "delivery tracking carrier"),
+        ("charged twice double duplicate statement", "charge payment authorisation billing"),
+        ("log login sign locked password reset", "password sign-in account"),
+        ("exchange tight small large bigger smaller size fit", "size exchange"),
+        ("broken damaged faulty sole zip seam torn bent leaking", "damaged faulty warranty"),
+        ("invoice receipt vat wrong name", "invoice receipt company name tax"),
+        ("cancel mistake", "cancel change"),
+        ("wash clean grubby soak wetting", "wash care"),
+        ("abroad international customs duties norway canada uk", "international customs shipping"),
+    )
+    for stem_ in content_terms(keys)
+}
+BROKEN_PROMISE = "I'm sorry that we did not do what we told you we would. That should not have happened."
+REFUTED_ACK = "Thank you for checking and telling us; I understand the earlier explanation does not match what you see."
+OPEN_POINT = "I'm checking the other point you raised with the team and will come back to you on it."
+THANKS_CLOSE = "Thank you for letting us know, I'm glad it's sorted. If anything else comes up, just reply here."
+ASK_ORDER = "Could you reply with your order number, so I can look at the order itself?"
+
+
+def reply_thread(inputs: dict[str, Any]) -> Thread:
+    """The thread the reply answers: ``thread`` turns when given, else the customer text as one turn."""
+    if inputs.get("thread"):
+        return build_thread(list(inputs["thread"]))
+    return build_thread([{"role": "customer", "text": inputs["customer_text"]}])
+
+
+def _pooled(
+    query: list[str], hits: list[Hit], retriever: Retriever, *, skip: Any, limit: int
+) -> tuple[list[tuple[str, Source]], float]:
+    """Sentences from several sources that together answer ``query`` (greedy on new words covered)."""
+    wanted = {t for t in query if not is_generic(t)} or set(query)
+    weight = {t: 1.0 + retriever.idf(t) for t in wanted}
+    total = sum(weight.values()) or 1.0
+    pool = [
+        (sentence, hit.source)
+        for hit in hits[:4]
+        for sentence in sentences(hit.source.text)
+        if is_answer_sentence(sentence)
+        and not (hit.source.kind == "exemplar" and _about_someone(sentence))
+        and not skip(sentence)
+    ]
+    chosen: list[tuple[str, Source]] = []
+    covered: set[str] = set()
+    while len(chosen) < limit:
+        best, gain = None, 0.0
+        for sentence, source in pool:
+            new = (wanted & set(content_terms(sentence))) - covered
+            score = sum(weight[t] for t in new)
+            if score > gain and (sentence, source) not in chosen:
+                best, gain = (sentence, source), score
+        if best is None or gain <= 0 or (chosen and gain < 0.15 * total):
+            break
+        chosen.append(best)
+        covered |= wanted & set(content_terms(best[0]))
+    coverage = sum(weight[t] for t in covered) / total
+    if coverage < MIN_POOLED or not any(len(wanted & set(content_terms(s))) >= 2 for s, _ in chosen):
+        return [], coverage
+    order = {id(src): i for i, src in enumerate(h.source for h in hits)}
+    chosen.sort(key=lambda c: (order.get(id(c[1]), 99), c[1].text.find(c[0])))
+    return chosen, coverage
+
+
+def _ask_query(ask_text: str, turn_text: str, instruction: str) -> list[str]:
+    query = query_terms(f"{ask_text}\n{instruction}")
+    # "Can you tell me where it is?": the turn around the ask says what "it" is.
+    if len({t for t in query if not is_generic(t)}) < 3:
+        query += [t for t in query_terms(turn_text) if t not in query][:8]
+    return expand(query)
+
+
+def expand(query: list[str]) -> list[str]:
+    """The query plus the words the knowledge base uses for the same thing ("arrived" → "delivery")."""
+    extra = [t for term in query for t in EXPANSIONS.get(term, ()) if t not in query]
+    return query + list(dict.fromkeys(extra))
+
+
+def answer_asks(
+    thread: Thread, retriever: Retriever, *, instruction: str = "", fallback: str = ""
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """For each open ask: the sentences that answer it (and their sources) or none; and the asks
+    left without an answer. Sentences that repeat an explanation the customer refuted, or what we
+    already said in the thread, are never used; an ask already answered is not answered again."""
+    refuted = thread.refuted_sentences
+    said = thread.agent_sentences
+    order_known = bool(thread.facts.get("order_ids"))
+    asks = [(a.text, thread.turns[a.turn].clean_text) for a in thread.open_asks]
+    if not asks and thread.asks:
+        return [], []  # everything asked was answered: the customer is closing the loop
+    if not asks:
+        last = thread.last_customer_turn()
+        text = (last.clean_text if last else "") or fallback
+        asks = [(text, text)] if text.strip() else []
+    used: set[str] = set()
+
+    def skip(sentence: str) -> bool:
+        return sentence in used or says_again(sentence, refuted) or (bool(said) and repeats(sentence, said, share=0.7))
+
+    def known(sentence: str) -> str:
+        """Do not ask for what the thread already gives: the order number."""
+        return _KNOWN_ORDER_NUMBER.sub(" ", sentence).replace("  ", " ") if order_known else sentence
+
+    answered: list[dict[str, Any]] = []
+    unanswered: list[str] = []
+    limit = 3 if len(asks) == 1 else 2
+    for ask_text, turn_text in asks:
+        if len(answered) >= MAX_ANSWERED:
+            unanswered.append(ask_text)
+            continue
+        # One ask: the whole message is the question (as a single-message reply always read it).
+        query = query_terms(f"{turn_text}\n{instruction}") if len(asks) == 1 else []
+        hits = retriever.search(query) if query else []
+        picked = [(s, src) for s, src in select_answer(query, hits, retriever, limit=limit) if not skip(s)]
+        if not picked:
+            query = _ask_query(ask_text, turn_text, instruction)
+            hits = retriever.search(query)
+            picked = [(s, src) for s, src in select_answer(query, hits, retriever, limit=limit) if not skip(s)]
+        coverage = max((h.coverage for h in hits if picked and h.source in {src for _, src in picked}), default=0.0)
+        if not picked:
+            picked, coverage = _pooled(query, hits, retriever, skip=skip, limit=limit)
+        if not picked:
+            unanswered.append(ask_text)
+            continue
+        used.update(s for s, _ in picked)
+        picked = [(known(s), src) for s, src in picked]
+        answered.append({"ask": ask_text, "answer": picked, "coverage": coverage, "hits": hits})
+    if not answered and len(asks) > 1:
+        # No single ask found its answer: the message as a whole may still match one source.
+        whole = query_terms(f"{thread.customer_text()}\n{instruction}")
+        hits = retriever.search(whole)
+        picked = [(known(s), src) for s, src in select_answer(whole, hits, retriever) if not skip(s)]
+        if picked:
+            coverage = max(h.coverage for h in hits if h.source in {src for _, src in picked})
+            answered.append({"ask": thread.customer_text(), "answer": picked, "coverage": coverage, "hits": hits})
+            unanswered = []
+    return answered, unanswered
+
+
+def says_again(sentence: str, refuted: list[str]) -> bool:
+    """Whether ``sentence`` repeats an explanation the customer rejected: it holds most of that
+    explanation's words, or is mostly made of them."""
+    mine = specific_terms(sentence)
+    for said in refuted:
+        theirs = specific_terms(said)
+        if mine and theirs and max(len(mine & theirs) / len(theirs), len(mine & theirs) / len(mine)) >= REFUTED_REPEAT:
+            return True
+    return False
+
+
+def _order_topic(thread: Thread, asks: list[str]) -> bool:
+    terms = {t for a in asks for t in content_terms(a)} | set(content_terms(thread.customer_text()))
+    return bool(terms & _ORDER_TOPIC)
+
+
 def reply_offline(inputs: dict[str, Any]) -> dict[str, Any]:
+    thread = reply_thread(inputs)
     question = without_injection(inputs["customer_text"]) or inputs["customer_text"]
     mood = inputs.get("sentiment")
     if mood is None:
-        mood = sentiment(question).score
+        mood = sentiment(thread.customer_text() or question).score
     sources = collect_sources(inputs)
     retriever = Retriever(sources)
-    # A reviewer's change request (a redraft) steers what the answer covers.
-    query = query_terms(f"{question}\n{inputs.get('instruction') or ''}")
-    hits = retriever.search(query)
-    answer = select_answer(query, hits, retriever)
+    instruction = inputs.get("instruction") or ""
+    answered, unanswered = answer_asks(thread, retriever, instruction=instruction, fallback=question)
     parts = [greeting(inputs.get("customer_name", "")), acknowledgement(float(mood))]
-    if not answer:
+    flags: list[dict[str, str]] = []
+    if thread.broken_promises:
+        parts[-1] += " " + BROKEN_PROMISE
+        flags.append(
+            flag(
+                "broken_promise",
+                "We did not keep something we promised in this thread; check what can be done now.",
+                clip(thread.broken_promises[-1].text, 160),
+                "medium",
+            )
+        )
+    if thread.refutations and answered:
+        parts[-1] += " " + REFUTED_ACK
+    if thread.injections:
+        flags.append(
+            flag(
+                "prompt_injection",
+                "A message in this thread contains instructions aimed at the AI; they were ignored.",
+                thread.injections[0],
+                "medium",
+            )
+        )
+    hits_all = [h for block in answered for h in block["hits"]]
+    if not answered and not unanswered and thread.asks:
+        parts = [greeting(inputs.get("customer_name", "")), THANKS_CLOSE, sign_off(inputs.get("agent_name", ""))]
+        return {
+            "body": "\n\n".join(parts),
+            "sources": [],
+            "confidence": 0.5,
+            "grounding": 1.0,
+            "method": "bm25-thread",
+            "flags": flags,
+            "asks_answered": [],
+            "asks_open": [],
+            "retrieval": [],
+        }
+    if not answered:
         parts += [NO_ANSWER, sign_off(inputs.get("agent_name", ""))]
         return {
             "body": "\n\n".join(parts),
             "sources": [],
             "confidence": 0.1,
             "grounding": 0.0,
-            "method": "bm25-extractive",
-            "flags": [_no_grounding_flag("The drafting engine")],
-            "retrieval": [_hit_dict(h) for h in hits],
+            "method": "bm25-thread",
+            "flags": [*flags, _no_grounding_flag("The drafting engine")],
+            "asks_answered": [],
+            "asks_open": unanswered,
+            "retrieval": [_hit_dict(h) for h in retriever.search(query_terms(f"{question}\n{instruction}"))],
         }
-    used = [src for _, src in answer]
-    ground = grounding_score([s for s, _ in answer], used)
-    top = max(h.coverage for h in hits if h.source in used)
-    parts += [" ".join(s for s, _ in answer), NEXT_STEP, sign_off(inputs.get("agent_name", ""))]
+    answer_sentences = [s for block in answered for s, _ in block["answer"]]
+    used = [src for block in answered for _, src in block["answer"]]
+    parts += [" ".join(s for s, _ in block["answer"]) for block in answered]
+    if unanswered:
+        parts.append(OPEN_POINT)
+        flags.append(
+            flag(
+                "ask_unanswered",
+                f"{len(unanswered)} of the customer's asks found no answer in the knowledge base; "
+                "a person should answer it.",
+                clip(unanswered[0], 160),
+                "medium",
+            )
+        )
+    if not thread.facts.get("order_ids") and _order_topic(thread, [b["ask"] for b in answered] + unanswered):
+        parts.append(ASK_ORDER)
+    parts += [NEXT_STEP, sign_off(inputs.get("agent_name", ""))]
     body = "\n\n".join(parts)
+    ground = grounding_score(answer_sentences, used)
+    coverage = sum(b["coverage"] for b in answered) / len(answered)
+    confidence = min(CONFIDENCE_CAP, (0.25 + 0.7 * coverage) * ground)
+    if unanswered or thread.broken_promises:
+        confidence = min(confidence, UNSUPPORTED_CAP)
     return {
         "body": body,
-        "sources": citations(used, hits),
-        "confidence": round(min(CONFIDENCE_CAP, (0.25 + 0.7 * top) * ground), 3),
+        "sources": citations(used, hits_all),
+        "confidence": round(confidence, 3),
         "grounding": ground,
-        "method": "bm25-extractive",
-        "flags": reused_commitments(body, inputs),
-        "retrieval": [_hit_dict(h) for h in hits],
+        "method": "bm25-thread",
+        "flags": flags + reused_commitments(body, inputs),
+        "asks_answered": [
+            {"ask": b["ask"], "sources": list(dict.fromkeys(src.id for _, src in b["answer"]))} for b in answered
+        ],
+        "asks_open": unanswered,
+        "retrieval": [_hit_dict(h) for h in hits_all],
     }
 
 
@@ -393,11 +629,49 @@ def _hit_dict(hit: Hit) -> dict[str, Any]:
     return {"id": hit.source.id, "kind": hit.source.kind, "score": hit.score, "coverage": hit.coverage}
 
 
+_NOTE_DATE = re.compile(r"^\s*\d{4}-\d{2}-\d{2}:\s*")
+_NOTE_LABEL = re.compile(r"^(?:[\w .'-]{1,40}? (?:asked|wrote|said)|[A-Z][\w '-]{0,30}):\s+")
+
+
+def lead_question(sentence: str) -> str:
+    """The lead's own question out of a history line: the history is our notes ("2026-11-01: Meeting:
+    Intro call — Can you deliver 40 tents?"), and their dates, kinds and titles never reach the lead."""
+    text = _NOTE_DATE.sub("", sentence)
+    if " — " in text:
+        text = text.rsplit(" — ", 1)[1]
+    for _ in range(3):
+        text = _NOTE_LABEL.sub("", text, count=1)
+    return text.strip()
+
+
+FOLLOWUP_OPENINGS = (
+    "I wanted to follow up on our last conversation.",
+    "Thanks again for your time recently; I wanted to pick up where we left off.",
+    "I hope things are going well{company_at}, and wanted to check in after our last exchange.",
+    "Following up on our recent conversation, as promised to keep you in the loop.",
+)
+FOLLOWUP_CLOSINGS = (
+    "Would a short call help? Just reply with a time that suits you.",
+    "If it's useful, I'm happy to set up a quick call; just tell me when works for you.",
+    "Let me know if you'd like to talk it through; a reply with a good time is all it takes.",
+)
+
+
+def _pick(options: tuple[str, ...], inputs: dict[str, Any], *, salt: str = "") -> str:
+    """One phrasing per lead (stable for the same lead), so two leads never get the same letter."""
+    import zlib
+
+    key = f"{salt}|{inputs.get('lead_name', '')}|{inputs.get('company', '')}".lower()
+    text = options[zlib.crc32(key.encode()) % len(options)]
+    company = inputs.get("company") or ""
+    return text.replace("{company_at}", f" at {company}" if company else "").replace("{company}", company)
+
+
 def followup_offline(inputs: dict[str, Any]) -> dict[str, Any]:
     history = [h for h in inputs.get("history") or [] if h.strip()]
     recent = " ".join(history[-2:])
     questions = [s for h in reversed(history) for s in sentences(h) if s.rstrip().endswith("?")]
-    parts = [greeting(inputs["lead_name"]), "I wanted to follow up on our last conversation."]
+    parts = [greeting(inputs["lead_name"]), _pick(FOLLOWUP_OPENINGS, inputs)]
     sources = collect_sources(inputs)
     retriever = Retriever(sources)
     query = query_terms(questions[0] if questions else recent)
@@ -405,7 +679,7 @@ def followup_offline(inputs: dict[str, Any]) -> dict[str, Any]:
     answer = select_answer(query, hits, retriever, limit=2)
     flags: list[dict[str, str]] = []
     if questions:
-        parts.append(f"Picking up the open question: “{clip(_SPEAKER_PREFIX.sub('', questions[0]), 160)}”")
+        parts.append(f"Picking up your question: “{clip(lead_question(questions[0]), 160)}”")
         if answer:
             parts.append(" ".join(s for s, _ in answer))
         else:
@@ -413,7 +687,7 @@ def followup_offline(inputs: dict[str, Any]) -> dict[str, Any]:
             flags.append(_no_grounding_flag("The follow-up"))
     elif answer:
         parts.append("In case it's useful: " + " ".join(s for s, _ in answer))
-    parts += ["Would a short call help? Just reply with a time that suits you.", sign_off(inputs["rep_name"], "Best")]
+    parts += [_pick(FOLLOWUP_CLOSINGS, inputs, salt="close"), sign_off(inputs["rep_name"], "Best")]
     used = [src for _, src in answer]
     ground = grounding_score([s for s, _ in answer], used) if answer else 0.0
     if answer:
@@ -448,13 +722,9 @@ def _knowledge_parts(inputs: dict[str, Any]) -> list[str]:
 
 def reply_prompt(inputs: dict[str, Any]) -> str:
     signer = inputs.get("agent_name") or app_settings.COMPANY_NAME or "The support team"
-    instructions = (
-        "Write the support agent's reply to the customer message: greeting"
-        f"{' using ' + inputs['customer_name'] if inputs.get('customer_name') else ''}, an acknowledgement that fits "
-        "the customer's mood, an answer built only from the knowledge articles, approved replies and policy below, "
-        f"a next step, and a sign-off as {signer}. List in `sources` the ids of the articles and approved replies "
-        "you used. If they do not answer the question, say a member of the team will follow up, cite nothing and "
-        "give a low confidence. Never promise a refund, discount, amount, date or link the policy does not give."
+    instructions = render(
+        "draft_reply",
+        {"greeting": f" using {inputs['customer_name']}" if inputs.get("customer_name") else "", "signer": signer},
     )
     if inputs.get("intent"):
         instructions += f" Triage classified the message as {defuse(inputs['intent'])[:80]!r}."
@@ -463,17 +733,21 @@ def reply_prompt(inputs: dict[str, Any]) -> str:
             " A colleague who reviewed an earlier draft asked for this change; follow it within the rules: "
             f"{defuse(inputs['instruction'])[:2000]!r}."
         )
-    return task_prompt(
-        instructions, LLM_SCHEMA, fence("customer_message", inputs["customer_text"]), *_knowledge_parts(inputs)
-    )
+    thread = reply_thread(inputs)
+    data = prompt_parts(thread) if inputs.get("thread") else [fence("customer_message", inputs["customer_text"])]
+    if not inputs.get("thread"):
+        data += prompt_parts(thread)[1:]  # the asks of the one message too
+    return task_prompt(instructions, LLM_SCHEMA, *data, *_knowledge_parts(inputs))
 
 
 def followup_prompt(inputs: dict[str, Any]) -> str:
-    instructions = (
-        f"Write a short, friendly follow-up email from {inputs['rep_name']} to {inputs['lead_name']}"
-        f"{' at ' + inputs['company'] if inputs.get('company') else ''}, picking up from the history below. Answer "
-        "open questions only from the knowledge provided and cite the ids you used in `sources`. End with a "
-        "light next step. No invented prices, discounts, dates or links."
+    instructions = render(
+        "draft_followup",
+        {
+            "rep": inputs["rep_name"],
+            "lead": inputs["lead_name"],
+            "company": f" at {inputs['company']}" if inputs.get("company") else "",
+        },
     )
     history = "\n".join(f"- {h}" for h in inputs.get("history") or [])  # context: commitments in it are checked
     return task_prompt(instructions, LLM_SCHEMA, fence("history", history), *_knowledge_parts(inputs))
@@ -525,8 +799,8 @@ REPLY = Skill(
     input_schema=REPLY_INPUT,
     output_schema=OUTPUT_SCHEMA,
     llm_output_schema=LLM_SCHEMA,
-    prompt_version="draft_reply@2",
-    offline_version="bm25-compose@2",
+    prompt_version=template_version("draft_reply"),
+    offline_version="bm25-thread@3",
     offline=reply_offline,
     build_prompt=reply_prompt,
     finalize=finalize,
@@ -542,7 +816,7 @@ FOLLOWUP = Skill(
     input_schema=FOLLOWUP_INPUT,
     output_schema=OUTPUT_SCHEMA,
     llm_output_schema=LLM_SCHEMA,
-    prompt_version="draft_followup@2",
+    prompt_version=template_version("draft_followup"),
     offline_version="followup-compose@2",
     offline=followup_offline,
     build_prompt=followup_prompt,

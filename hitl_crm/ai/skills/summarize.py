@@ -8,9 +8,10 @@ from typing import Any, TypedDict
 from hitl_crm.ai.nlp.facts import extract_facts
 from hitl_crm.ai.nlp.text import content_terms, sentences
 from hitl_crm.ai.nlp.textrank import textrank
-from hitl_crm.ai.prompts import fence, task_prompt
+from hitl_crm.ai.prompts import render, task_prompt, template_version
 from hitl_crm.ai.schema import PROBABILITY, array, integer, nullable, number, obj, string
 from hitl_crm.ai.skills.base import Skill
+from hitl_crm.ai.thread import Thread, build_thread, prompt_parts
 
 
 class KeyPoint(TypedDict):
@@ -21,7 +22,11 @@ class KeyPoint(TypedDict):
     score: float
 
 
-MESSAGE = obj({"speaker": string(), "text": string()}, ["text"], extra=True)
+MESSAGE = obj(
+    {"speaker": string(), "role": string(), "author": string(), "at": string(), "text": string()},
+    ["text"],
+    extra=True,
+)
 INPUT_SCHEMA = obj(
     {
         "messages": array(MESSAGE),
@@ -50,6 +55,11 @@ OUTPUT_SCHEMA = obj(
         "key_points": array(obj({"speaker": string(), "text": string(), "score": nullable(number())})),
         "facts": FACTS,
         "speakers": array(string()),
+        "asks": array(
+            obj({"text": string(), "status": string(enum=["open", "answered"])}, ["text", "status"], extra=True)
+        ),
+        "promises": array(obj({"text": string(), "made_on": string(), "status": string()}, ["text"], extra=True)),
+        "refutations": array(obj({"text": string(), "refuted": string()}, ["text"], extra=True)),
         "method": string(),
         "confidence": PROBABILITY,
     },
@@ -57,6 +67,7 @@ OUTPUT_SCHEMA = obj(
     extra=True,
 )
 _SPEAKER_LINE = re.compile(r"^\s*(?P<speaker>[A-Za-z][\w .'-]{0,30}?)\s*:\s+(?P<text>.+)$")
+_ROLE_LABEL = {"customer": "Customer", "agent": "Agent"}
 FACT_BOOST = 1.25  # a sentence that carries an order id, an amount or a date is what people act on
 CUE_BOOST = 1.3  # problems and requests are what a colleague needs to know first
 REDUNDANCY = 0.5  # skip a sentence sharing this share of its words with one already chosen
@@ -80,7 +91,8 @@ def units(inputs: dict[str, Any]) -> list[tuple[str, str]]:
     pairs: list[tuple[str, str]] = []
     if inputs.get("messages"):
         for message in inputs["messages"]:
-            speaker = str(message.get("speaker") or "").strip()
+            role = str(message.get("role") or "").strip().lower()
+            speaker = str(message.get("speaker") or _ROLE_LABEL.get(role, "")).strip()
             pairs.extend((speaker, _strip_salutation(s)) for s in sentences(message["text"]))
         return [(speaker, s) for speaker, s in pairs if s]
     for line in inputs.get("text", "").splitlines():
@@ -96,6 +108,62 @@ def _strip_salutation(sentence: str) -> str:
     if re.fullmatch(r"(?:hi|hello|hey|thanks|thank you|cheers)[\w ]{0,20}[.!]*", stripped, re.IGNORECASE):
         return ""
     return stripped[:1].upper() + stripped[1:]
+
+
+def thread_of(inputs: dict[str, Any]) -> Thread:
+    """The conversation as turns (``messages``, or ``text`` with "Speaker: …" lines)."""
+    if inputs.get("messages"):
+        return build_thread(list(inputs["messages"]))
+    items: list[dict[str, str]] = []
+    for line in inputs.get("text", "").splitlines():
+        match = _SPEAKER_LINE.match(line)
+        speaker, body = (match.group("speaker").strip(), match.group("text")) if match else ("", line)
+        if items and not match:
+            items[-1]["text"] += "\n" + body
+        elif body.strip():
+            items.append({"speaker": speaker, "text": body})
+    return build_thread(items)
+
+
+def sections(thread: Thread) -> list[str]:
+    """The lines no summary may drop: every ask (open or answered), every promise we made with its
+    day and whether it held, what the customer disputes, and the facts."""
+    lines: list[str] = []
+    if thread.asks:
+        lines.append("Customer asks:")
+        for ask in thread.asks:
+            when = thread.when(ask.turn)
+            lines.append(
+                f"- ({ask.status}{', ' + when if when else ''}{', asked again' if ask.repeated else ''}) {ask.text}"
+            )
+    if thread.promises:
+        lines.append("We promised:")
+        for promise in thread.promises:
+            made = f"on {promise.made_on}" if promise.made_on else "earlier"
+            due = f", due {promise.due}" if promise.due else ""
+            state = {"broken": "BROKEN", "overdue": "overdue", "pending": "pending"}[promise.status]
+            said = f" (customer: {promise.evidence})" if promise.evidence else ""
+            lines.append(f"- {made}{due}, {state}: {promise.text}{said}")
+    if thread.refutations:
+        lines.append("Customer disputes:")
+        for item in thread.refutations:
+            lines.append(f"- {item.text}" + (f" (about our: {item.refuted})" if item.refuted else ""))
+    found = thread.facts
+    parts = [
+        ("orders", found.get("order_ids") or []),
+        ("amounts", [a["text"] for a in found.get("amounts") or []]),
+        ("dates", found.get("dates") or []),
+        ("products", found.get("products") or []),
+    ]
+    shown = [f"{name} {', '.join(values)}" for name, values in parts if values]
+    if shown:
+        lines.append("Facts: " + "; ".join(shown) + ".")
+    return lines
+
+
+def _structured(thread: Thread) -> dict[str, Any]:
+    data = thread.as_dict()
+    return {"asks": data["asks"], "promises": data["promises"], "refutations": data["refutations"]}
 
 
 def full_text(inputs: dict[str, Any]) -> str:
@@ -130,12 +198,14 @@ def offline(inputs: dict[str, Any]) -> dict[str, Any]:
     pairs = units(inputs)
     facts = extract_facts(full_text(inputs), known_products=inputs.get("products"))
     speakers = list(dict.fromkeys(s for s, _ in pairs if s))
+    thread = thread_of(inputs)
     if not pairs:
         return {
             "summary": "",
             "key_points": [],
             "facts": facts,
             "speakers": speakers,
+            **_structured(thread),
             "method": "textrank",
             "confidence": 0.0,
         }
@@ -174,38 +244,41 @@ def offline(inputs: dict[str, Any]) -> dict[str, Any]:
             lines[-1] += " " + point["text"]
         else:
             lines.append(f"{label}: {point['text']}" if label else point["text"])
+    narrative = " ".join(lines) if not speakers else "\n".join(lines)
     return {
-        "summary": " ".join(lines) if not speakers else "\n".join(lines),
+        "summary": "\n".join([narrative, *sections(thread)]).strip(),
         "key_points": key_points,
         "facts": facts,
         "speakers": speakers,
+        **_structured(thread),
         "method": "textrank",
         "confidence": _coverage([p["text"] for p in key_points], terms, facts),
     }
 
 
+PROMPT_TEMPLATE = "summarize"
+_SECTION_START = re.compile(r"(?:^|\n)(?:Customer asks:|We promised:|Customer disputes:|Facts: )")
+
+
 def build_prompt(inputs: dict[str, Any]) -> str:
-    instructions = (
-        "Summarise the conversation for a colleague in at most three sentences, attributing statements to their "
-        "speaker, and list up to five key points. Keep order numbers, amounts and dates exactly as written; do not "
-        "add facts that are not in the conversation."
-    )
-    if inputs.get("messages"):
-        body = "\n".join(f"{m.get('speaker') or 'unknown'}: {m['text']}" for m in inputs["messages"])
-    else:
-        body = inputs["text"]
-    return task_prompt(instructions, LLM_SCHEMA, fence("conversation", body))
+    thread = thread_of(inputs)
+    instructions = render(PROMPT_TEMPLATE, {})
+    return task_prompt(instructions, LLM_SCHEMA, *prompt_parts(thread))
 
 
 def finalize(raw: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
     facts = extract_facts(full_text(inputs), known_products=inputs.get("products"))
     pairs = units(inputs)
+    thread = thread_of(inputs)
     points = [{"speaker": "", "text": text, "score": None} for text in raw["key_points"]]
     return {
         **raw,
+        # The asks, promises and facts are computed here, whatever the model kept: none may be dropped.
+        "summary": "\n".join([raw["summary"].strip(), *sections(thread)]).strip(),
         "key_points": points,
         "facts": facts,
         "speakers": list(dict.fromkeys(s for s, _ in pairs if s)),
+        **_structured(thread),
         "method": "llm",
         "confidence": _coverage([raw["summary"], *raw["key_points"]], [content_terms(t) for _, t in pairs], facts),
     }
@@ -214,7 +287,9 @@ def finalize(raw: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
 def generated_texts(output: dict[str, Any]) -> list[str]:
     if output.get("method") == "textrank":
         return []  # extractive: every sentence is the conversation's own
-    return [output["summary"], *(p["text"] for p in output["key_points"])]
+    # The listed sections quote the conversation; what the model wrote is the rest.
+    written = _SECTION_START.split(output["summary"])[0]
+    return [written, *(p["text"] for p in output["key_points"])]
 
 
 SKILL = Skill(
@@ -223,8 +298,8 @@ SKILL = Skill(
     input_schema=INPUT_SCHEMA,
     output_schema=OUTPUT_SCHEMA,
     llm_output_schema=LLM_SCHEMA,
-    prompt_version="summarize@1",
-    offline_version="textrank@1",
+    prompt_version=template_version(PROMPT_TEMPLATE),
+    offline_version="textrank-thread@2",
     offline=offline,
     build_prompt=build_prompt,
     finalize=finalize,

@@ -3,6 +3,7 @@ from typing import TYPE_CHECKING
 from rest_framework import serializers
 
 from hitl_crm.contacts.models import Account, Activity, Contact
+from hitl_crm.tags import MAX_TAG_LENGTH, MAX_TAGS
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -21,6 +22,7 @@ class AccountSerializer(serializers.ModelSerializer):
             "employees",
             "country",
             "tier",
+            "tags",
             "contact_count",
             "created_at",
             "updated_at",
@@ -39,6 +41,9 @@ class AccountInputSerializer(serializers.Serializer):
         error_messages={"invalid": "Use a two-letter ISO country code, e.g. US."},
     )
     tier = serializers.ChoiceField(choices=Account.Tier.choices, required=False)
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=MAX_TAG_LENGTH), required=False, max_length=MAX_TAGS
+    )
 
 
 class AccountSummarySerializer(serializers.ModelSerializer):
@@ -63,6 +68,7 @@ class ContactSerializer(serializers.ModelSerializer):
             "title",
             "account",
             "email_consent",
+            "tags",
             "consent_at",
             "unsubscribed_at",
             "attributes",
@@ -80,6 +86,9 @@ class ContactInputSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=120, required=False, allow_blank=True)
     account = serializers.PrimaryKeyRelatedField(queryset=Account.objects.all(), required=False, allow_null=True)
     email_consent = serializers.BooleanField(required=False)
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=MAX_TAG_LENGTH), required=False, max_length=MAX_TAGS
+    )
     attributes = serializers.DictField(required=False)
 
     def validate(self, attrs: dict) -> dict:

@@ -84,12 +84,13 @@ class AccountViewSet(
 
     def create(self, request: Request, *args, **kwargs) -> Response:
         data = self._validated(request)
-        return self._respond(account_create(**data), status.HTTP_201_CREATED)
+        return self._respond(account_create(actor=authenticated_user(request), **data), status.HTTP_201_CREATED)
 
     def update(self, request: Request, *args, **kwargs) -> Response:
         account = self.get_object()
         data = self._validated(request, partial=kwargs.get("partial", False))
-        return self._respond(account_update(account=account, data=data), status.HTTP_200_OK)
+        account = account_update(account=account, data=data, actor=authenticated_user(request))
+        return self._respond(account, status.HTTP_200_OK)
 
     def _validated(self, request: Request, partial: bool = False) -> dict:
         serializer = AccountInputSerializer(data=request.data, partial=partial)

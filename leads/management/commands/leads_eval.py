@@ -4,8 +4,19 @@ The file goes through the product's own importer (columns mapped to lead fields 
 attributes), the model is trained by the product's own training service on the imported
 leads with a fixed-seed stratified hold-out, and the hold-out ROC AUC and accuracy are
 printed next to the published anchor. Columns that sales staff fill in *after* contact
-(Tags, Lead Quality, Lead Profile, Asymmetrique *, Last Notable Activity) leak the outcome
-and are left out, as is Lead Number (a sequential id).
+(Tags, Lead Quality, Lead Profile, Asymmetrique *, Last Notable Activity and its unfiltered
+sibling Last Activity — "SMS Sent", "Had a Phone Conversation" are sales actions) leak the
+outcome and are left out, as is Lead Number (a sequential id). ``--with-last-activity`` keeps
+Last Activity in, only to show how much of a figure such a column makes up.
+
+Besides the lead's own columns the model gets a few crosses of categorical columns
+(occupation × origin, specialization × occupation, source × occupation, source × origin;
+``--no-crosses`` leaves them out). Then, over ``--seeds`` hold-out seeds (mean ± sd), it
+reports the ROC AUC of the model alone, of the **live blended score** (what every lead's
+``score`` is: ``MODEL_WEIGHT`` × the model plus the rest × the rules, as ``leads.scoring``
+computes it), of the rules alone and of a baseline (a model on time on site alone). The rules
+are the CRM's active scoring rules, or, when there are none, the starter rules below — what a
+business would write on day one, before any outcome is known.
 
 Everything is rolled back at the end unless ``--keep`` is given: the evaluation never
 leaves thousands of leads in the CRM.
@@ -27,15 +38,16 @@ from django.utils import timezone
 
 from leads import csv_parsing, learning
 from leads.conf import app_settings
-from leads.features import FIELD_FEATURES, Column, Feature, attribute_feature, infer_kind
+from leads.features import CATEGORICAL, FIELD_FEATURES, Column, Feature, attribute_feature, cross_feature, infer_kind
 from leads.import_jobs import IMPORT_PERMISSION
 from leads.management.actor import add_user_argument, command_actor
-from leads.models import Lead
+from leads.models import Lead, ScoringRule
 from leads.services import lead_import_create, lead_import_run, lead_import_start
-from leads.training import load_features, scoring_model_train, training_set
+from leads.training import SeedFigures, load_features, scoring_evaluate, scoring_model_train, training_set
 
 ANCHOR = "logistic regression, 15 features: ROC AUC 0.88, accuracy 0.81 (ArnabSaha1/Lead_Scoring_optimisation)"
-LEAKY = ("Tags", "Lead Quality", "Lead Profile", "Last Notable Activity")
+LEAKY = ("Tags", "Lead Quality", "Lead Profile", "Last Activity", "Last Notable Activity")
+LAST_ACTIVITY = "Last Activity"
 LEAKY_PREFIXES = ("Asymmetrique",)
 NOT_FEATURES = {"Lead Number": "a sequential id"}
 FIELDS = {
@@ -47,18 +59,45 @@ FIELDS = {
 }
 
 
+#: Pairs of columns crossed into one categorical feature each (when both are in the file).
+CROSSES = (
+    ("What is your current occupation", "Lead Origin"),
+    ("Specialization", "What is your current occupation"),
+    ("Lead Source", "What is your current occupation"),
+    ("Lead Source", "Lead Origin"),
+)
+BASELINE = "Total Time Spent on Website"
+#: Day-one rules for this dataset (used only when the CRM has no active scoring rule).
+STARTER_RULES = (
+    ("Came through the lead add form", ScoringRule.Target.ATTRIBUTE, "Lead Origin", "eq", "Lead Add Form", 30),
+    (
+        "Working professional",
+        ScoringRule.Target.ATTRIBUTE,
+        "What is your current occupation",
+        "eq",
+        "Working Professional",
+        25,
+    ),
+    ("10+ minutes on the site", ScoringRule.Target.ATTRIBUTE, "Total Time Spent on Website", "gte", 600, 25),
+    ("Referred by someone", ScoringRule.Target.FIELD, "source", "eq", "Reference", 15),
+    ("Asked not to be emailed", ScoringRule.Target.FIELD, "do_not_email", "eq", True, -15),
+)
+
+
 class _Rollback(Exception):
     pass
 
 
-def is_leaky(header: str) -> bool:
+def is_leaky(header: str, *, with_last_activity: bool = False) -> bool:
+    if with_last_activity and header == LAST_ACTIVITY:
+        return False
     return header in LEAKY or header.startswith(LEAKY_PREFIXES)
 
 
-def eval_mapping(headers: list[str]) -> dict[str, str]:
+def eval_mapping(headers: list[str], *, with_last_activity: bool = False) -> dict[str, str]:
     mapping = {}
     for index, header in enumerate(headers):
-        if not header or is_leaky(header) or header in NOT_FEATURES:
+        if not header or is_leaky(header, with_last_activity=with_last_activity) or header in NOT_FEATURES:
             mapping[str(index)] = csv_parsing.IGNORE
         elif header in FIELDS:
             mapping[str(index)] = f"field:{FIELDS[header]}"
@@ -80,6 +119,36 @@ def eval_features(mapping: dict[str, str], leads: QuerySet[Lead]) -> list[Featur
     return features
 
 
+def eval_crosses(headers: list[str], mapping: dict[str, str], features: list[Feature]) -> list[Feature]:
+    """The :data:`CROSSES` whose two columns are mapped to categorical features."""
+    by_target = {f"{'field' if f.source == 'field' else 'attribute'}:{f.key}": f for f in features}
+    by_header = {h: by_target.get(mapping[str(i)]) for i, h in enumerate(headers) if str(i) in mapping}
+    crosses = []
+    for first, second in CROSSES:
+        a, b = by_header.get(first), by_header.get(second)
+        if a is not None and b is not None and a.kind == CATEGORICAL and b.kind == CATEGORICAL:
+            crosses.append(cross_feature(a, b))
+    return crosses
+
+
+def starter_rules(headers: list[str]) -> list[ScoringRule]:
+    """Unsaved :data:`STARTER_RULES` whose column is in the file."""
+    present = set(headers)
+    fields = {v: k for k, v in FIELDS.items()}
+    return [
+        ScoringRule(name=name, target=target, path=path, operator=op, value=value, points=points)
+        for name, target, path, op, value, points in STARTER_RULES
+        if (path in present if target == ScoringRule.Target.ATTRIBUTE else fields.get(path) in present)
+    ]
+
+
+def mean_sd(values: list[float | None]) -> str:
+    given = [v for v in values if v is not None]
+    if not given:
+        return "n/a"
+    return f"{np.mean(given):.4f} ± {np.std(given):.4f}"
+
+
 class Command(BaseCommand):
     help = "Import the Leads X Education CSV through the importer, train, and print hold-out ROC AUC and accuracy."
 
@@ -88,12 +157,22 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=42, help="Seed of the stratified hold-out split.")
         parser.add_argument("--holdout", type=float, default=0.25, help="Share held out for the figures.")
         parser.add_argument("--folds", type=int, default=5, help="Also report k-fold cross-validated ROC AUC (0: no).")
+        parser.add_argument("--seeds", type=int, default=5, help="Hold-out seeds for the mean ± sd table (0: none).")
+        parser.add_argument(
+            "--with-last-activity",
+            action="store_true",
+            help="Keep the Last Activity column (after-contact sales actions: leaks; for comparison only).",
+        )
+        parser.add_argument("--no-crosses", action="store_true", help="Leave out the crosses of categorical columns.")
+        parser.add_argument("--c", type=float, default=None, help="Inverse L2 strength (default: the app setting).")
+        parser.add_argument("--bins", type=int, default=None, help="Quantile bins per number (default: the setting).")
         parser.add_argument("--keep", action="store_true", help="Keep the imported leads and the model.")
         add_user_argument(parser)
 
     def handle(
         self, *args: Any, data: str, seed: int, holdout: float, folds: int, keep: bool, user: str, **options: Any
     ) -> None:
+        self.options = options
         actor = command_actor(user, IMPORT_PERMISSION)
         path = Path(data)
         if not path.is_file():
@@ -115,7 +194,8 @@ class Command(BaseCommand):
             imp = lead_import_create(file_name=path.name, data=path.read_bytes(), actor=actor)
         except ValidationError as exc:
             raise CommandError("; ".join(m for msgs in exc.message_dict.values() for m in msgs)) from None
-        mapping = eval_mapping(imp.headers)
+        with_last_activity = bool(self.options.get("with_last_activity"))
+        mapping = eval_mapping(imp.headers, with_last_activity=with_last_activity)
         if not any(t == "field:won" for t in mapping.values()):
             raise CommandError("The file has no 'Converted' column: nothing to learn from.")
         imp = lead_import_start(lead_import=imp, mapping=mapping, actor=actor, run=False)
@@ -125,8 +205,10 @@ class Command(BaseCommand):
             f"{path.name}: {imp.total_rows:,} rows read as {imp.encoding}; imported {imp.created_rows:,}, "
             f"failed {imp.failed_rows:,}, duplicates {imp.skipped_rows:,} ({imported:.1f} s)"
         )
-        left_out = [h for h in imp.headers if h and is_leaky(h)]
+        left_out = [h for h in imp.headers if h and is_leaky(h, with_last_activity=with_last_activity)]
         self.stdout.write(f"Left out, filled in after contact (leak the outcome): {', '.join(left_out) or 'none'}")
+        if with_last_activity and LAST_ACTIVITY in imp.headers:
+            self.stdout.write(f"Kept on request although it leaks: {LAST_ACTIVITY} (figures are not honest)")
         ids = [h for h in imp.headers if h in NOT_FEATURES]
         if ids:
             self.stdout.write(
@@ -134,6 +216,8 @@ class Command(BaseCommand):
             )
         leads = Lead.objects.filter(lead_import=imp)
         features = eval_features(mapping, leads)
+        if not self.options.get("no_crosses"):
+            features += eval_crosses(imp.headers, mapping, features)
         self.stdout.write(f"Features ({len(features)}): " + ", ".join(f"{f.label} ({f.kind[:3]})" for f in features))
         try:
             model = scoring_model_train(
@@ -157,7 +241,50 @@ class Command(BaseCommand):
             aucs = self._cross_validate(features, leads, folds=folds, seed=seed)
             self.stdout.write(f"{f'{folds}-fold cross-validation':<28}{np.mean(aucs):>10.4f}  (± {np.std(aucs):.4f})")
         self.stdout.write(f"{'published anchor':<28}{0.88:>10.2f}{0.81:>10.2f}  {ANCHOR}")
+        n_seeds = int(self.options.get("seeds") or 0)
+        if n_seeds > 0:
+            self._seeds(imp.headers, mapping, features, leads, seeds=list(range(seed, seed + n_seeds)), holdout=holdout)
         self.stdout.write(f"Total {time.perf_counter() - started:.1f} s.")
+
+    def _seeds(
+        self,
+        headers: list[str],
+        mapping: dict[str, str],
+        features: list[Feature],
+        leads: QuerySet[Lead],
+        *,
+        seeds: list[int],
+        holdout: float,
+    ) -> None:
+        rules = list(ScoringRule.objects.filter(active=True).order_by("id"))
+        origin = "the CRM's active scoring rules"
+        if not rules:
+            rules, origin = starter_rules(headers), "starter rules (the CRM has none active)"
+        baseline = [f for f in features if f.key == BASELINE and f.source == "attribute"]
+        figures: list[SeedFigures] = scoring_evaluate(
+            features=features,
+            leads=leads,
+            rules=rules,
+            baseline=baseline,
+            seeds=seeds,
+            holdout=holdout,
+            c=self.options.get("c"),
+            bins=self.options.get("bins"),
+        )
+        weight = app_settings.MODEL_WEIGHT if any(r.points > 0 for r in rules) else 1.0
+        self.stdout.write("")
+        self.stdout.write(f"Rules ({origin}): " + "; ".join(f"{r.name} {r.points:+d}" for r in rules))
+        self.stdout.write(
+            f"ROC AUC over {len(seeds)} seeds ({seeds[0]}–{seeds[-1]}), {holdout:.0%} hold-out, mean ± sd:"
+        )
+        rows = [
+            ("model alone", [f.model for f in figures]),
+            (f"live blended score ({weight:.0%} model)", [f.blended for f in figures]),
+            (f"rules alone ({len(rules)} rules)", [f.rules for f in figures]),
+            (f"baseline: {BASELINE} alone", [f.baseline for f in figures]),
+        ]
+        for label, values in rows:
+            self.stdout.write(f"  {label:<44}{mean_sd(values)}")
 
     def _cross_validate(self, features: list[Feature], leads: QuerySet[Lead], *, folds: int, seed: int) -> list[float]:
         """Stratified k-fold ROC AUC with the same encoders and regularisation as training."""

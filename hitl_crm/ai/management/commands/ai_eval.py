@@ -4,6 +4,11 @@ Evaluates the offline skills on a labelled CSV (e.g. the Bitext customer-support
 table: accuracy / macro-F1 for triage intents, key-fact recall and ROUGE for summaries, grounding
 rate for drafts, and latency per item. Nothing is written to the database.
 
+``--backend`` evaluates summaries and drafts on another backend than the offline one: ``configured``
+(what ``HITL_CRM_AI`` sets for each skill), or a backend name or dotted path (``openai``,
+``anthropic``, ``path.to.Backend``) with ``--model``, ``--base-url`` and ``--api-key-env``
+(the name of the environment variable holding the key). Failed calls are counted, not fatal.
+
 ``--security`` (or ``ai_eval security``) prints the recall and false positives of the commitment
 guards, the injection detector and the redaction of personal data on the corpora in ``--data``
 (a directory; default ``tests/data``): ``guard_corpus.jsonl``, ``injection_corpus.jsonl`` and
@@ -42,6 +47,10 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=42)
         parser.add_argument("--c", type=float, default=10.0, help="Inverse regularisation strength (triage).")
         parser.add_argument("--limit", type=int, default=0, help="Evaluate at most this many items (0 = all).")
+        parser.add_argument("--backend", default="offline", help="offline, configured, or a backend name/path.")
+        parser.add_argument("--model", default="", help="With --backend: the model name.")
+        parser.add_argument("--base-url", default="", help="With --backend: the OpenAI-compatible server's URL.")
+        parser.add_argument("--api-key-env", default="", help="With --backend: the API key's environment variable.")
         parser.add_argument(
             "--as",
             dest="as_kind",
@@ -73,6 +82,7 @@ class Command(BaseCommand):
         if not rows:
             raise CommandError(f"{path} has no data rows.")
         columns = set(rows[0])
+        runner = evaluation.backend_runner(self._backend(options))
         if skill == "triage":
             result = evaluation.eval_triage(
                 rows,
@@ -90,6 +100,7 @@ class Command(BaseCommand):
                 reference_col=ref,
                 fact_col=options["fact_col"] if options["fact_col"] in columns else "",
                 limit=options["limit"],
+                runner=runner,
             )
         else:
             result = evaluation.eval_draft(
@@ -101,9 +112,29 @@ class Command(BaseCommand):
                 seed=options["seed"],
                 limit=options["limit"],
                 as_kind=options["as_kind"],
+                runner=runner,
             )
-        self.stdout.write(f"ai_eval {skill} on {path.name} ({len(rows)} rows, seed {options['seed']})")
+        self.stdout.write(
+            f"ai_eval {skill} on {path.name} ({len(rows)} rows, seed {options['seed']}, backend {options['backend']})"
+        )
         self._table(result)
+
+    def _backend(self, options: dict[str, Any]) -> dict[str, Any] | None:
+        name = str(options["backend"] or "offline")
+        if name == "offline":
+            if options["model"] or options["base_url"]:
+                raise CommandError("--model and --base-url need --backend (e.g. --backend openai).")
+            return None
+        if name == "configured":
+            return {"configured": True}
+        if options["skill"] == "triage":
+            raise CommandError("--backend evaluates summarize and draft; triage is evaluated offline.")
+        return {
+            "backend": name,
+            "model": options["model"],
+            "base_url": options["base_url"],
+            "api_key_env": options["api_key_env"],
+        }
 
     def _security(self, options: dict[str, Any]) -> None:
         directory: Path = options["data"] or Path(settings.BASE_DIR) / "tests" / "data"

@@ -2,10 +2,17 @@
 
 Trains the offline intent classifier (TF-IDF + logistic regression) on every human-labelled
 ``IntentExample`` plus, optionally, a CSV, stores it as JSON in ``TrainedModel`` and activates it.
+``--save-examples`` stores the CSV rows with bulk inserts (batches of 1,000, one transaction).
+
+It prints the hold-out accuracy / macro-F1, the calibration of the confidence on that hold-out
+(temperature, expected calibration error over 10 bins before and after), the training time,
+the stored model size and the time to load it from its JSON.
 """
 
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +21,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from hitl_crm.ai.evaluation import LabelledText, read_rows
 from hitl_crm.ai.models import IntentExample
-from hitl_crm.ai.services import intent_example_add, intent_model_train
+from hitl_crm.ai.nlp.intent import IntentModel
+from hitl_crm.ai.services import intent_examples_import, intent_model_train
 
 
 class Command(BaseCommand):
@@ -58,11 +66,16 @@ class Command(BaseCommand):
                 if r[options["text_col"]].strip() and r[options["label_col"]].strip()
             ]
             if options["save_examples"]:
-                for row in extra:
-                    intent_example_add(
-                        text=row.text, intent=row.intent, category=row.category, source=IntentExample.Source.IMPORT
-                    )
+                started = time.perf_counter()
+                try:
+                    stored = intent_examples_import(rows=extra, source=IntentExample.Source.IMPORT)
+                except ValidationError as exc:
+                    raise CommandError(" ".join(exc.messages)) from exc
+                self.stdout.write(
+                    f"Stored {stored:,} labelled examples (bulk insert, {time.perf_counter() - started:.1f} s)."
+                )
                 extra = []  # now part of the stored examples
+        started = time.perf_counter()
         try:
             model = intent_model_train(
                 extra=extra,
@@ -73,6 +86,7 @@ class Command(BaseCommand):
             )
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from exc
+        trained_in = time.perf_counter() - started
         metrics = model.metrics
         self.stdout.write(f"Trained {model.label} on {model.trained_on} examples, {len(metrics['intents'])} intents.")
         if "holdout" in metrics:
@@ -83,5 +97,22 @@ class Command(BaseCommand):
             )
         else:
             self.stdout.write("Too few examples per intent for a hold-out score.")
+        cal = metrics.get("calibration")
+        if cal:
+            self.stdout.write(
+                f"Calibration (temperature {cal['temperature']:.3f}, fitted on {cal['fitted_on']} held-out items): "
+                f"ECE ({cal['bins']} bins) {cal['ece_before']:.4f} before, {cal['ece_after']:.4f} after "
+                "(after: cross-fitted over two halves of the hold-out)"
+            )
+        else:
+            self.stdout.write("Confidence not calibrated: no hold-out (raw model probabilities are served).")
+        text = json.dumps(model.params, separators=(",", ":"))
+        started = time.perf_counter()
+        IntentModel.from_params(json.loads(text))
+        loaded_in = time.perf_counter() - started
+        self.stdout.write(
+            f"Training {trained_in:.1f} s; model {len(text) / 1e6:.2f} MB JSON "
+            f"({len(model.params['featurizer']['terms']):,} terms); load {loaded_in * 1000:.0f} ms"
+        )
         state = "active" if model.active else "stored, not active"
         self.stdout.write(self.style.SUCCESS(f"{model.label} is {state}."))
