@@ -7,15 +7,22 @@ the admin as actor and the changed fields, in the transaction that saves it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.auth.models import Group
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import QuerySet
 from django.forms import ModelForm
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path
 
+from approvals.admin_forms import ApprovalPolicyForm, RoutingPreviewForm, TrialRequest, registered_action_choices
 from approvals.audit import audit_record
+from approvals.conf import app_settings
 from approvals.exceptions import ApprovalError
 from approvals.models import (
     ApprovalPolicy,
@@ -30,7 +37,10 @@ from approvals.models import (
     ExchangeRate,
 )
 from approvals.payloads import canonical_json, jsonable
+from approvals.policies import NoExchangeRate, in_currency, policy_match, within_authority
+from approvals.registry import get_action
 from approvals.services import approval_cancel
+from hitl_crm.money import Money
 from hitl_crm.types import authenticated_user
 
 _UNAUDITED_POLICY_FIELDS = {"id", "created_at", "updated_at"}
@@ -87,6 +97,113 @@ class AutopilotStateInline(_ReadOnlyInline):
     verbose_name_plural = "autopilot state (computed)"
 
 
+def _duration(minutes: int) -> str:
+    """``240`` → "4 h", ``90`` → "1 h 30 min", ``45`` → "45 min"."""
+    hours, rest = divmod(minutes, 60)
+    if not hours:
+        return f"{rest} min"
+    return f"{hours} h {rest} min" if rest else f"{hours} h"
+
+
+def _approvals(count: int) -> str:
+    return "1 approval" if count == 1 else f"{count} approvals by distinct reviewers"
+
+
+def _default_group_label() -> str:
+    name = app_settings.DEFAULT_REVIEWER_GROUP
+    if Group.objects.filter(name=name).exists():
+        return f"{name} (group)"
+    return f"{name} (default reviewer group, which does not exist: nobody would be asked)"
+
+
+@dataclass
+class RoutingOutcome:
+    """What the gate would do with a tried request, in words."""
+
+    summary: str
+    policy: ApprovalPolicy | None = None
+    refused: str = ""
+    conversion: str = ""
+    authority: list[str] = field(default_factory=list)
+
+
+def _trial_summary(trial: TrialRequest, label: str) -> str:
+    facts = [f"risk {trial.risk}"]
+    if trial.category:
+        facts.append(f"category {trial.category}")
+    facts.append("VIP" if trial.vip else "not VIP")
+    if trial.negative_sentiment:
+        facts.append("negative sentiment")
+    amount = f"A {trial.money} “{label}” request" if trial.money else f"A “{label}” request without an amount"
+    return f"{amount} ({', '.join(facts)})"
+
+
+def _authority_lines(policy: ApprovalPolicy, money: Money | None) -> list[str]:
+    """Per group with limits on ``policy``: its limits and whether it may approve ``money`` (the gate's check)."""
+    by_group: dict[str, list[Money | None]] = {}
+    for limit in policy.authority_limits.select_related("group").order_by("group__name", "currency"):
+        value = Money(limit.max_amount, limit.currency) if limit.max_amount is not None else None
+        by_group.setdefault(limit.group.name, []).append(value)
+    lines = []
+    for group, limits in by_group.items():
+        if any(limit is None for limit in limits):
+            lines.append(f"{group}: no limit, may approve it")
+            continue
+        amounts = [limit for limit in limits if limit is not None]
+        shown = ", ".join(str(limit) for limit in amounts)
+        if money is None:
+            lines.append(f"{group}: up to {shown}")
+            continue
+        try:
+            allowed, _ = within_authority(money, amounts)
+        except NoExchangeRate as exc:
+            lines.append(f"{group}: up to {shown}; {exc}")
+            continue
+        lines.append(
+            f"{group}: up to {shown}, {'may approve it' if allowed else 'may not approve it (above the limit)'}"
+        )
+    return lines
+
+
+def routing_outcome(trial: TrialRequest) -> RoutingOutcome:
+    """Route ``trial`` with the gate's own matching (``policy_match``) and say what happens, in words."""
+    label = get_action(trial.action).label
+    subject = _trial_summary(trial, label)
+    try:
+        policy = policy_match(action=trial.action, context=trial.context(), risk=trial.risk)
+    except NoExchangeRate as exc:
+        return RoutingOutcome(summary=f"{subject} is refused by the gate: {exc}", refused=str(exc))
+    if policy is None:
+        default = _default_group_label()
+        return RoutingOutcome(
+            summary=f"{subject}: no active policy matches: the default routing applies ({default}, "
+            f"{_approvals(1)}, SLA {_duration(app_settings.DEFAULT_SLA_MINUTES)}, escalates to {default})."
+        )
+    reviewers = [f"{name} (group)" for name in sorted(g.name for g in policy.reviewer_groups.all())]
+    reviewers += [f"{name} (user)" for name in sorted(u.get_username() for u in policy.reviewer_users.all())]
+    if not reviewers:
+        reviewers = [f"{_default_group_label()}, as the policy names no reviewers"]
+    escalation = (
+        f"{policy.escalation_group.name} (group)" if policy.escalation_group is not None else _default_group_label()
+    )
+    outcome = RoutingOutcome(
+        summary=f"{subject} goes to: {', '.join(reviewers)}, {_approvals(policy.required_approvals)}, "
+        f"SLA {_duration(policy.sla_minutes)}, escalates to {escalation}.",
+        policy=policy,
+        authority=_authority_lines(policy, trial.money),
+    )
+    if trial.money is not None and trial.money.currency != policy.currency:
+        try:
+            converted = in_currency(trial.money, policy.currency)
+        except NoExchangeRate as exc:
+            outcome.conversion = str(exc)
+        else:
+            outcome.conversion = (
+                f"{trial.money} is {converted} in the policy's currency (newest exchange rate, rounded up)."
+            )
+    return outcome
+
+
 @admin.register(ApprovalPolicy)
 class ApprovalPolicyAdmin(admin.ModelAdmin):
     list_display = [
@@ -103,11 +220,20 @@ class ApprovalPolicyAdmin(admin.ModelAdmin):
     search_fields = ["name", "action", "category"]
     filter_horizontal = ["reviewer_groups", "reviewer_users"]
     inlines = [AuthorityLimitInline, AutopilotStateInline]
+    form = ApprovalPolicyForm
     fieldsets = [
         (None, {"fields": ["name", "action", "is_active", "priority", "description"]}),
         (
+            "Amount range (in the policy's currency)",
+            {
+                "fields": ["currency", "min_amount", "max_amount"],
+                "description": "Both bounds are inclusive and in the currency chosen here; an amount in another "
+                "currency is converted with the exchange-rate table. Empty: any amount.",
+            },
+        ),
+        (
             "Applies when (empty = any; the most specific matching policy wins)",
-            {"fields": ["currency", "min_amount", "max_amount", "min_risk", "category", "vip", "negative_sentiment"]},
+            {"fields": ["min_risk", "category", "vip", "negative_sentiment"]},
         ),
         (
             "Reviewers",
@@ -136,6 +262,43 @@ class ApprovalPolicyAdmin(admin.ModelAdmin):
             },
         ),
     ]
+
+    def get_urls(self) -> list[URLPattern]:
+        prefix = f"{self.opts.app_label}_{self.opts.model_name}"
+        preview = self.admin_site.admin_view(self.routing_preview_view)
+        return [
+            path("routing-preview/", preview, name=f"{prefix}_routing_preview_any"),
+            path("<path:object_id>/routing-preview/", preview, name=f"{prefix}_routing_preview"),
+            *super().get_urls(),
+        ]
+
+    def routing_preview_view(self, request: HttpRequest, object_id: str | None = None) -> HttpResponse:
+        """ "Try a request": which policy wins for it and what routing follows (GET form, read-only)."""
+        policy = None
+        if object_id is not None:
+            policy = self.get_object(request, object_id)
+            if policy is None:
+                raise Http404("No such policy.")
+        if not self.has_view_permission(request, policy):
+            raise PermissionDenied
+        initial: dict[str, Any] = {"currency": policy.currency if policy else "USD"}
+        if policy is not None:
+            initial["action"] = policy.action
+        form = RoutingPreviewForm(request.GET if "action" in request.GET else None, initial=initial)
+        outcome = routing_outcome(form.trial()) if form.is_bound and form.is_valid() else None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Try a request: {policy}" if policy else "Try a request",
+            "subtitle": None,
+            "opts": self.opts,
+            "original": policy,
+            "form": form,
+            "outcome": outcome,
+            "action_registered": policy is None or policy.action in dict(registered_action_choices()),
+            "has_view_permission": True,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/approvals/approvalpolicy/routing_preview.html", context)
 
     def save_model(self, request: HttpRequest, obj: ApprovalPolicy, form: ModelForm, change: bool) -> None:
         # Reviewers and limits are saved later (save_related): keep the "before" on the form

@@ -50,11 +50,11 @@ class _Settings:
         Until then the approver (or a holder of ``approvals.cancel_approvalrequest``) can undo the
         approval, which puts the request back to pending. The execution task is enqueued with that
         delay, and the reaper (beat) picks up any approved request whose window has passed, so a
-        lost task never strands it. 0 carries it out at once. Autopilot approvals skip the window.
-        Off (0) by default while the window is being finished; with tasks run eagerly (no broker)
-        nothing runs a delayed execution, so keep it 0 there.
+        lost task never strands it. With tasks run eagerly (no broker: the embedded demo) a timer
+        thread in the web process runs it. 0 carries it out at once. Autopilot approvals skip the
+        window.
         """
-        return max(0, int(getattr(settings, "HITL_CRM_APPROVALS_UNDO_SECONDS", 0)))
+        return max(0, int(getattr(settings, "HITL_CRM_APPROVALS_UNDO_SECONDS", 10)))
 
     @property
     def LINK_MAX_AGE_SECONDS(self) -> int:
@@ -74,8 +74,9 @@ class _Settings:
     @property
     def DIGEST_MINUTES(self) -> int:
         """Reviewer emails: at most one digest per reviewer per this many minutes (new and overdue
-        items together); 0 sends one email per item as soon as it is routed."""
-        return max(0, int(getattr(settings, "HITL_CRM_APPROVALS_DIGEST_MINUTES", 0)))
+        items together, sent by the beat task ``approval_digest_task``); 0 sends one email per
+        item as soon as it is routed or escalated."""
+        return max(0, int(getattr(settings, "HITL_CRM_APPROVALS_DIGEST_MINUTES", 15)))
 
     @property
     def NEGATIVE_SENTIMENT_BELOW(self) -> float:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -33,6 +33,7 @@ from approvals.models import (
     ApprovalRequest,
     ApprovalRequestGroupObjectPermission,
     ApprovalRequestUserObjectPermission,
+    Decision,
     ReviewerNotice,
 )
 from approvals.selectors import subject_owner_id
@@ -231,13 +232,20 @@ def _inboxes(*, now: datetime) -> tuple[dict[int, _Inbox], dict[int, Any]]:
             request_id__in=[req.pk for req in reqs], user_id__in=list(users)
         ).values_list("user_id", "request_id", "overdue_due_at")
     }
+    # A reviewer who has decided the current version (one of several approvals) has nothing to do.
+    decided = {
+        (reviewer_id, request_id, payload_hash)
+        for reviewer_id, request_id, payload_hash in Decision.objects.standing()
+        .filter(request_id__in=[req.pk for req in reqs], reviewer_id__in=list(users))
+        .values_list("reviewer_id", "request_id", "payload_hash")
+    }
     inboxes: dict[int, _Inbox] = defaultdict(_Inbox)
     for req in reqs:
         # The requester and the subject's owner may not decide: they are not told either.
         excluded = {req.requested_by_id, subject_owner_id(req.subject) if req.subject is not None else None}
         overdue = req.due_at < now
         for user_id in sorted(reviewers.get(req.pk, ())):
-            if user_id not in users or user_id in excluded:
+            if user_id not in users or user_id in excluded or (user_id, req.pk, req.payload_hash) in decided:
                 continue
             inbox = inboxes[user_id]
             known = (user_id, req.pk) in notices
@@ -305,25 +313,40 @@ def _finish_prepared_digests() -> int:
     return sent
 
 
-def _digest_one(user: Any, inbox: _Inbox, *, key: str, now: datetime) -> int:
-    """Prepare (with the notices, in one transaction) and send one reviewer's digest; 1 if it went out."""
+def _digest_sent_since(*, user_id: int, since: datetime) -> bool:
+    """Whether a digest to this user was prepared after ``since`` (whatever became of it)."""
+    from hitl_crm.delivery.models import Delivery
+
+    return Delivery.objects.filter(key__startswith=f"{DIGEST_KEY_PREFIX}{user_id}-", created_at__gt=since).exists()
+
+
+def _digest_one(user: Any, inbox: _Inbox, *, key: str, now: datetime, minutes: int) -> int:
+    """Prepare (with the notices, in one transaction) and send one reviewer's digest; 1 if it went out.
+
+    At most one digest per reviewer per ``minutes`` (counted from the last one, not by the
+    clock): the reviewer's user row is locked while this is checked and the digest prepared,
+    so two runs at once prepare one. The mail goes out after commit, with no lock held.
+    """
     from hitl_crm.delivery.channels import email_content
     from hitl_crm.delivery.models import Delivery
-    from hitl_crm.delivery.selectors import delivery_for_key
     from hitl_crm.delivery.services import Outbound, delivery_prepare, delivery_send
 
-    if delivery_for_key(key=key) is not None:
-        return 0  # this window's digest exists (sent, or finished by _finish_prepared_digests)
     if not inbox.new and not inbox.newly_overdue:
         return 0  # nothing they have not heard of: no mail
+    since = now - timedelta(minutes=minutes)
+    if _digest_sent_since(user_id=user.pk, since=since):
+        return 0  # they had one this interval; what is new waits for the next
     message = _digest_message(user, inbox, now=now)
     try:
         with transaction.atomic():
+            get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True).first()
+            if _digest_sent_since(user_id=user.pk, since=since):
+                return 0  # another run prepared it while we were composing ours
             told = {req.pk: req for req in [*inbox.new, *inbox.overdue]}
             existing = set(
-                ReviewerNotice.objects.select_for_update()
-                .filter(user_id=user.pk, request_id__in=list(told))
-                .values_list("request_id", flat=True)
+                ReviewerNotice.objects.filter(user_id=user.pk, request_id__in=list(told)).values_list(
+                    "request_id", flat=True
+                )
             )
             ReviewerNotice.objects.bulk_create(
                 [
@@ -385,7 +408,11 @@ def approval_send_digests(*, now: datetime | None = None) -> int:
     for user_id, inbox in inboxes.items():
         try:
             sent += _digest_one(
-                users[user_id], inbox, key=digest_key(user_id=user_id, now=now, minutes=minutes), now=now
+                users[user_id],
+                inbox,
+                key=digest_key(user_id=user_id, now=now, minutes=minutes),
+                now=now,
+                minutes=minutes,
             )
         except DeliveryDeferred as exc:  # certainly not sent; stays prepared and goes out on the next run
             logger.warning("Digest for user %s deferred: %s", user_id, exc)

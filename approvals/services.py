@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import copy
 import logging
+import threading
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.contrib.auth.models import Group, Permission, User
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, models, transaction
+from django.db import connections as db_connections
 from django.utils import timezone
 
 from approvals.audit import audit_record
@@ -137,9 +140,33 @@ def _enqueue_execution(req: ApprovalRequest) -> None:
 
     if req.execute_after is None or req.execute_after <= timezone.now():
         approval_execute_task.delay_on_commit(req.pk)
+    elif getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
+        # No broker to hold a delayed task (the embedded demo): a timer in this process runs
+        # it when the window ends; the reaper (beat) covers a process that stops before then.
+        request_id, delay = req.pk, (req.execute_after - timezone.now()).total_seconds()
+        transaction.on_commit(lambda: _execute_later(request_id, delay))
     else:
         # A task that arrives early (clock skew) reschedules itself; a lost one is the reaper's.
         approval_execute_task.apply_async_on_commit((req.pk,), eta=req.execute_after)
+
+
+def _execute_later(request_id: int, delay: float) -> threading.Timer:
+    """Run the execution task for ``request_id`` in ``delay`` seconds, in a daemon thread."""
+
+    def fire() -> None:
+        from approvals.tasks import approval_execute_task
+
+        try:
+            approval_execute_task.delay(request_id)
+        except Exception:  # a thread has no caller to tell: log it; the request stays approved
+            logger.exception("Approval request %s: the delayed execution failed", request_id)
+        finally:
+            db_connections.close_all()  # this thread's connections only
+
+    timer = threading.Timer(max(0.0, delay) + 0.05, fire)
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 def _enqueue_notification(req: ApprovalRequest, *, reason: str, group_ids: list[int] | None = None) -> None:

@@ -371,7 +371,7 @@ def from_link(request: AuthenticatedHtmxHttpRequest, token: str) -> HttpResponse
 @login_required
 @permission_required("approvals.view_approvalpolicy", raise_exception=True)
 def analytics(request: AuthenticatedHtmxHttpRequest) -> HttpResponse:
-    days = 30
+    days = _analytics_days(request.GET.get("days"))
     by = request.GET.get("by", "action")
     if by not in {"action", "policy", "reviewer", "model"}:
         by = "action"
@@ -388,5 +388,14 @@ def analytics(request: AuthenticatedHtmxHttpRequest) -> HttpResponse:
         "decided": [(d["date"], d["decided"]) for d in series],
         "breaches": [(d["date"], d["sla_breaches"]) for d in series],
         "days": days,
+        "windows": ANALYTICS_WINDOWS,
     }
     return render(request, "approvals/analytics.html", context)
+
+
+ANALYTICS_WINDOWS = (7, 30, 90)
+
+
+def _analytics_days(raw: str | None) -> int:
+    """The analytics window in days: one of :data:`ANALYTICS_WINDOWS` (30 for anything else)."""
+    return int(raw) if raw in {str(days) for days in ANALYTICS_WINDOWS} else 30

@@ -431,3 +431,10 @@ HITL_CRM_API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", False)
 # Region for national-format phone numbers the trust layer redacts (contacts' own phones win).
 HITL_CRM_AI_DEFAULT_REGION = os.environ.get("HITL_CRM_AI_DEFAULT_REGION", "")
 HITL_CRM_DELIVERY_SENDING_LEASE_SECONDS = int(os.environ.get("HITL_CRM_DELIVERY_SENDING_LEASE_SECONDS", "900"))
+# Undo window: a person's approval is carried out this many seconds later (0: at once).
+HITL_CRM_APPROVALS_UNDO_SECONDS = int(os.environ.get("HITL_CRM_APPROVALS_UNDO_SECONDS", "10"))
+# One digest per reviewer per this many minutes (sent by beat); without a broker there is no
+# beat, so reviewers then get one email per item (0) unless this is set.
+HITL_CRM_APPROVALS_DIGEST_MINUTES = int(
+    os.environ.get("HITL_CRM_APPROVALS_DIGEST_MINUTES", "0" if CELERY_TASK_ALWAYS_EAGER else "15")
+)

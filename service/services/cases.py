@@ -22,6 +22,7 @@ from hitl_crm.ai.engine import run
 from hitl_crm.ai.services import intent_example_add
 from hitl_crm.permissions import has_permission, require_permission
 from hitl_crm.tags import normalize_tags
+from service.inbound import new_text
 from service.models import Case, Message, TriageCorrection
 from service.routing import SEND_REPLY
 from service.services.replies import latest_inbound, reply_request_create, routing_flags
@@ -49,9 +50,9 @@ def thread_for_summary(case: Case) -> list[dict[str, str]]:
     ]
 
 
-def _summarise(case: Case) -> bool:
+def _summarise(case: Case, thread: list[dict[str, str]] | None = None) -> bool:
     """Refresh the case's summary and facts for its current thread version; True if it changed."""
-    thread = thread_for_summary(case)
+    thread = thread_for_summary(case) if thread is None else thread
     if not thread:
         return False
     result = run("summarize", {"messages": thread, "max_points": 4}, subject=case)
@@ -65,6 +66,26 @@ def _summarise(case: Case) -> bool:
     return True
 
 
+def _dated_turns(case: Case) -> list[dict[str, str]]:
+    """The case's recent messages (oldest first) as the summarising skill reads turns: who (customer
+    or agent, and their name), when (the message's own time, so "promised on <date>" is that day)
+    and their own words without the quoted earlier mail."""
+    recent = list(case.messages.order_by("-occurred_at", "-id")[:THREAD_FOR_SUMMARY])
+    turns = []
+    for m in reversed(recent):
+        text = new_text(m.body)
+        if text:
+            turns.append(
+                {
+                    "role": "customer" if m.is_inbound else "agent",
+                    "author": (m.sender_name or ("Customer" if m.is_inbound else "Agent"))[:100],
+                    "at": timezone.localtime(m.occurred_at).isoformat(timespec="minutes"),
+                    "text": text,
+                }
+            )
+    return turns
+
+
 def case_summary_refresh(*, case_id: int) -> bool:
     """Bring the summary up to the thread's current version (after a reply went out). Idempotent.
 
@@ -75,7 +96,7 @@ def case_summary_refresh(*, case_id: int) -> bool:
     if case is None or case.summary_is_current:
         return False
     version = case.thread_version
-    if not _summarise(case):
+    if not _summarise(case, _dated_turns(case)):
         return False
     with transaction.atomic():
         stored = Case.objects.filter(pk=case.pk, thread_version=version, summary_version__lt=version).update(

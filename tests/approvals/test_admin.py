@@ -15,7 +15,7 @@ def test_a_policy_with_authority_limits_is_created_in_admin(admin_client, roles)
         reverse("admin:approvals_approvalpolicy_add"),
         {
             "name": "Refunds",
-            "action": "service.refund",
+            "action": "service.issue_refund",
             "is_active": "on",
             "priority": "0",
             "description": "",

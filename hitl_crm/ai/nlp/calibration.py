@@ -295,3 +295,194 @@ def fit_confidence_calibration(
         after_conf = mapped(conf, temperature, bias)
     after = expected_calibration_error(after_conf, hit, bins=bins)
     return Calibration("platt", temperature, bias, n, round(before, 4), round(after, 4), bins)
+
+
+# --- one confidence per item: isotonic maps, reliability tables and cross-validated reports ------
+
+
+@dataclass(frozen=True)
+class IsotonicMap:
+    """A monotone map from raw confidence to calibrated: linear between knots, flat outside them."""
+
+    xs: tuple[float, ...]
+    ys: tuple[float, ...]
+
+    def apply(self, confidence: float) -> float:
+        if not self.xs:
+            return float(confidence)
+        return float(np.interp(float(confidence), self.xs, self.ys))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"method": "isotonic", "xs": list(self.xs), "ys": list(self.ys)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> IsotonicMap:
+        xs = tuple(float(x) for x in data.get("xs") or [])
+        ys = tuple(float(y) for y in data.get("ys") or [])
+        if len(xs) != len(ys) or any(b < a for a, b in zip(xs, xs[1:], strict=False)):
+            raise ValueError("An isotonic map needs as many ys as increasing xs.")
+        if any(not 0.0 <= y <= 1.0 for y in ys) or any(b < a for a, b in zip(ys, ys[1:], strict=False)):
+            raise ValueError("An isotonic map's ys must be probabilities in non-decreasing order.")
+        return cls(xs, ys)
+
+
+def _pool(blocks: list[list[float]]) -> list[list[float]]:
+    """Pool-adjacent-violators over ``[Σ w·x, Σ w·y, Σ w]`` blocks in x order: merge neighbours
+    until their means ``Σ w·y / Σ w`` never decrease."""
+    pooled: list[list[float]] = []
+    for block in blocks:
+        pooled.append(list(block))
+        while len(pooled) > 1 and pooled[-2][1] / pooled[-2][2] >= pooled[-1][1] / pooled[-1][2]:
+            x, y, w = pooled.pop()
+            pooled[-1][0] += x
+            pooled[-1][1] += y
+            pooled[-1][2] += w
+    return pooled
+
+
+def fit_isotonic(
+    confidences: Sequence[float] | np.ndarray, correct: Sequence[bool] | np.ndarray, *, prior: float = 2.0
+) -> IsotonicMap:
+    """Isotonic regression of ``correct`` on ``confidences`` (pool-adjacent-violators).
+
+    With few items a step held by one or two items says 0 or 1, so each pooled step's accuracy is
+    shrunk towards the overall accuracy by ``prior`` pseudo-items, and the steps pooled again."""
+    conf = np.asarray(confidences, dtype=np.float64)
+    hit = np.asarray(correct, dtype=np.float64)
+    if conf.size == 0:
+        return IsotonicMap((), ())
+    base = float(hit.mean())
+    values = np.unique(conf)
+    counts = [float((conf == v).sum()) for v in values]
+    steps = _pool([[float(v) * c, float(hit[conf == v].sum()), c] for v, c in zip(values, counts, strict=True)])
+    shrunk = _pool(
+        [[x / w * (w + prior), y + prior * base, w + prior] for x, y, w in steps]  # x: the step's mean, re-weighted
+    )
+    return IsotonicMap(
+        tuple(round(float(x / w), 6) for x, _, w in shrunk),
+        tuple(round(min(1.0, max(0.0, float(y / w))), 6) for _, y, w in shrunk),
+    )
+
+
+def confidence_map(data: dict[str, Any] | None) -> Calibration | IsotonicMap:
+    """A stored single-confidence map (``{"method": "isotonic", …}`` or a :class:`Calibration`
+    dict) back as an object with ``.apply(p)``; nothing stored is the identity."""
+    if data and data.get("method") == "isotonic":
+        return IsotonicMap.from_dict(data)
+    return Calibration.from_dict(data)
+
+
+def reliability_table(
+    confidences: Sequence[float] | np.ndarray, correct: Sequence[bool] | np.ndarray, *, bins: int = DEFAULT_BINS
+) -> list[dict[str, Any]]:
+    """Per equal-width bin of (0, 1] (the bins :func:`expected_calibration_error` uses): the bin's
+    bounds, how many items fall in it, their mean confidence and their accuracy (None when empty)."""
+    conf = np.asarray(confidences, dtype=np.float64)
+    hit = np.asarray(correct, dtype=np.float64)
+    which = np.clip(np.ceil(conf * bins).astype(int) - 1, 0, bins - 1) if conf.size else np.array([], dtype=int)
+    rows = []
+    for b in range(bins):
+        mask = which == b
+        count = int(mask.sum())
+        rows.append(
+            {
+                "low": round(b / bins, 4),
+                "high": round((b + 1) / bins, 4),
+                "count": count,
+                "confidence": round(float(conf[mask].mean()), 4) if count else None,
+                "accuracy": round(float(hit[mask].mean()), 4) if count else None,
+            }
+        )
+    return rows
+
+
+def stratified_folds(correct: Sequence[bool] | np.ndarray, folds: int, seed: int) -> list[list[int]]:
+    """``folds`` disjoint index lists, right and wrong items shuffled and dealt out separately so
+    each fold holds about the same share of wrong items."""
+    hit = np.asarray(correct, dtype=bool)
+    result: list[list[int]] = [[] for _ in range(folds)]
+    rng = random.Random(seed)
+    dealt = 0
+    for group in (np.flatnonzero(~hit).tolist(), np.flatnonzero(hit).tolist()):
+        rng.shuffle(group)
+        for index in group:
+            result[dealt % folds].append(int(index))
+            dealt += 1
+    return result
+
+
+def platt_map(confidences: Sequence[float] | np.ndarray, correct: Sequence[bool] | np.ndarray) -> Calibration:
+    """Platt scaling (``σ(logit(p) / T + bias)``) fitted on every item, without a report."""
+    conf = np.asarray(confidences, dtype=np.float64)
+    if conf.size == 0:
+        return IDENTITY
+    temperature, bias = _platt(conf, np.asarray(correct, dtype=bool))
+    return Calibration("platt", temperature, bias, int(conf.size))
+
+
+@dataclass(frozen=True)
+class CrossValidation:
+    """ECE of a confidence before and after calibration, measured out of fold, over several seeds."""
+
+    method: str
+    folds: int
+    seeds: tuple[int, ...]
+    items: int
+    ece_before: float
+    ece_after: tuple[float, ...]  # one per seed
+    out_of_fold: tuple[float, ...]  # the calibrated confidences of the first seed, in item order
+
+    @property
+    def after_mean(self) -> float:
+        return float(np.mean(self.ece_after)) if self.ece_after else 0.0
+
+    @property
+    def after_sd(self) -> float:
+        return float(np.std(self.ece_after, ddof=1)) if len(self.ece_after) > 1 else 0.0
+
+
+def cross_validate_calibration(
+    confidences: Sequence[float] | np.ndarray,
+    correct: Sequence[bool] | np.ndarray,
+    *,
+    method: str = "platt",
+    folds: int = 5,
+    seeds: Sequence[int] = (0, 1, 2, 3, 4),
+    bins: int = DEFAULT_BINS,
+    fixed: Sequence[bool] | np.ndarray | None = None,
+) -> CrossValidation:
+    """Stratified ``folds``-fold cross-validation of a calibration method (``"platt"`` or
+    ``"isotonic"``): each item's calibrated confidence comes from a map fitted on the other folds,
+    and the ECE of those out-of-fold confidences is computed once per seed.
+
+    Items marked in ``fixed`` keep their raw confidence (a skill that does not calibrate them,
+    such as a draft that answers nothing): they are left out of every fit but count in the ECE."""
+    conf = np.asarray(confidences, dtype=np.float64)
+    hit = np.asarray(correct, dtype=bool)
+    keep = np.zeros(conf.shape, dtype=bool) if fixed is None else np.asarray(fixed, dtype=bool)
+    if conf.shape != hit.shape or keep.shape != conf.shape:
+        raise ValueError("confidences, correct and fixed differ in length")
+    if method not in {"platt", "isotonic"}:
+        raise ValueError(f"Unknown calibration method {method!r}")
+    n = conf.size
+    free = np.flatnonzero(~keep)
+    folds = max(2, min(folds, free.size)) if free.size >= 2 else 1
+    before = expected_calibration_error(conf, hit, bins=bins)
+    afters: list[float] = []
+    first: tuple[float, ...] = ()
+    for seed in seeds:
+        calibrated = conf.copy()
+        if free.size >= 2:
+            for fold in stratified_folds(hit[free], folds, seed):
+                if not fold:
+                    continue
+                held = free[fold]
+                train = np.setdiff1d(free, held)
+                fitted: Calibration | IsotonicMap = (
+                    platt_map(conf[train], hit[train]) if method == "platt" else fit_isotonic(conf[train], hit[train])
+                )
+                calibrated[held] = [fitted.apply(float(c)) for c in conf[held]]
+        afters.append(round(expected_calibration_error(calibrated, hit, bins=bins), 4))
+        if not first:
+            first = tuple(round(float(c), 4) for c in calibrated)
+    return CrossValidation(method, folds, tuple(seeds), n, round(before, 4), tuple(afters), first)

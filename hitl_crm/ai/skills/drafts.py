@@ -14,18 +14,29 @@ code, a refund, something free, a date, a link) is stripped before they are used
 ground a commitment. A draft that repeats such a sentence anyway is flagged ``exemplar_commitment``.
 Confidence cannot be bought by padding: a draft with any sentence its cited sources do not
 support is capped at :data:`UNSUPPORTED_CAP` however many supported sentences surround it.
+
+The offline reply's confidence is calibrated: the raw score above goes through the map stored in
+:data:`CALIBRATION_FILE` (fitted by ``manage.py service_eval --calibration --write`` on the labelled
+thread corpus: a draft is right when it cites exactly the articles that answer the thread), so it
+reads as the probability that the draft answers from the right article(s). The raw score is kept
+as ``confidence_raw``. A map fitted for another ``offline_version`` is ignored (the identity), and
+a draft that answers nothing keeps its fixed floor.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from hitl_crm.ai import guards
 from hitl_crm.ai.conf import app_settings
 from hitl_crm.ai.nlp import facts
 from hitl_crm.ai.nlp.bm25 import BM25
+from hitl_crm.ai.nlp.calibration import Calibration, IsotonicMap, confidence_map
 from hitl_crm.ai.nlp.dialogue import is_generic, repeats, specific_terms
 from hitl_crm.ai.nlp.risk import flag, without_injection
 from hitl_crm.ai.nlp.sentiment import sentiment
@@ -527,6 +538,36 @@ def _order_topic(thread: Thread, asks: list[str]) -> bool:
     return bool(terms & _ORDER_TOPIC)
 
 
+OFFLINE_VERSION = "bm25-thread@3"
+#: The calibration map of the offline reply's confidence, versioned with the drafting method.
+CALIBRATION_FILE = Path(__file__).resolve().parent.parent / "templates" / "ai" / "calibration" / "draft_reply.json"
+
+
+@cache
+def _calibration(path: Path | None = None) -> tuple[Calibration | IsotonicMap, str]:
+    """The stored map and its version label (``""`` when none applies): a missing file, or one fitted
+    for another drafting method, is the identity, so a changed method never reads a stale map.
+    Read once per process (``_calibration.cache_clear()`` after refitting)."""
+    try:
+        data = json.loads((path or CALIBRATION_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return confidence_map(None), ""
+    if data.get("skill") != "draft_reply" or data.get("offline_version") != OFFLINE_VERSION:
+        return confidence_map(None), ""
+    return confidence_map(data["map"]), f"{data['map'].get('method', 'none')}@{data.get('version', 1)}"
+
+
+def calibrated(raw: float) -> tuple[float, str]:
+    """A raw offline reply confidence → ``(calibrated, map version)``."""
+    mapping, version = _calibration()
+    return (round(min(1.0, max(0.0, mapping.apply(raw))), 3), version) if version else (round(raw, 3), "")
+
+
+def _with_confidence(output: dict[str, Any], raw: float, *, calibrate: bool = True) -> dict[str, Any]:
+    value, version = calibrated(raw) if calibrate else (round(raw, 3), "")
+    return {**output, "confidence": value, "confidence_raw": round(raw, 3), "calibration": version}
+
+
 def reply_offline(inputs: dict[str, Any]) -> dict[str, Any]:
     thread = reply_thread(inputs)
     question = without_injection(inputs["customer_text"]) or inputs["customer_text"]
@@ -563,10 +604,9 @@ def reply_offline(inputs: dict[str, Any]) -> dict[str, Any]:
     hits_all = [h for block in answered for h in block["hits"]]
     if not answered and not unanswered and thread.asks:
         parts = [greeting(inputs.get("customer_name", "")), THANKS_CLOSE, sign_off(inputs.get("agent_name", ""))]
-        return {
+        thanks = {
             "body": "\n\n".join(parts),
             "sources": [],
-            "confidence": 0.5,
             "grounding": 1.0,
             "method": "bm25-thread",
             "flags": flags,
@@ -574,12 +614,12 @@ def reply_offline(inputs: dict[str, Any]) -> dict[str, Any]:
             "asks_open": [],
             "retrieval": [],
         }
+        return _with_confidence(thanks, 0.5)
     if not answered:
         parts += [NO_ANSWER, sign_off(inputs.get("agent_name", ""))]
-        return {
+        nothing = {
             "body": "\n\n".join(parts),
             "sources": [],
-            "confidence": 0.1,
             "grounding": 0.0,
             "method": "bm25-thread",
             "flags": [*flags, _no_grounding_flag("The drafting engine")],
@@ -587,6 +627,7 @@ def reply_offline(inputs: dict[str, Any]) -> dict[str, Any]:
             "asks_open": unanswered,
             "retrieval": [_hit_dict(h) for h in retriever.search(query_terms(f"{question}\n{instruction}"))],
         }
+        return _with_confidence(nothing, 0.1, calibrate=False)  # answers nothing: a person writes it
     answer_sentences = [s for block in answered for s, _ in block["answer"]]
     used = [src for block in answered for _, src in block["answer"]]
     parts += [" ".join(s for s, _ in block["answer"]) for block in answered]
@@ -610,10 +651,9 @@ def reply_offline(inputs: dict[str, Any]) -> dict[str, Any]:
     confidence = min(CONFIDENCE_CAP, (0.25 + 0.7 * coverage) * ground)
     if unanswered or thread.broken_promises:
         confidence = min(confidence, UNSUPPORTED_CAP)
-    return {
+    output = {
         "body": body,
         "sources": citations(used, hits_all),
-        "confidence": round(confidence, 3),
         "grounding": ground,
         "method": "bm25-thread",
         "flags": flags + reused_commitments(body, inputs),
@@ -623,6 +663,7 @@ def reply_offline(inputs: dict[str, Any]) -> dict[str, Any]:
         "asks_open": unanswered,
         "retrieval": [_hit_dict(h) for h in hits_all],
     }
+    return _with_confidence(output, confidence)
 
 
 def _hit_dict(hit: Hit) -> dict[str, Any]:
@@ -773,11 +814,15 @@ def finalize(raw: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
     # one sentence the sources do not support caps the whole draft.
     claims = [s for s in sentences(raw["body"]) if _is_claim(s)]
     ceiling = CONFIDENCE_CAP if cited and grounding_score(claims, cited) >= 1.0 else UNSUPPORTED_CAP
+    confidence = round(min(float(raw["confidence"]), 0.2 + 0.75 * ground, ceiling), 3)
     return {
         **raw,
         "sources": citations(cited, hits),
         "grounding": ground,
-        "confidence": round(min(float(raw["confidence"]), 0.2 + 0.75 * ground, ceiling), 3),
+        "confidence": confidence,
+        # The stored map was fitted on the offline drafts; an LLM's confidence is not calibrated by it.
+        "confidence_raw": confidence,
+        "calibration": "",
         "method": "llm",
         "flags": flags,
     }
@@ -800,7 +845,7 @@ REPLY = Skill(
     output_schema=OUTPUT_SCHEMA,
     llm_output_schema=LLM_SCHEMA,
     prompt_version=template_version("draft_reply"),
-    offline_version="bm25-thread@3",
+    offline_version=OFFLINE_VERSION,
     offline=reply_offline,
     build_prompt=reply_prompt,
     finalize=finalize,
