@@ -57,3 +57,16 @@ def test_seed_demo_with_force_runs_with_debug_off(settings):
     settings.DEBUG = False
     call_command("seed_demo", force=True)
     assert get_user_model().objects.get(username="ada").is_superuser
+
+
+def test_the_demo_history_is_carried_out_at_once_even_with_an_undo_window(settings, monkeypatch):
+    from approvals.models import ApprovalRequest
+
+    settings.HITL_CRM_APPROVALS_UNDO_SECONDS = 10  # the default outside tests
+    timers: list[int] = []
+    monkeypatch.setattr("approvals.services._execute_later", lambda pk, delay: timers.append(pk))
+    call_command("seed_demo", force=True)
+    assert timers == []  # no delayed execution would outlive the command
+    left = ApprovalRequest.objects.filter(status__in=["approved", "executing"])
+    assert not left.exists()
+    assert ApprovalRequest.objects.filter(status="executed").count() >= 100

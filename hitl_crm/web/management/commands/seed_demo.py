@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.test.utils import override_settings
 
 from hitl_crm.accounts.roles import ADMIN, MANAGER, MARKETER, SALES_REP, SUPPORT_AGENT, roles_ensure
 from hitl_crm.hooks import app_hooks
@@ -43,9 +44,11 @@ class Command(BaseCommand):
         roles_ensure()
         with transaction.atomic():
             self._users()
-        # Each app that has demo data declares seed_demo(stdout=…) on its AppConfig.
-        for hook in app_hooks("seed_demo"):
-            hook.value(stdout=self.stdout)
+        # Each app that has demo data declares seed_demo(stdout=…) on its AppConfig. The demo's
+        # history is decided at once: no undo window (its timers would outlive this command).
+        with override_settings(HITL_CRM_APPROVALS_UNDO_SECONDS=0):
+            for hook in app_hooks("seed_demo"):
+                hook.value(stdout=self.stdout)
         self.stdout.write(f"\nDemo logins (password for all: {DEMO_PASSWORD})")
         for username, first, last, role in DEMO_USERS:
             self.stdout.write(f"  {username:5} {first} {last:10} {role}")
