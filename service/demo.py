@@ -579,8 +579,24 @@ def seed(*, stdout) -> None:
                 counts[follow.outcome] += 1
             if demo.resolve and manager is not None:
                 case_update(case=Case.objects.get(pk=case.pk), actor=manager, data={"status": Case.Status.RESOLVED})
+    owned = _assign_some(agent=agent, manager=manager)
     stdout.write(
         f"service: {policies} routing policies, {articles} knowledge articles, {counts['created']} new cases "
         f"({counts['threaded']} follow-ups threaded, {counts['duplicate']} already there), "
-        f"{counts['sent']} AI drafts approved by the demo agent and sent"
+        f"{counts['sent']} AI drafts approved by the demo agent and sent, {owned} cases assigned to the agent"
     )
+
+
+def _assign_some(*, agent, manager, share: int = 3) -> int:
+    """Give the demo agent every ``share``-th open case nobody owns (oldest first), as a manager
+    would, so "Your open cases" on the agent's dashboard has work in it. Idempotent: a second run
+    finds the agent already owns cases and assigns nothing."""
+    if agent is None or manager is None or Case.objects.filter(owner=agent).exists():
+        return 0
+    open_cases = Case.objects.filter(owner__isnull=True).exclude(status__in=[Case.Status.RESOLVED, Case.Status.CLOSED])
+    assigned = 0
+    for index, case in enumerate(open_cases.order_by("created_at", "id")):
+        if index % share == 0:
+            case_update(case=case, actor=manager, data={"owner": agent})
+            assigned += 1
+    return assigned

@@ -13,16 +13,17 @@ from typing import Any, TypeGuard
 
 from django.contrib.auth.models import User
 from django.db.models import Case as CaseWhen
-from django.db.models import CharField, Count, F, IntegerField, Q, QuerySet, Value, When
-from django.db.models.expressions import OrderBy
-from django.db.models.functions import Coalesce, Concat
+from django.db.models import Count, F, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from approvals.models import ApprovalRequest
 from approvals.selectors import approval_open_for_subject
 from hitl_crm.contacts.models import Contact
 from service.models import Case, KnowledgeArticle, Message, RefundRequest
+from service.paging import SortKey
 from service.routing import ISSUE_REFUND, SEND_REPLY
+
+CONTACT_IDS_INLINE = 500  # a search word's matching contacts passed as a list of ids up to this many
 
 
 def _signed_in(user: Any) -> TypeGuard[User]:
@@ -74,40 +75,26 @@ def case_filter(
     if needs_human is not None:
         qs = qs.filter(needs_human=needs_human)
     for word in q.split()[:5]:
-        # Subject (trigram-indexed on PostgreSQL) or a matching contact (found in its own, much smaller
-        # table). A UNION lets each half use its index; an OR across them would scan every case.
-        contacts = (
-            Contact.objects.annotate(
-                _text=Concat(
-                    "email",
-                    Value(" "),
-                    "first_name",
-                    Value(" "),
-                    "last_name",
-                    Value(" "),
-                    Coalesce("account__name", Value("")),
-                    output_field=CharField(),
-                )
-            )
-            .filter(_text__icontains=word)  # one pattern match per contact instead of four
-            .values("pk")
-        )
-        matches = (
-            Case.objects.filter(subject__icontains=word)
-            .values("pk")
-            .order_by()
-            .union(Case.objects.filter(contact__in=contacts).values("pk").order_by())
-        )
-        qs = qs.filter(pk__in=matches)
+        # The subject (trigram-indexed on PostgreSQL) or a matching contact, found by its maintained
+        # ``search_text`` (email, names, title, account; trigram-indexed too) in its own, much smaller
+        # table. The contacts are looked up once per word, up front, so the count and the page reuse the
+        # ids: ``contact IN (ids)`` and the subject pattern are two index scans the database ORs together
+        # (or, for a common word, one pass that the capped count stops early). A word that matches very
+        # many contacts keeps them as a subquery instead of a long list.
+        contacts = Contact.objects.filter(search_text__contains=word.lower()).order_by().values_list("pk", flat=True)
+        ids = list(contacts[: CONTACT_IDS_INLINE + 1])
+        matching = Q(contact_id__in=ids) if len(ids) <= CONTACT_IDS_INLINE else Q(contact_id__in=contacts)
+        qs = qs.filter(Q(subject__icontains=word) | matching)
     return qs
 
 
-def case_inbox_order(*, now: datetime | None = None) -> list[Any]:
-    """``order_by`` terms for the inbox: overdue first (an open case whose customer has waited longer
-    than ``SLA_HOURS``), then risk (critical → low), then the longest wait, then the newest message.
+def case_inbox_keys(*, now: datetime | None = None) -> list[SortKey]:
+    """The inbox's sort keys: overdue first (an open case whose customer has waited longer than
+    ``SLA_HOURS``), then risk (critical → low), then the longest wait, then the newest message, then the
+    newest case (unique, so the order is total and a keyset cursor can resume it).
 
     Plain expressions on the case's own columns, so a page stays one query (and the deferred join
-    can reuse them).
+    can reuse them). ``now`` fixes which cases count as overdue; a cursor carries it from page to page.
     """
     from service.conf import app_settings
 
@@ -128,7 +115,18 @@ def case_inbox_order(*, now: datetime | None = None) -> list[Any]:
         default=Value(3),
         output_field=IntegerField(),
     )
-    return [OrderBy(overdue), OrderBy(risk), F("waiting_since").asc(nulls_last=True), "-last_message_at", "-id"]
+    return [
+        SortKey("inbox_overdue", overdue),
+        SortKey("inbox_risk", risk),
+        SortKey("waiting_since", F("waiting_since"), nullable=True, kind="datetime"),
+        SortKey("last_message_at", F("last_message_at"), descending=True, kind="datetime"),
+        SortKey("id", F("id"), descending=True),
+    ]
+
+
+def case_inbox_order(*, now: datetime | None = None) -> list[Any]:
+    """``order_by`` terms for the inbox (see ``case_inbox_keys``)."""
+    return [key.order_by() for key in case_inbox_keys(now=now)]
 
 
 def case_workers(*, user: User) -> QuerySet[User]:

@@ -12,11 +12,11 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
-from django.core.paginator import Page, Paginator
-from django.db.models import QuerySet
+from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
@@ -39,9 +39,10 @@ from service.forms import (
     person,
 )
 from service.models import Case
+from service.paging import cursor_decode, keyset_page
 from service.selectors import (
     case_filter,
-    case_inbox_order,
+    case_inbox_keys,
     case_intents,
     case_list,
     case_pending_reply,
@@ -65,27 +66,6 @@ CASES_PER_PAGE = 25
 ARTICLES_PER_PAGE = 30
 
 
-class DeferredJoinPaginator(Paginator):
-    """Finds a page's rows on the case table alone (an index walk), then joins contact, account and
-    owner for those rows only — a "deferred join", so page 200 costs about what page 1 costs."""
-
-    object_list: QuerySet[Case]
-
-    def page(self, number: Any) -> Page:
-        number = self.validate_number(number)
-        bottom = (number - 1) * self.per_page
-        top = (
-            min(bottom + self.per_page, self.count)
-            if bottom + self.per_page + self.orphans >= self.count
-            else (bottom + self.per_page)
-        )
-        listed = self.object_list
-        keys = listed.values("pk")[bottom:top]  # filters and permission scoping apply here, once
-        rows = listed.model._default_manager.filter(pk__in=keys).order_by(*listed.query.order_by)
-        rows.query.select_related = listed.query.select_related
-        return self._get_page(rows, number, self)  # type: ignore[attr-defined]  # Paginator hook for subclasses; private, so not in the stubs
-
-
 def _errors_of(exc: ValidationError) -> list[str]:
     return error_messages(exc)
 
@@ -99,9 +79,27 @@ def _inbox(request: AuthenticatedHtmxHttpRequest, *, needs_human_only: bool) -> 
     if needs_human_only:
         filters = {**filters, "needs_human": True, "status": filters.get("status") or "active"}
     qs = case_filter(case_list(user=request.user), me=request.user, **filters)
-    page = DeferredJoinPaginator(qs.order_by(*case_inbox_order()), CASES_PER_PAGE).get_page(request.GET.get("page"))
+    # Keyset pages (no OFFSET): a cursor carries the "now" its first page was ordered by, so the
+    # overdue cases stay put while someone pages through.
+    after, before = cursor_decode(request.GET.get("after", "")), cursor_decode(request.GET.get("before", ""))
+    cursor = after or before
+    now = timezone.now()
+    stamped = parse_datetime(cursor[0]) if cursor else None
+    if stamped is not None and stamped.tzinfo is not None and stamped <= now:
+        now = stamped
+    else:
+        after = before = cursor = None
+    page = keyset_page(
+        qs,
+        case_inbox_keys(now=now),
+        per_page=CASES_PER_PAGE,
+        stamp=now.isoformat(),
+        after=after[1] if after else None,
+        before=before[1] if before and not after else None,
+    )
     query = request.GET.copy()
-    query.pop("page", None)
+    for name in ("page", "after", "before"):
+        query.pop(name, None)
     context = {
         "page": page,
         "form": form,

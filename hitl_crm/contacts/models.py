@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
-from django.db.models.functions import Lower
+from django.db.models import CharField, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce, Concat, Lower
 from django.urls import reverse
 from django.utils import timezone
 
@@ -48,6 +51,15 @@ class Account(models.Model):
         return reverse("web:account_detail", args=[self.pk])
 
 
+SEARCH_SOURCES = frozenset({"email", "first_name", "last_name", "title", "account", "account_id"})
+
+
+def search_text_of(*, email: str, first_name: str, last_name: str, title: str, account_name: str) -> str:
+    """The lower-cased text a contact is found by; the same string the SQL in the contacts migrations and
+    ``contact_search_expression`` builds (fields joined by single spaces, the account's name last)."""
+    return f"{email} {first_name} {last_name} {title} {account_name}".lower()
+
+
 class Contact(models.Model):
     account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="contacts")
     first_name = models.CharField(max_length=100, blank=True)
@@ -64,6 +76,12 @@ class Contact(models.Model):
     tags = TagsField()
     attributes = models.JSONField(default=dict, blank=True, help_text="Business-specific fields.")
     last_activity_at = models.DateTimeField(null=True, blank=True)
+    search_text = models.TextField(
+        blank=True,
+        default="",
+        editable=False,
+        help_text="Maintained: lower-cased email, names, title and account name (trigram-indexed on PostgreSQL).",
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -81,6 +99,24 @@ class Contact(models.Model):
     def __str__(self) -> str:
         return self.full_name or self.email or f"Contact #{self.pk}"
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Keeps ``search_text`` current on every save that may change what it is built from (a save of
+        other fields only, e.g. ``update_fields=["last_activity_at"]``, leaves it alone). Writes that bypass
+        ``save`` (``bulk_create``, ``update``) refresh it with ``contact_search_expression``."""
+        update_fields = kwargs.get("update_fields")
+        if update_fields is None or SEARCH_SOURCES & set(update_fields):
+            account = self.account if self.account_id else None  # cached when the caller set or joined it
+            self.search_text = search_text_of(
+                email=self.email,
+                first_name=self.first_name,
+                last_name=self.last_name,
+                title=self.title,
+                account_name=account.name if account is not None else "",
+            )
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "search_text"}
+        super().save(*args, **kwargs)
+
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
@@ -91,6 +127,17 @@ class Contact(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("web:contact_detail", args=[self.pk])
+
+
+def contact_search_expression() -> Lower:
+    """SQL for ``Contact.search_text`` (``search_text_of`` in the database), for ``update()`` after writes
+    that bypass ``save``: ``Contact.objects.filter(…).update(search_text=contact_search_expression())``."""
+    account_name = Subquery(Account.objects.filter(pk=OuterRef("account_id")).values("name")[:1])
+    parts: list[Any] = ["email", "first_name", "last_name", "title", Coalesce(account_name, Value(""))]
+    spaced: list[Any] = []
+    for part in parts:
+        spaced += [part, Value(" ")]
+    return Lower(Concat(*spaced[:-1], output_field=CharField()))
 
 
 class Activity(models.Model):

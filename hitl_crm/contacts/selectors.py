@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.contrib.auth.models import User
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -18,13 +18,7 @@ def contact_list(*, user: User, search: str = "") -> QuerySet[Contact]:
         return Contact.objects.none()
     qs = Contact.objects.select_related("account")
     for word in search.split()[:5]:
-        qs = qs.filter(
-            Q(first_name__icontains=word)
-            | Q(last_name__icontains=word)
-            | Q(email__icontains=word)
-            | Q(account__name__icontains=word)
-            | Q(title__icontains=word)
-        )
+        qs = qs.filter(search_text__contains=word.lower())  # the maintained column; trigram-indexed on PostgreSQL
     return qs
 
 

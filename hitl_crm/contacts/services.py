@@ -22,7 +22,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from hitl_crm.contacts.conf import app_settings
-from hitl_crm.contacts.models import Account, Activity, Contact
+from hitl_crm.contacts.models import Account, Activity, Contact, contact_search_expression
 from hitl_crm.contacts.signals import record_changed
 from hitl_crm.permissions import require_permission
 from hitl_crm.tags import normalize_tags
@@ -170,6 +170,8 @@ def account_update(*, account: Account, data: dict[str, Any], actor: User) -> Ac
     if changed:
         locked.full_clean()
         locked.save()
+        if "name" in changed:  # its people are found by the account's name: one UPDATE, not a save each
+            Contact.objects.filter(account=locked).update(search_text=contact_search_expression())
         record_changed.send(
             sender=Account,
             actor=actor,

@@ -45,6 +45,10 @@ def test_seed_demo_fills_the_desk_once(settings, tmp_path):
     assert Message.objects.filter(direction="out").count() >= 5
     assert not LedgerEntry.objects.exists()  # no refund is paid without a person
     assert "service: 6 routing policies, 14 knowledge articles, 40 new cases" in out.getvalue()
+    # … and the demo agent has open cases of their own on the dashboard
+    mine = Case.objects.filter(owner__username="sue").exclude(status__in=["resolved", "closed"])
+    assert mine.count() >= 5
+    assert f"{mine.count()} cases assigned to the agent" in out.getvalue()
 
     # when: it runs again
     counts = (Case.objects.count(), Message.objects.count(), ApprovalRequest.objects.count())
@@ -52,3 +56,4 @@ def test_seed_demo_fills_the_desk_once(settings, tmp_path):
 
     # then: nothing new
     assert (Case.objects.count(), Message.objects.count(), ApprovalRequest.objects.count()) == counts
+    assert Case.objects.filter(owner__username="sue").count() == mine.count()
