@@ -2,9 +2,13 @@
 
     .venv/bin/python bench/marketing_send.py                # 50,000 contacts, 2 worker processes
     .venv/bin/python bench/marketing_send.py --contacts 5000 --concurrency 1
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/hitl_bench_send \
+        CELERY_BROKER_URL=redis://127.0.0.1:6379/11 .venv/bin/python bench/marketing_send.py
 
-Uses its own PostgreSQL database ``hitl_bench_marketing`` (dropped and recreated each run)
-and Redis database 9. It creates the contacts, a campaign with two shortlisted variants and a
+Reads its PostgreSQL database from ``DATABASE_URL`` and its Redis broker from
+``CELERY_BROKER_URL`` (defaults: ``hitl_bench_marketing`` and Redis database 9). The database
+is dropped and recreated and the Redis database flushed on every run, so the database name must
+contain "bench". It creates the contacts, a campaign with two shortlisted variants and a
 reviewer, submits the campaign (planning every send), starts ``celery worker -Q dispatch``
 subprocesses with the file mail backend (``EmlFileBackend``, one .eml per message in a temp
 folder), approves, and times from the approval to the last message marked sent. Then, in this
@@ -12,7 +16,8 @@ process, it builds the same 50,000 messages and hands them to the same backend w
 ``send_messages`` call, and prints both rates and their ratio.
 
 What the pipeline pays for on top of the raw call: the approval execution, 100 dispatch tasks
-through Redis, per-message claim and "sent" commits on PostgreSQL (exactly-once bookkeeping),
+through Redis, one committed bookkeeping statement per message on PostgreSQL (the "sent" mark of
+one message and the claim of the next: exactly-once bookkeeping),
 consent/suppression re-checks and building each message (tracking tokens) in the worker.
 """
 
@@ -32,8 +37,8 @@ from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-DATABASE_URL = "postgres://postgres@127.0.0.1:5432/hitl_bench_marketing"
-BROKER = "redis://127.0.0.1:6379/9"
+DATABASE_URL = os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/hitl_bench_marketing"
+BROKER = os.environ.get("CELERY_BROKER_URL") or "redis://127.0.0.1:6379/9"
 ENV = {
     "DJANGO_SETTINGS_MODULE": "bench.marketing_settings",
     "SECRET_KEY": "bench-only-secret-key-marketing-4e2a9c7d1b3f5a8e",
@@ -50,6 +55,8 @@ def recreate_database() -> None:
 
     parsed = urlparse(DATABASE_URL)
     name = parsed.path.lstrip("/")
+    if not parsed.scheme.startswith("postgres") or "bench" not in name:
+        sys.exit(f"DATABASE_URL must name a PostgreSQL database with 'bench' in its name (it is dropped): {name!r}")
     with psycopg.connect(parsed._replace(path="/postgres").geturl(), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -134,7 +141,7 @@ def main() -> None:
     from hitl_crm.accounts.roles import MANAGER, MARKETER, roles_ensure
     from hitl_crm.contacts.models import Contact
     from hitl_crm.delivery import EmlFileBackend
-    from marketing.delivery import approved_copy, build_message
+    from marketing.delivery import Composer, approved_copy, build_message
     from marketing.handlers import SEND_CAMPAIGN
     from marketing.models import Campaign, Segment, Send
     from marketing.services import campaign_create, campaign_lock_variants, campaign_submit, variant_create
@@ -207,7 +214,11 @@ def main() -> None:
     rows = list(Send.objects.filter(campaign=campaign).select_related("contact").order_by("pk"))
     copies = approved_copy(campaign, "test")
     t = time.perf_counter()
-    messages = [build_message(send=row, contact=row.contact, copy=copies[str(row.variant_id)]) for row in rows]
+    composer = Composer()  # one per batch in the workers; one for all here
+    messages = [
+        build_message(send=row, contact=row.contact, copy=copies[str(row.variant_id)], composer=composer)
+        for row in rows
+    ]
     build_s = time.perf_counter() - t
     t = time.perf_counter()
     accepted = EmlFileBackend(file_path=str(raw_dir)).send_messages(messages)

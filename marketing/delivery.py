@@ -8,8 +8,9 @@ tasks that the approval handler (``marketing.handlers``) enqueued, and sends onl
 - to contacts who still have consent and are not on the suppression list at send time.
 
 Exactly once per contact: ``Send`` is unique per (campaign, contact). A worker claims one row
-at a time (``queued → sending``, committed) before handing the message to the backend and
-marks it ``sent`` (committed) right after, so after a crash every row is either ``sent``,
+at a time (``queued → sending``, committed) before handing the message to the backend; its
+``sent`` mark is committed with the next row's claim (one commit per message), or on its own
+before a throttle pause and after the last message, so after a crash every row is either ``sent``,
 untouched, or — at most one per dead worker — ``sending``. That one may or may not have
 reached the mail server; it becomes ``interrupted`` and is never retried automatically (a
 missed email is recoverable, a duplicate is not): the delivery kernel (``hitl_crm.delivery``)
@@ -72,16 +73,57 @@ def absolute(path: str) -> str:
     return f"{app_settings.SITE_URL}{path}"
 
 
+_SLOT = "0hitl0slot0"  # stands in for the token while a link's URL is reversed once per batch
+_PLAIN_TOKEN = re.compile(r"[A-Za-z0-9_.:-]+")  # what signed tokens are made of; reverse() quotes none of it
+
+
+class Composer:
+    """What every email of one batch shares, worked out once: the signers, the tracking and
+    unsubscribe URLs reversed with a placeholder (then filled by string formatting, byte for
+    byte what ``reverse()`` gives for each token), the sender, the company, the domains.
+
+    Made per batch, not per process, so settings and the URL prefix are read when the batch starts.
+    """
+
+    def __init__(self) -> None:
+        self.site = app_settings.SITE_URL
+        self.signers = {kind: tokens.signer(kind) for kind in tokens.KINDS}
+        self.prefixes = {name: self._split(name) for name in ("track_open", "track_click", "unsubscribe")}
+        self.company = getattr(settings, "HITL_CRM_COMPANY_NAME", "us")
+        self.from_email = app_settings.FROM_EMAIL
+        self.mailto = app_settings.UNSUBSCRIBE_MAILTO
+        self.domain = parseaddr(self.from_email)[1].rpartition("@")[2] or "hitl-crm.invalid"
+
+    def _split(self, name: str) -> tuple[str, str] | None:
+        head, slot, tail = reverse(f"marketing:{name}", args=[_SLOT]).partition(_SLOT)
+        return (f"{self.site}{head}", tail) if slot and _SLOT not in tail else None
+
+    def url(self, name: str, kind: str, send_id: int, target: str | None = None) -> str:
+        token = tokens.make_token(kind, send_id, target, using=self.signers[kind])
+        parts = self.prefixes[name]
+        if parts is None or not _PLAIN_TOKEN.fullmatch(token):
+            return absolute(reverse(f"marketing:{name}", args=[token]))
+        return f"{parts[0]}{token}{parts[1]}"
+
+    def tracking_urls(self, send_id: int) -> dict[str, str]:
+        return {
+            "open": self.url("track_open", tokens.OPEN, send_id),
+            "unsubscribe": self.url("unsubscribe", tokens.UNSUBSCRIBE, send_id),
+        }
+
+    def click_url(self, send_id: int, url: str) -> str:
+        return self.url("track_click", tokens.CLICK, send_id, url)
+
+    def message_id(self, campaign_id: int, send_id: int) -> str:
+        return f"<mkt-{campaign_id}-{send_id}@{self.domain}>"
+
+
 def tracking_urls(send_id: int) -> dict[str, str]:
-    unsubscribe = absolute(reverse("marketing:unsubscribe", args=[tokens.make_token(tokens.UNSUBSCRIBE, send_id)]))
-    return {
-        "open": absolute(reverse("marketing:track_open", args=[tokens.make_token(tokens.OPEN, send_id)])),
-        "unsubscribe": unsubscribe,
-    }
+    return Composer().tracking_urls(send_id)
 
 
 def click_url(send_id: int, url: str) -> str:
-    return absolute(reverse("marketing:track_click", args=[tokens.make_token(tokens.CLICK, send_id, url)]))
+    return Composer().click_url(send_id, url)
 
 
 def with_ref(url: str, send_id: int) -> str:
@@ -99,7 +141,7 @@ def personalise(text: str, contact: Any) -> str:
     return text.replace("{first_name}", contact.first_name or "there")
 
 
-def _html_paragraphs(text: str, send_id: int) -> str:
+def _html_paragraphs(text: str, send_id: int, composer: Composer) -> str:
     """Escape the approved text and turn its links into tracked links (and nothing else)."""
     out = []
     for paragraph in re.split(r"\n\s*\n", text.strip()):
@@ -108,7 +150,7 @@ def _html_paragraphs(text: str, send_id: int) -> str:
             url = match.group(0).rstrip(_TRAILING)
             start, end = match.start(), match.start() + len(url)
             pieces.append(html.escape(paragraph[last:start]))
-            pieces.append(f'<a href="{html.escape(click_url(send_id, url))}">{html.escape(url)}</a>')
+            pieces.append(f'<a href="{html.escape(composer.click_url(send_id, url))}">{html.escape(url)}</a>')
             last = end
         pieces.append(html.escape(paragraph[last:]))
         out.append("<p>" + "".join(pieces).replace("\n", "<br>\n") + "</p>")
@@ -120,13 +162,17 @@ def message_id(campaign_id: int, send_id: int) -> str:
     return f"<mkt-{campaign_id}-{send_id}@{domain}>"
 
 
-def build_message(*, send: Send, contact: Any, copy: dict[str, str], connection: Any = None) -> EmailMultiAlternatives:
+def build_message(
+    *, send: Send, contact: Any, copy: dict[str, str], connection: Any = None, composer: Composer | None = None
+) -> EmailMultiAlternatives:
     """The email for one send: text and HTML parts, open pixel, tracked links, List-Unsubscribe.
 
-    The Message-ID is stable per send, so a receiving server or ESP can drop a duplicate.
+    The Message-ID is stable per send, so a receiving server or ESP can drop a duplicate. A
+    sender passes one ``composer`` for the whole batch; without one, a fresh one is made.
     """
-    company = getattr(settings, "HITL_CRM_COMPANY_NAME", "us")
-    links = tracking_urls(send.pk)
+    composer = composer or Composer()
+    company = composer.company
+    links = composer.tracking_urls(send.pk)
     body = personalise(copy["body"], contact)
     footer_text = (
         f"\n\n--\nYou receive this because you agreed to hear from {company}.\nUnsubscribe: {links['unsubscribe']}\n"
@@ -135,20 +181,20 @@ def build_message(*, send: Send, contact: Any, copy: dict[str, str], connection:
     html_body = (
         "<!doctype html><html><body>"
         f'<div style="display:none;max-height:0;overflow:hidden">{preheader}</div>\n'
-        f"{_html_paragraphs(body, send.pk)}\n"
+        f"{_html_paragraphs(body, send.pk, composer)}\n"
         f'<p style="font-size:12px;color:#6b7280">You receive this because you agreed to hear from '
         f'{html.escape(company)}. <a href="{html.escape(links["unsubscribe"])}">Unsubscribe</a></p>'
         f'<img src="{html.escape(links["open"])}" width="1" height="1" alt="">'
         "</body></html>"
     )
-    mailto = f"mailto:{app_settings.UNSUBSCRIBE_MAILTO}?subject=unsubscribe-{send.pk}"
+    mailto = f"mailto:{composer.mailto}?subject=unsubscribe-{send.pk}"
     message = EmailMultiAlternatives(
         subject=personalise(copy["subject"], contact),
         body=body + footer_text,
-        from_email=app_settings.FROM_EMAIL,
+        from_email=composer.from_email,
         to=[contact.email],
         headers={
-            "Message-ID": message_id(send.campaign_id, send.pk),
+            "Message-ID": composer.message_id(send.campaign_id, send.pk),
             "List-Unsubscribe": f"<{links['unsubscribe']}>, <{mailto}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             "X-HITL-Campaign": str(send.campaign_id),
@@ -264,6 +310,10 @@ class _Throttle:
         self.interval = 1.0 / rate if rate > 0 else 0.0
         self.next_at = 0.0
 
+    def must_wait(self) -> bool:
+        """True if :meth:`wait` is going to sleep before the next message."""
+        return bool(self.interval) and self.next_at > time.monotonic()
+
     def wait(self) -> None:
         if not self.interval:
             return
@@ -337,12 +387,14 @@ def send_batch(*, campaign_id: int, phase: str, first_id: int, last_id: int) -> 
 
 
 class _Rows:
-    """The two statements every message costs, as plain SQL on one cursor.
+    """The statements every message costs, as plain SQL on one cursor, each in autocommit.
 
-    They run once or twice per message (50,000 times for a big campaign); the ORM's query
-    building roughly doubles their cost, which is most of the bookkeeping per message.
-    Each runs in autocommit: the claim must be durable before the message is handed over,
-    and the "sent" mark right after.
+    One commit per message: the "sent" mark of a message and the claim of the next one are one
+    statement, so every message costs a single durable commit (50,000 of them for a big
+    campaign) instead of two. A worker still has at most one row in ``sending`` at any moment —
+    the one it is handing over — so a crash leaves exactly what it left before: rows that are
+    ``sent``, untouched, or one ``sending`` whose outcome a person decides. The claim is durable
+    before its message is handed over; the "sent" mark of the last message is its own commit.
     """
 
     def __init__(self, cursor: Any) -> None:
@@ -355,6 +407,17 @@ class _Rows:
             f"UPDATE {table} SET status = %s, sent_at = %s, claim_token = '', error = '' "
             "WHERE id = %s AND (claim_token = %s OR status = %s)"
         )
+        # (sent id, sent token, interrupted) for the previous row, (next id, queued) for the claim
+        self.sent_and_claim_sql = (
+            f"UPDATE {table} SET "
+            "status = CASE WHEN id = %s THEN %s ELSE %s END, "
+            "sent_at = CASE WHEN id = %s THEN %s ELSE sent_at END, "
+            "claim_token = CASE WHEN id = %s THEN '' ELSE %s END, "
+            "claimed_at = CASE WHEN id = %s THEN claimed_at ELSE %s END, "
+            "error = CASE WHEN id = %s THEN '' ELSE error END "
+            "WHERE (id = %s AND (claim_token = %s OR status = %s)) OR (id = %s AND status = %s) "
+            "RETURNING id"
+        )
 
     def claim(self, pk: int, token: str) -> bool:
         self.cursor.execute(self.claim_sql, [Send.Status.SENDING, token, timezone.now(), pk, Send.Status.QUEUED])
@@ -364,13 +427,28 @@ class _Rows:
         self.cursor.execute(self.sent_sql, [Send.Status.SENT, timezone.now(), pk, token, Send.Status.INTERRUPTED])
         return self.cursor.rowcount
 
+    def mark_sent_and_claim(self, sent_pk: int, pk: int, token: str) -> tuple[int, bool]:
+        """Mark ``sent_pk`` sent and claim ``pk``, one commit: (rows marked sent, claimed)."""
+        now = timezone.now()
+        sent, sending, queued = Send.Status.SENT, Send.Status.SENDING, Send.Status.QUEUED
+        self.cursor.execute(
+            self.sent_and_claim_sql,
+            [sent_pk, sent, sending, sent_pk, now, sent_pk, token, sent_pk, now, sent_pk]
+            + [sent_pk, token, Send.Status.INTERRUPTED, pk, queued],
+        )
+        changed = {row[0] for row in self.cursor.fetchall()}
+        return int(sent_pk in changed), pk in changed
+
 
 def _deliver(rows: list[Send], copies: dict[str, dict[str, str]], result: BatchResult) -> None:
-    """Claim, send, mark — one row at a time, each state committed on its own (the kernel's
-    prepared → sending → sent | failed | unknown, on the ``Send`` rows themselves): the claim is
-    durable before the message is handed over and nothing is locked while the server works."""
+    """Claim, send, mark — one row at a time, each state committed before the next step (the
+    kernel's prepared → sending → sent | failed | unknown, on the ``Send`` rows themselves): the
+    claim is durable before the message is handed over and nothing is locked while the server
+    works. The "sent" mark rides on the next row's claim (see :class:`_Rows`), except before a
+    throttle pause, so that no handed-over message waits in ``sending`` while the worker sleeps."""
     token = uuid.uuid4().hex
     throttle = _Throttle(app_settings.SEND_RATE)
+    composer = Composer()
     mail = get_connection()
     try:
         open_connection(mail)
@@ -380,12 +458,24 @@ def _deliver(rows: list[Send], copies: dict[str, dict[str, str]], result: BatchR
         raise TransientSendError(f"Mail server refused the connection: {exc}") from exc
     cursor = db_connection.cursor()
     sql = _Rows(cursor)
+    unmarked: int | None = None  # handed over and accepted, its "sent" mark not yet committed
     try:
         for row in rows:
+            if unmarked is not None and throttle.must_wait():
+                result.sent += sql.mark_sent(unmarked, token)
+                unmarked = None
             throttle.wait()
-            if not sql.claim(row.pk, token):
+            if unmarked is None:
+                claimed = sql.claim(row.pk, token)
+            else:
+                marked, claimed = sql.mark_sent_and_claim(unmarked, row.pk, token)
+                result.sent += marked
+                unmarked = None
+            if not claimed:
                 continue  # someone else took it, or it was cancelled meanwhile
-            message = build_message(send=row, contact=row.contact, copy=copies[str(row.variant_id)], connection=mail)
+            message = build_message(
+                send=row, contact=row.contact, copy=copies[str(row.variant_id)], connection=mail, composer=composer
+            )
             mine = Send.objects.filter(pk=row.pk, claim_token=token)
             try:
                 send_one(message, mail)
@@ -404,7 +494,9 @@ def _deliver(rows: list[Send], copies: dict[str, dict[str, str]], result: BatchR
                     result.interrupted += interrupted
                     _hand_to_a_person(row, copies, reason=f"({type(exc).__name__}: {exc})")
                 continue
-            result.sent += sql.mark_sent(row.pk, token)
+            unmarked = row.pk
+        if unmarked is not None:
+            result.sent += sql.mark_sent(unmarked, token)
     finally:
         cursor.close()
         try:
