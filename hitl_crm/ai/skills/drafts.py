@@ -259,16 +259,20 @@ def select_answer(
         return []
     best = usable[0]
     if best.source.kind == "exemplar" and best.coverage >= EXEMPLAR_REUSE:
-        core = [s for s in sentences(best.source.text) if is_answer_sentence(s) and not _about_someone(s)]
+        core = [
+            s
+            for s in sentences(best.source.text)
+            if is_answer_sentence(s) and not _about_someone(s) and not _is_template(s)
+        ]
         if core:
-            return [(s, best.source) for s in core[:5]]
+            return distinct([(s, best.source) for s in core[:5]])
     wanted = set(query_terms)
     candidates: list[tuple[float, int, int, str, Source]] = []
     for rank, hit in enumerate(usable[:2]):
         quotable = [
             s
             for s in sentences(hit.source.text)
-            if is_answer_sentence(s) and not (hit.source.kind == "exemplar" and _about_someone(s))
+            if is_answer_sentence(s) and not (hit.source.kind == "exemplar" and (_about_someone(s) or _is_template(s)))
         ]
         for position, sentence in enumerate(quotable):
             overlap = sum(retriever.idf(t) for t in wanted & set(content_terms(sentence)))
@@ -276,7 +280,22 @@ def select_answer(
                 continue
             score = overlap * (1.0 if rank == 0 else 0.6) + 0.5 / (1 + position)
             candidates.append((score, rank, position, sentence, hit.source))
-    picked = sorted(candidates, key=lambda c: (-c[0], c[1], c[2]))[:limit]
+    ranked = sorted(candidates, key=lambda c: (-c[0], c[1], c[2]))
+    # Relevant to the ask, not merely to the source: a sentence of the second source must share a
+    # specific word with the question and score near the best sentence.
+    top = ranked[0][0] if ranked else 0.0
+    specific = {t for t in wanted if not is_generic(t)}
+    ranked = [
+        c
+        for i, c in enumerate(ranked)
+        if i == 0 or (c[0] >= MIN_RELATIVE * top and (c[1] == 0 or specific & set(content_terms(c[3]))))
+    ]
+    picked: list[tuple[float, int, int, str, Source]] = []
+    for c in ranked:
+        if len(picked) >= limit:
+            break
+        if not any(same_sentence(c[3], p[3]) for p in picked):
+            picked.append(c)
     return [(c[3], c[4]) for c in sorted(picked, key=lambda c: (c[1], c[2]))]
 
 
@@ -292,6 +311,42 @@ def _about_someone(sentence: str) -> bool:
     """An approved reply was written to someone else: skip sentences carrying their order
     number, email or phone, so they never reach this customer."""
     return bool(facts.order_ids(sentence) or EMAIL_RE.search(sentence) or _PHONE_LIKE.search(sentence))
+
+
+#: Two sentences sharing this share of their content words (Jaccard) say the same thing.
+SAME_SENTENCE = 0.85
+#: A sentence is quoted for an ask only when it scores this share of the best sentence for it.
+MIN_RELATIVE = 0.35
+
+
+def _normalised(sentence: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9]+", sentence.lower()))
+
+
+def same_sentence(a: str, b: str) -> bool:
+    """Whether two sentences say the same thing: equal once case and punctuation are set aside,
+    or (nearly) the same content words."""
+    if _normalised(a) == _normalised(b):
+        return True
+    mine, theirs = set(content_terms(a)), set(content_terms(b))
+    return bool(mine and theirs) and len(mine & theirs) / len(mine | theirs) >= SAME_SENTENCE
+
+
+def distinct(picked: list[tuple[str, Source]], earlier: list[str] = ()) -> list[tuple[str, Source]]:  # type: ignore[assignment]
+    """``picked`` without sentences that say again what an earlier one (or one in ``earlier``) said:
+    the same sentence pooled from an article and an approved reply is quoted once."""
+    kept: list[tuple[str, Source]] = []
+    for sentence, source in picked:
+        if any(same_sentence(sentence, other) for other in [*earlier, *(s for s, _ in kept)]):
+            continue
+        kept.append((sentence, source))
+    return kept
+
+
+def _is_template(sentence: str) -> bool:
+    """One of the drafting engine's own sentences (the order-number request, the next step …),
+    found in an approved reply: form, not an answer, and never quoted as one."""
+    return any(same_sentence(sentence, t) for t in _TEMPLATES)
 
 
 def grounding_score(answer: list[str], cited: list[Source]) -> float:
@@ -402,6 +457,12 @@ REFUTED_ACK = "Thank you for checking and telling us; I understand the earlier e
 OPEN_POINT = "I'm checking the other point you raised with the team and will come back to you on it."
 THANKS_CLOSE = "Thank you for letting us know, I'm glad it's sorted. If anything else comes up, just reply here."
 ASK_ORDER = "Could you reply with your order number, so I can look at the order itself?"
+_TEMPLATES = (ASK_ORDER, NEXT_STEP, OPEN_POINT, THANKS_CLOSE, NO_ANSWER, BROKEN_PROMISE, REFUTED_ACK)
+#: A request left asking for nothing once the order number is taken out ("Could you reply , so …").
+_EMPTY_REQUEST = re.compile(
+    r"\b(?:reply|respond|send|share|include|provide|give|tell)(?:\s+(?:us|me))?(?:\s+(?:with|along))?\s*(?:[,.;:?!]|$)",
+    re.IGNORECASE,
+)
 
 
 def reply_thread(inputs: dict[str, Any]) -> Thread:
@@ -423,7 +484,7 @@ def _pooled(
         for hit in hits[:4]
         for sentence in sentences(hit.source.text)
         if is_answer_sentence(sentence)
-        and not (hit.source.kind == "exemplar" and _about_someone(sentence))
+        and not (hit.source.kind == "exemplar" and (_about_someone(sentence) or _is_template(sentence)))
         and not skip(sentence)
     ]
     chosen: list[tuple[str, Source]] = []
@@ -433,7 +494,7 @@ def _pooled(
         for sentence, source in pool:
             new = (wanted & set(content_terms(sentence))) - covered
             score = sum(weight[t] for t in new)
-            if score > gain and (sentence, source) not in chosen:
+            if score > gain and not any(same_sentence(sentence, c) for c, _ in chosen):
                 best, gain = (sentence, source), score
         if best is None or gain <= 0 or (chosen and gain < 0.15 * total):
             break
@@ -480,11 +541,26 @@ def answer_asks(
     used: set[str] = set()
 
     def skip(sentence: str) -> bool:
-        return sentence in used or says_again(sentence, refuted) or (bool(said) and repeats(sentence, said, share=0.7))
+        return (
+            any(same_sentence(sentence, u) for u in used)
+            or says_again(sentence, refuted)
+            or (bool(said) and repeats(sentence, said, share=0.7))
+        )
 
-    def known(sentence: str) -> str:
-        """Do not ask for what the thread already gives: the order number."""
-        return _KNOWN_ORDER_NUMBER.sub(" ", sentence).replace("  ", " ") if order_known else sentence
+    def known(picked: list[tuple[str, Source]]) -> list[tuple[str, Source]]:
+        """Do not ask for what the thread already gives (the order number); a sentence that asked for
+        nothing else is left out rather than asking for nothing."""
+        if not order_known:
+            return picked
+        kept = []
+        for sentence, source in picked:
+            trimmed = re.sub(r"\s+([,.;:?!])", r"\1", _KNOWN_ORDER_NUMBER.sub(" ", sentence)).replace("  ", " ")
+            if trimmed != sentence:
+                if _EMPTY_REQUEST.search(trimmed):
+                    continue  # it asked only for the order number, which we have
+                sentence = trimmed
+            kept.append((sentence, source))
+        return kept
 
     answered: list[dict[str, Any]] = []
     unanswered: list[str] = []
@@ -508,13 +584,17 @@ def answer_asks(
             unanswered.append(ask_text)
             continue
         used.update(s for s, _ in picked)
-        picked = [(known(s), src) for s, src in picked]
+        picked = known(picked)
+        if not picked:
+            unanswered.append(ask_text)
+            continue
         answered.append({"ask": ask_text, "answer": picked, "coverage": coverage, "hits": hits})
-    if not answered and len(asks) > 1:
+    customer_turns = sum(t.role == "customer" for t in thread.turns)
+    if not answered and (len(asks) > 1 or (not thread.asks and customer_turns > 1)):
         # No single ask found its answer: the message as a whole may still match one source.
         whole = query_terms(f"{thread.customer_text()}\n{instruction}")
         hits = retriever.search(whole)
-        picked = [(known(s), src) for s, src in select_answer(whole, hits, retriever) if not skip(s)]
+        picked = known([(s, src) for s, src in select_answer(whole, hits, retriever) if not skip(s)])
         if picked:
             coverage = max(h.coverage for h in hits if h.source in {src for _, src in picked})
             answered.append({"ask": thread.customer_text(), "answer": picked, "coverage": coverage, "hits": hits})
