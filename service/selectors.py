@@ -20,7 +20,7 @@ from approvals.models import ApprovalRequest
 from approvals.selectors import approval_open_for_subject
 from hitl_crm.contacts.models import Contact
 from service.models import Case, KnowledgeArticle, Message, RefundRequest
-from service.paging import SortKey
+from hitl_crm.paging import SortKey
 from service.routing import ISSUE_REFUND, SEND_REPLY
 
 CONTACT_IDS_INLINE = 500  # a search word's matching contacts passed as a list of ids up to this many

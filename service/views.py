@@ -39,7 +39,7 @@ from service.forms import (
     person,
 )
 from service.models import Case
-from service.paging import cursor_decode, keyset_page
+from hitl_crm.paging import cursor_decode, keyset_page
 from service.selectors import (
     case_filter,
     case_inbox_keys,

@@ -91,7 +91,7 @@ def test_a_broken_or_foreign_cursor_shows_the_first_page(client, support_agent, 
 
 
 def test_the_count_stops_at_the_cap_and_says_so(client, support_agent, make_case, monkeypatch):
-    monkeypatch.setattr("service.paging.COUNT_CAP", 3)
+    monkeypatch.setattr("hitl_crm.paging.COUNT_CAP", 3)
     for _ in range(5):
         make_case()
     client.force_login(support_agent)

@@ -1,5 +1,6 @@
-"""Keyset ("cursor") pagination for the service desk's lists: no OFFSET, so the 200th page costs what
-the first does, and a capped count instead of counting every match.
+"""Keyset ("cursor") pagination, the one helper every HTML list that can grow uses (the inbox, leads,
+contacts): no OFFSET, so the 200th page costs what the first does, and a capped count instead of
+counting every match.
 
 A list is ordered by ``SortKey``\\s whose last key is unique (the id), so the order is total. A page
 ends in a cursor, the sort values of its last (``after``) or first (``before``) row, plus a ``stamp``
