@@ -438,3 +438,5 @@ HITL_CRM_APPROVALS_UNDO_SECONDS = int(os.environ.get("HITL_CRM_APPROVALS_UNDO_SE
 HITL_CRM_APPROVALS_DIGEST_MINUTES = int(
     os.environ.get("HITL_CRM_APPROVALS_DIGEST_MINUTES", "0" if CELERY_TASK_ALWAYS_EAGER else "15")
 )
+# Dashboard and badge counters may be this many seconds stale (cached; 0: counted per request).
+HITL_CRM_COUNTER_SECONDS = int(os.environ.get("HITL_CRM_COUNTER_SECONDS", "30"))

@@ -16,6 +16,7 @@ CELERY_TASK_ALWAYS_EAGER = True
 HITL_CRM_ALLOW_EAGER = True
 HITL_CRM_APPROVALS_UNDO_SECONDS = 0  # eager tasks cannot wait: tests/approvals/test_undo.py sets the window
 HITL_CRM_APPROVALS_DIGEST_MINUTES = 0  # one email per item; tests/approvals/test_digest.py sets an interval
+HITL_CRM_COUNTER_SECONDS = 0  # counted per request; tests/kernel/test_counters.py sets a window
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tests"}}
