@@ -168,3 +168,26 @@ def test_an_angry_follow_up_is_answered_from_what_the_customer_said_earlier():
     assert NO_ANSWER not in out["body"]
     assert "warranty" in out["body"].lower()
     assert out["sources"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Do you ship to Norway, and how long does delivery take?",
+        "What size hiking boots should I order? I'm between a 9 and a 9.5.",
+    ],
+)
+def test_a_question_before_any_order_is_not_asked_for_an_order_number(text):
+    out = _draft([{"role": "customer", "text": text}], knowledge=KB)
+
+    assert out["sources"]
+    assert ASK_ORDER not in out["body"]
+
+
+def test_a_question_about_an_order_placed_asks_for_its_number():
+    turns = [{"role": "customer", "text": "The jacket I ordered last week arrived torn. What should I do?"}]
+
+    out = _draft(turns, knowledge=KB)
+
+    assert "photo of the damage" in out["body"]
+    assert ASK_ORDER in out["body"]

@@ -425,11 +425,18 @@ MIN_POOLED = 0.3
 MAX_ANSWERED = 4
 #: A source sentence saying this share of a refuted explanation's words says it again.
 REFUTED_REPEAT = 0.6
+#: Words that mean the customer writes about an order they placed ("order" and "delivery" alone do
+#: not: "what size should I order?", "how long does delivery take?" come before any order).
 _ORDER_TOPIC = frozenset(
     content_terms(
-        "order delivery arrived arrive parcel tracking refund return exchange charged charge cancel damaged "
-        "broken faulty invoice receipt shipped replacement"
+        "parcel tracking refund return exchange charged cancel damaged broken faulty invoice receipt replacement"
     )
+)
+#: … or words read as written (stems would make "ordered" "order", "shipped" "ship").
+_OWN_ORDER = re.compile(
+    r"\b(?:(?:my|our|the|this|that|last)\s+(?:\w+\s+)?(?:order|delivery|parcel|package|purchase)"
+    r"|ordered|arrived|shipped|bought|purchased|received|placed)\b",
+    re.IGNORECASE,
 )
 #: "… send the order number and the card type …" when the thread already has the order number.
 _KNOWN_ORDER_NUMBER = re.compile(
@@ -614,8 +621,10 @@ def says_again(sentence: str, refuted: list[str]) -> bool:
 
 
 def _order_topic(thread: Thread, asks: list[str]) -> bool:
-    terms = {t for a in asks for t in content_terms(a)} | set(content_terms(thread.customer_text()))
-    return bool(terms & _ORDER_TOPIC)
+    """Whether the thread is about an order the customer placed, so its number helps."""
+    text = thread.customer_text()
+    terms = {t for a in asks for t in content_terms(a)} | set(content_terms(text))
+    return bool(terms & _ORDER_TOPIC) or bool(_OWN_ORDER.search(text))
 
 
 OFFLINE_VERSION = "bm25-thread@3"
