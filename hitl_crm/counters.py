@@ -37,7 +37,7 @@ def cached_count(name: str, compute: Callable[[], T], *, user_id: int | None = N
     key = _key(name, user_id)
     found = cache.get(key, default=_MISSING)
     if found is not _MISSING:
-        return found  # type: ignore[return-value]
+        return found
     value = compute()
     cache.set(key, value, timeout=seconds)
     return value
