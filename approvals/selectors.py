@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -18,7 +17,6 @@ from django.contrib.auth.models import Permission, User
 from django.db.models import Avg, Case, Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.db.models.expressions import OrderBy
 from django.db.models.functions import Coalesce, TruncDate
-from django.db.models.lookups import Exact, GreaterThan, GreaterThanOrEqual, LessThan, LessThanOrEqual, Lookup
 from django.utils import timezone
 
 from approvals.models import (
@@ -124,19 +122,13 @@ def approval_queue_for(*, user: User) -> QuerySet[ApprovalRequest]:
     )
 
 
-RISK_RANKS: dict[str, int] = {
-    ApprovalRequest.Risk.CRITICAL: 0,
-    ApprovalRequest.Risk.HIGH: 1,
-    ApprovalRequest.Risk.MEDIUM: 2,
-}
-RISK_RANK_DEFAULT = 3
-
-
 def risk_rank() -> Case:
     """0 for critical … 3 for low: sorts the riskiest first."""
     return Case(
-        *[When(risk=risk, then=Value(rank)) for risk, rank in RISK_RANKS.items()],
-        default=Value(RISK_RANK_DEFAULT),
+        When(risk=ApprovalRequest.Risk.CRITICAL, then=Value(0)),
+        When(risk=ApprovalRequest.Risk.HIGH, then=Value(1)),
+        When(risk=ApprovalRequest.Risk.MEDIUM, then=Value(2)),
+        default=Value(3),
         output_field=IntegerField(),
     )
 
@@ -144,82 +136,22 @@ def risk_rank() -> Case:
 QUEUE_ORDERS = ("priority", "due", "risk", "newest")
 
 
-@dataclass(frozen=True)
-class QueueKey:
-    """One sort key of a queue order: the SQL expression, its value on a row, and its direction."""
-
-    expression: Any
-    value: Callable[[ApprovalRequest], Any]
-    descending: bool = False
-    is_datetime: bool = False
-
-
-def approval_queue_keys(*, order: str = "priority", now: datetime | None = None) -> list[QueueKey]:
-    """The sort keys of a queue order, most significant first; every order ends on ``id``.
-
-    ``priority`` (the default): overdue first (``due_at < now``: 0 before 1), then risk
-    (critical → low), then due time. ``due`` walks the partial index on pending
-    (due_at, id); the others sort the matching rows. A key's ``value`` reads the same
-    key off a loaded row, so a page's last row can be turned into a keyset cursor.
-    """
-    ref = now or timezone.now()
-    due = QueueKey(F("due_at"), lambda req: req.due_at, is_datetime=True)
-    pk = QueueKey(F("id"), lambda req: req.pk)
-    risk = QueueKey(risk_rank(), lambda req: RISK_RANKS.get(req.risk, RISK_RANK_DEFAULT))
-    if order == "due":
-        return [due, pk]
-    if order == "risk":
-        return [risk, due, pk]
-    if order == "newest":
-        return [
-            QueueKey(F("created_at"), lambda req: req.created_at, descending=True, is_datetime=True),
-            QueueKey(F("id"), lambda req: req.pk, descending=True),
-        ]
-    overdue = QueueKey(
-        Case(When(due_at__lt=ref, then=Value(0)), default=Value(1), output_field=IntegerField()),
-        lambda req: 0 if req.due_at < ref else 1,
-    )
-    return [overdue, risk, due, pk]
-
-
 def approval_queue_order(*, order: str = "priority", now: datetime | None = None) -> list[Any]:
-    """``order_by`` terms for the review queue (see :func:`approval_queue_keys`); pages are stable.
+    """``order_by`` terms for the review queue; every order ends on ``id`` so pages are stable.
 
+    ``priority`` (the default): overdue first, then risk (critical → low), then due time.
+    ``due`` walks the partial index on pending (due_at, id); the others sort the matching rows.
     Plain expressions (no annotations), so a page stays one query.
     """
-    return [OrderBy(key.expression, descending=key.descending) for key in approval_queue_keys(order=order, now=now)]
-
-
-def approval_queue_seek(
-    qs: QuerySet[ApprovalRequest],
-    *,
-    order: str,
-    values: list[Any],
-    backwards: bool = False,
-    now: datetime | None = None,
-) -> QuerySet[ApprovalRequest]:
-    """``qs`` past the row whose sort keys are ``values`` (keyset pagination), in queue order.
-
-    Forwards: the rows after that row, in ``order``. Backwards: the rows before it, nearest
-    first (the caller reverses them). Whatever was decided or added meanwhile, a row is
-    never skipped nor shown twice: the condition is on the keys, not on a position. ``now``
-    must be the one the walk started with, so "overdue first" keeps one order throughout.
-    """
-    keys = approval_queue_keys(order=order, now=now)
-    if len(values) != len(keys):
-        raise ValueError("one value per sort key")
-    condition = Q()
-    equal = Q()
-    for key, value in zip(keys, values, strict=True):
-        later = key.descending == backwards  # asc forwards, or desc backwards: the next rows are greater
-        step: Lookup = GreaterThan(key.expression, value) if later else LessThan(key.expression, value)
-        condition |= equal & Q(step)
-        equal &= Q(Exact(key.expression, value))
-    first, first_value = keys[0], values[0]
-    # Redundant with ``condition``, but a plain range on the leading key lets an index scan start there.
-    bound = GreaterThanOrEqual if first.descending == backwards else LessThanOrEqual
-    terms = [OrderBy(key.expression, descending=key.descending != backwards) for key in keys]
-    return qs.filter(bound(first.expression, first_value)).filter(condition).order_by(*terms)
+    now = now or timezone.now()
+    if order == "due":
+        return ["due_at", "id"]
+    if order == "risk":
+        return [risk_rank().asc(), "due_at", "id"]
+    if order == "newest":
+        return ["-created_at", "-id"]
+    overdue = Case(When(due_at__lt=now, then=Value(0)), default=Value(1), output_field=IntegerField())
+    return [OrderBy(overdue), risk_rank().asc(), "due_at", "id"]
 
 
 def approval_next_in_queue(*, user: User, after_id: int, order: str = "priority") -> int | None:

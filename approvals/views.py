@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core import signing
 from django.db.models import QuerySet
 from django.http import HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
@@ -31,9 +30,7 @@ from approvals.selectors import (
     approval_next_in_queue,
     approval_pending_count,
     approval_queue_for,
-    approval_queue_keys,
     approval_queue_order,
-    approval_queue_seek,
     approval_stats,
     approval_undoable_for,
     approval_visible_to,
@@ -79,101 +76,31 @@ def _filtered_queue(request: AuthenticatedHtmxHttpRequest) -> tuple[QuerySet[App
 
 @dataclass
 class QueuePage:
-    """One page of the queue, reached through keyset cursors: no COUNT and no OFFSET.
-
-    A COUNT over 100,000 rows costs ~1 s and ``OFFSET`` grows with the page number; a
-    cursor names the row a page starts after (``after``) or before (``before``), so page
-    40 costs what page 1 does, and an item decided meanwhile shifts nothing.
-    """
+    """One page without counting the whole queue (a COUNT over 100,000 rows costs ~1 s)."""
 
     object_list: list[ApprovalRequest]
     number: int
     has_next: bool
-    has_previous: bool = False
-    next_cursor: str = ""
-    previous_cursor: str = ""
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+    def previous_page_number(self) -> int:
+        return self.number - 1
 
 
-QUEUE_CURSOR_SALT = "approvals.queue.cursor"
-
-
-def _cursor(row: ApprovalRequest, *, order: str, now: datetime, number: int) -> str:
-    """A signed cursor for ``row``: its sort-key values, the order, the walk's ``now`` and page number.
-
-    ``now`` travels with the cursor because "overdue first" is ``due_at < now``: every page of
-    one walk must split overdue from on-time at the same instant, or an item that turns
-    overdue between two pages would be skipped or shown twice.
-    """
-    keys = approval_queue_keys(order=order, now=now)
-    values = [key.value(row) for key in keys]
-    return signing.dumps(
-        {
-            "o": order,
-            "t": now.isoformat(),
-            "n": number,
-            "k": [value.isoformat() if key.is_datetime else value for key, value in zip(keys, values, strict=True)],
-        },
-        salt=QUEUE_CURSOR_SALT,
-        compress=True,
-    )
-
-
-def _read_cursor(raw: str, *, order: str) -> tuple[datetime, int, list] | None:
-    """``(now, page number, key values)`` of a cursor made for ``order``; None for anything else."""
+def _page(qs: QuerySet[ApprovalRequest], raw: str | None) -> QueuePage:
     try:
-        data = signing.loads(raw, salt=QUEUE_CURSOR_SALT)
-        if data["o"] != order:
-            return None
-        now = datetime.fromisoformat(data["t"])
-        number = max(2, min(int(data["n"]), 1_000_000))
-        keys = approval_queue_keys(order=order, now=now)
-        raw_values = data["k"]
-        if len(raw_values) != len(keys) or timezone.is_naive(now):
-            return None
-        values = [
-            datetime.fromisoformat(value) if key.is_datetime else int(value)
-            for key, value in zip(keys, raw_values, strict=True)
-        ]
-        if any(isinstance(value, datetime) and timezone.is_naive(value) for value in values):
-            return None
-    except (signing.BadSignature, KeyError, TypeError, ValueError):
-        return None
-    return now, number, values
-
-
-def _page(qs: QuerySet[ApprovalRequest], query: QueryDict, *, order: str) -> QueuePage:
-    """The page after the ``after`` cursor, before the ``before`` cursor, or the first page.
-
-    A cursor that does not verify (edited, from another order) gives the first page, and so
-    does a cursor page left empty because everything beyond it was decided.
-    """
-    size = QUEUE_PER_PAGE
-    backwards = bool(query.get("before")) and not query.get("after")
-    cursor = _read_cursor(query.get("before" if backwards else "after") or "", order=order)
-    if cursor is not None:
-        now, number, values = cursor
-        seek = approval_queue_seek(qs, order=order, values=values, backwards=backwards, now=now)
-        rows = list(seek[: size + 1])
-        if backwards:
-            more_before = len(rows) > size
-            rows = rows[:size][::-1]
-            number = max(1, number - 1) if more_before else 1
-            page = QueuePage(rows, number, has_next=True, has_previous=more_before)
-        else:
-            page = QueuePage(rows[:size], number, has_next=len(rows) > size, has_previous=True)
-        if page.object_list:
-            return _with_cursors(page, order=order, now=now)
-    now = timezone.now()
-    rows = list(qs.order_by(*approval_queue_order(order=order, now=now))[: size + 1])
-    return _with_cursors(QueuePage(rows[:size], 1, has_next=len(rows) > size), order=order, now=now)
-
-
-def _with_cursors(page: QueuePage, *, order: str, now: datetime) -> QueuePage:
-    if page.has_next:
-        page.next_cursor = _cursor(page.object_list[-1], order=order, now=now, number=page.number + 1)
-    if page.has_previous:
-        page.previous_cursor = _cursor(page.object_list[0], order=order, now=now, number=page.number)
-    return page
+        number = max(1, min(int(raw or 1), 10_000))
+    except ValueError:
+        number = 1
+    start = (number - 1) * QUEUE_PER_PAGE
+    rows = list(qs[start : start + QUEUE_PER_PAGE + 1])
+    return QueuePage(rows[:QUEUE_PER_PAGE], number, len(rows) > QUEUE_PER_PAGE)
 
 
 @require_GET
@@ -181,11 +108,10 @@ def _with_cursors(page: QueuePage, *, order: str, now: datetime) -> QueuePage:
 @vary_on_headers("HX-Request")
 def queue(request: AuthenticatedHtmxHttpRequest) -> HttpResponse:
     qs, form = _filtered_queue(request)
-    page = _page(qs, request.GET, order=form.chosen_order())
+    page = _page(qs, request.GET.get("page"))
     bulk_ids = {row.pk for row in page.object_list if not approval_bulk_blocker(req=row)}  # rows with a checkbox
     query = request.GET.copy()
-    for name in ("page", "after", "before"):
-        query.pop(name, None)
+    query.pop("page", None)
     waiting = approval_pending_count(user=request.user)
     unordered = query.copy()
     unordered.pop("order", None)
