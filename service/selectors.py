@@ -19,8 +19,8 @@ from django.utils import timezone
 from approvals.models import ApprovalRequest
 from approvals.selectors import approval_open_for_subject
 from hitl_crm.contacts.models import Contact
-from service.models import Case, KnowledgeArticle, Message, RefundRequest
 from hitl_crm.paging import SortKey
+from service.models import Case, KnowledgeArticle, Message, RefundRequest
 from service.routing import ISSUE_REFUND, SEND_REPLY
 
 CONTACT_IDS_INLINE = 500  # a search word's matching contacts passed as a list of ids up to this many

@@ -26,6 +26,7 @@ from approvals.selectors import can_decide
 from approvals.services import approval_decide
 from approvals.templatetags.approvals_ui import status_word
 from hitl_crm.errors import InvalidState
+from hitl_crm.paging import cursor_decode, keyset_page
 from hitl_crm.types import AuthenticatedHtmxHttpRequest
 from hitl_crm.validation import error_items, error_messages
 from service.forms import (
@@ -39,7 +40,6 @@ from service.forms import (
     person,
 )
 from service.models import Case
-from hitl_crm.paging import cursor_decode, keyset_page
 from service.selectors import (
     case_filter,
     case_inbox_keys,
