@@ -12,12 +12,23 @@ from typing import Any
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from hitl_crm.money import Money, validate_currency_code
 from hitl_crm.tags import TagsField
+
+#: Where a lead not scored yet ranks: below every score (scores are 0–100), so the prospects order
+#: ``COALESCE(score, -1) DESC, id DESC`` has no NULL key and is one index range (``leads_rank_listed``).
+UNSCORED_RANK = -1
+
+
+def rank_expression() -> Coalesce:
+    """``COALESCE(score, -1)``, typed as a plain integer: as the score's own (positive) type a
+    comparison with -1 would be taken for always true and dropped from the query."""
+    return Coalesce(F("score"), Value(UNSCORED_RANK), output_field=models.IntegerField())
 
 
 class Lead(models.Model):
@@ -105,6 +116,8 @@ class Lead(models.Model):
         indexes = [
             models.Index(fields=["-score", "-id"], name="leads_rank"),
             models.Index(fields=["owner", "-score", "-id"], name="leads_owner_rank"),
+            # The prospects list's keyset order (leads.selectors.lead_rank_keys), unscored leads last.
+            models.Index(rank_expression().desc(), F("id").desc(), name="leads_rank_listed"),
             # No index on tier or status: lists walk the rank index (A-tier leads are at its top),
             # and every index is rewritten by each rescore (scores change, so no HOT updates).
             models.Index(fields=["score_dirty_at"], condition=Q(score_dirty_at__isnull=False), name="leads_dirty"),

@@ -10,7 +10,9 @@ from django.contrib.auth.models import User
 from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
-from leads.models import Lead, LeadEvent, LeadImport, LeadScoreHistory, ScoringModel, ScoringRule
+from hitl_crm.counters import cached_count
+from hitl_crm.paging import SortKey
+from leads.models import Lead, LeadEvent, LeadImport, LeadScoreHistory, ScoringModel, ScoringRule, rank_expression
 
 if TYPE_CHECKING:
     from approvals.models import ApprovalRequest
@@ -18,6 +20,17 @@ if TYPE_CHECKING:
 
 OPEN = (Lead.Status.NEW, Lead.Status.WORKING, Lead.Status.QUALIFIED)
 SCOPES = ("team", "mine")
+
+
+def lead_rank_keys() -> list[SortKey]:
+    """The prospects order: the hottest first, leads not scored yet last, the newest first among
+    equals. The score is coalesced to ``leads.models.UNSCORED_RANK`` (below every score) rather than sorted
+    ``NULLS LAST``, so the key is never NULL and the order is exactly the ``leads_rank_listed`` index
+    (``COALESCE(score, -1) DESC, id DESC``): a page, first or deep, is a range of that index."""
+    return [
+        SortKey("rank", rank_expression(), descending=True),
+        SortKey("id", F("id"), descending=True),
+    ]
 
 
 def _signed_in(user: Any) -> bool:
@@ -40,7 +53,7 @@ def lead_list(
     source: str = "",
     search: str = "",
 ) -> QuerySet[Lead]:
-    """The hottest prospects first (score, then newest), filtered.
+    """The hottest prospects first (``lead_rank_keys``: score, unscored last, then newest), filtered.
 
     ``status`` "open" (new, working, qualified), "all", or one status. Rows carry owner and
     account; factors are stored on the row, so a page costs the same queries for any size.
@@ -64,13 +77,19 @@ def lead_list(
             | Q(company__icontains=word)
             | Q(account__name__icontains=word)
         )
-    return qs.order_by(F("score").desc(nulls_last=True), "-id")
+    return qs.order_by(*(key.order_by() for key in lead_rank_keys()))
 
 
 def lead_sources(*, user: User, limit: int = 50) -> list[str]:
-    """The most common sources (for the filter)."""
-    rows = lead_visible_to(user=user).exclude(source="").values("source").annotate(n=Count("id")).order_by("-n")[:limit]
-    return sorted(row["source"] for row in rows)
+    """The most common sources (for the filter). A GROUP BY over every lead, so it is a kernel
+    counter: counted at most once per ``HITL_CRM_COUNTER_SECONDS`` per user, not on every page."""
+
+    def compute() -> list[str]:
+        leads = lead_visible_to(user=user).exclude(source="")
+        rows = leads.values("source").annotate(n=Count("id")).order_by("-n")[:limit]
+        return sorted(row["source"] for row in rows)
+
+    return cached_count(f"leads:sources:{limit}", compute, user_id=user.pk)
 
 
 def lead_get(*, user: User, pk: int) -> Lead:
@@ -113,11 +132,17 @@ def score_series(history: list[LeadScoreHistory]) -> dict[str, list[tuple[str, f
 
 
 def lead_stats(*, user: User) -> dict[str, int]:
-    qs = lead_visible_to(user=user).filter(status__in=OPEN)
-    return qs.aggregate(
-        a_tier_open=Count("id", filter=Q(tier=Lead.Tier.A)),
-        mine_open=Count("id", filter=Q(owner_id=user.pk)),
-    )
+    """Open tier-A leads (the team's) and the user's own open leads, for the dashboard; a kernel
+    counter (per user: ``mine_open`` is theirs), so a dashboard visit does not count every lead."""
+
+    def compute() -> dict[str, int]:
+        qs = lead_visible_to(user=user).filter(status__in=OPEN)
+        return qs.aggregate(
+            a_tier_open=Count("id", filter=Q(tier=Lead.Tier.A)),
+            mine_open=Count("id", filter=Q(owner_id=user.pk)),
+        )
+
+    return cached_count("leads:stats", compute, user_id=user.pk)
 
 
 # --- follow-ups ----------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 
 from approvals.exceptions import ApprovalError
+from hitl_crm.paging import cursor_decode, keyset_page
 from hitl_crm.permissions import require_permission
 from hitl_crm.types import AuthenticatedHtmxHttpRequest
 from hitl_crm.validation import error_items, error_messages
@@ -63,15 +64,24 @@ def _lead_or_404(request: AuthenticatedHtmxHttpRequest, pk: int) -> Lead:
 def prospects(request: AuthenticatedHtmxHttpRequest) -> HttpResponse:
     form = ProspectFilterForm(request.GET or None, sources=selectors.lead_sources(user=request.user))
     filters = form.filters()
-    page = Paginator(selectors.lead_list(user=request.user, **filters), PER_PAGE).get_page(request.GET.get("page"))
+    # Keyset pages (no OFFSET, a count capped at COUNT_CAP): a deep page costs what the first does.
+    # A cursor that is not one (or does not fit the keys) shows the first page.
+    after, before = cursor_decode(request.GET.get("after", "")), cursor_decode(request.GET.get("before", ""))
+    page = keyset_page(
+        selectors.lead_list(user=request.user, **filters),
+        selectors.lead_rank_keys(),
+        per_page=PER_PAGE,
+        after=after[1] if after else None,
+        before=before[1] if before and not after else None,
+    )
     query = request.GET.copy()
-    query.pop("page", None)
+    for name in ("page", "after", "before"):
+        query.pop(name, None)
     context = {
         "form": form,
         "filters": filters,
         "page": page,
         "query": query.urlencode(),
-        "rank_offset": (page.number - 1) * PER_PAGE,
         "statuses": Lead.Status.choices,
     }
     # A history restore (Back/Forward with no cached snapshot) needs the whole page.
