@@ -44,10 +44,12 @@ class LeadsConfig(AppConfig):
     def ready(self) -> None:
         from approvals.registry import register
         from leads import checks as lead_checks
+        from leads import signals
         from leads.handlers import SEND_FOLLOWUP_ACTION
 
         register(SEND_FOLLOWUP_ACTION)
         checks.register(lead_checks.check_settings)
+        signals.connect()
 
     def seed_demo(self, *, stdout: TextIO) -> None:
         from leads.demo import seed

@@ -266,6 +266,7 @@ def _leads(rng: random.Random, now: datetime) -> tuple[int, int]:
             created_at=now - timedelta(days=rng.randint(20, 120)),
             score_dirty_at=now,
         )
+        lead.search_text = lead.fresh_search_text()  # bulk_create bypasses Lead.save
         leads.append(lead)
         plans.append((propensity, closed))
     Lead.objects.bulk_create(leads)

@@ -345,6 +345,7 @@ def _new_lead(imp: LeadImport, row: csv_parsing.CleanRow, now: datetime) -> Lead
         lead.value_currency = app_settings.DEFAULT_CURRENCY
     if lead.status in Lead.CLOSED:
         lead.closed_at = now
+    lead.search_text = lead.fresh_search_text()  # bulk_create bypasses Lead.save
     return lead
 
 
@@ -352,8 +353,10 @@ def _apply_updates(
     imp: LeadImport, updates: list[tuple[csv_parsing.CleanRow, Mapping[str, Any]]], now: datetime
 ) -> int:
     """Overwrite the fields a row gives a value for; merge attributes; keep everything else."""
-    by_id = {lead.pk: lead for lead in Lead.objects.filter(pk__in=[existing["id"] for _, existing in updates])}
-    fields = {"attributes", "lead_import", "score_dirty_at", "updated_at", "closed_at"}
+    ids = [existing["id"] for _, existing in updates]
+    # The account is joined for ``search_text`` (its name is part of it), which bulk writes bypass ``save`` for.
+    by_id = {lead.pk: lead for lead in Lead.objects.filter(pk__in=ids).select_related("account")}
+    fields = {"attributes", "lead_import", "score_dirty_at", "updated_at", "closed_at", "search_text"}
     objs = []
     for row, existing in updates:
         lead = by_id[existing["id"]]
@@ -372,6 +375,7 @@ def _apply_updates(
         lead.lead_import_id = imp.pk
         lead.score_dirty_at = now
         lead.updated_at = now
+        lead.search_text = lead.fresh_search_text()
         objs.append(lead)
     bulk_write(objs, sorted(fields))
     return len(objs)

@@ -1,6 +1,7 @@
 """Leads, their engagement, scoring rules and learned models, score history and CSV imports.
 
-State changes happen in ``leads.services``; nothing here changes state in ``save()``.
+State changes happen in ``leads.services``; nothing here changes state in ``save()`` (``Lead.save``
+only keeps the derived ``search_text`` current).
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from typing import Any
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import F, Q, Value
-from django.db.models.functions import Coalesce
+from django.db.models import CharField, F, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce, Concat, Lower
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from hitl_crm.contacts.models import Account
 from hitl_crm.money import Money, validate_currency_code
 from hitl_crm.tags import TagsField
 
@@ -29,6 +31,27 @@ def rank_expression() -> Coalesce:
     """``COALESCE(score, -1)``, typed as a plain integer: as the score's own (positive) type a
     comparison with -1 would be taken for always true and dropped from the query."""
     return Coalesce(F("score"), Value(UNSCORED_RANK), output_field=models.IntegerField())
+
+
+#: The fields ``Lead.search_text`` is built from (``account`` for its name).
+SEARCH_SOURCES = frozenset({"email", "first_name", "last_name", "company", "account", "account_id"})
+
+
+def lead_search_text_of(*, email: str, first_name: str, last_name: str, company: str, account_name: str) -> str:
+    """The lower-cased text a lead is found by; the same string the SQL in the leads migrations and
+    ``lead_search_expression`` builds (fields joined by single spaces, the linked account's name last)."""
+    return f"{email} {first_name} {last_name} {company} {account_name}".lower()
+
+
+def lead_search_expression() -> Lower:
+    """SQL for ``Lead.search_text`` (``lead_search_text_of`` in the database), for ``update()`` after writes
+    that bypass ``save``: ``Lead.objects.filter(…).update(search_text=lead_search_expression())``."""
+    account_name = Subquery(Account.objects.filter(pk=OuterRef("account_id")).values("name")[:1])
+    parts: list[Any] = ["email", "first_name", "last_name", "company", Coalesce(account_name, Value(""))]
+    spaced: list[Any] = []
+    for part in parts:
+        spaced += [part, Value(" ")]
+    return Lower(Concat(*spaced[:-1], output_field=CharField()))
 
 
 class Lead(models.Model):
@@ -108,6 +131,13 @@ class Lead(models.Model):
     closed_at = models.DateTimeField(
         null=True, blank=True, help_text="When it was won or lost; its score and training features are as of then."
     )
+    search_text = models.TextField(
+        blank=True,
+        default="",
+        editable=False,
+        help_text="Maintained: lower-cased email, names, company and linked account name "
+        "(trigram-indexed on PostgreSQL).",
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -130,6 +160,29 @@ class Lead(models.Model):
 
     def __str__(self) -> str:
         return self.display_name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Keeps ``search_text`` current on every save that may change what it is built from (a save of
+        other fields only, e.g. ``update_fields=["score"]``, leaves it alone). Writes that bypass ``save``
+        set it with ``fresh_search_text`` before ``bulk_create``/``bulk_update``, or refresh it with
+        ``lead_search_expression`` in an ``update()``."""
+        update_fields = kwargs.get("update_fields")
+        if update_fields is None or SEARCH_SOURCES & set(update_fields):
+            self.search_text = self.fresh_search_text()
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "search_text"}
+        super().save(*args, **kwargs)
+
+    def fresh_search_text(self) -> str:
+        """What ``search_text`` should be for the fields in hand (the account is read if not cached)."""
+        account = self.account if self.account_id else None  # cached when the caller set or joined it
+        return lead_search_text_of(
+            email=self.email,
+            first_name=self.first_name,
+            last_name=self.last_name,
+            company=self.company,
+            account_name=account.name if account is not None else "",
+        )
 
     def approval_owner_id(self) -> int | None:
         """The rep who owns a lead is the one meant to edit and approve the AI's follow-up, so

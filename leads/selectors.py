@@ -70,13 +70,9 @@ def lead_list(
     if source:
         qs = qs.filter(source__iexact=source)
     for word in search.split()[:5]:
-        qs = qs.filter(
-            Q(first_name__icontains=word)
-            | Q(last_name__icontains=word)
-            | Q(email__icontains=word)
-            | Q(company__icontains=word)
-            | Q(account__name__icontains=word)
-        )
+        # The maintained column (email, names, company, linked account's name): every word must match;
+        # trigram-indexed on PostgreSQL.
+        qs = qs.filter(search_text__contains=word.lower())
     return qs.order_by(*(key.order_by() for key in lead_rank_keys()))
 
 
