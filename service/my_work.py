@@ -10,9 +10,10 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.timesince import timesince
 
+from hitl_crm.counters import cached_count
 from hitl_crm.hooks import WorkItem, WorkSection
 from service.models import Case
-from service.selectors import case_inbox_order, case_list
+from service.selectors import MY_CASE_COUNTS, case_inbox_order, case_list
 
 SHOWN = 5  # items listed on the dashboard; the inbox has the rest
 
@@ -41,7 +42,10 @@ def _item(case: Case, now: datetime, overdue_before: datetime) -> WorkItem:
 def service_my_work(*, user: Any) -> list[WorkSection]:
     """Open cases the user owns, overdue first; only for people who work cases (``service.change_case``).
 
-    Two queries however many cases: the counts (open, overdue) in one aggregate and the first few rows.
+    One query while all of them fit on the dashboard (the figures are counted from the rows shown, so
+    they are exact and live); beyond that, the count and the overdue count are one aggregate kept as a
+    per-person kernel counter (``hitl_crm.counters``; ``case_update`` forgets it when the person's own
+    cases change, so taking or closing a case shows at once).
     """
     from service.conf import app_settings
 
@@ -54,19 +58,28 @@ def service_my_work(*, user: Any) -> list[WorkSection]:
     now = timezone.now()
     overdue_before = now - timedelta(hours=app_settings.SLA_HOURS)
     mine = case_list(user=user).filter(owner=user, status__in=Case.OPEN_STATUSES)
-    counts = mine.order_by().aggregate(
-        open=Count("pk"), overdue=Count("pk", filter=Q(waiting_since__lte=overdue_before))
-    )
-    rows = list(mine.order_by(*case_inbox_order(now=now))[:SHOWN]) if counts["open"] else []
+    rows = list(mine.order_by(*case_inbox_order(now=now))[:SHOWN])
+    open_count = len(rows)
+    overdue = sum(1 for case in rows if case.waiting_since is not None and case.waiting_since <= overdue_before)
+    if open_count == SHOWN:  # there may be more than are shown: count them all (a kernel counter)
+
+        def compute() -> dict[str, int]:
+            return mine.order_by().aggregate(
+                open=Count("pk"), overdue=Count("pk", filter=Q(waiting_since__lte=overdue_before))
+            )
+
+        counts = cached_count(MY_CASE_COUNTS, compute, user_id=user.pk)
+        # a figure counted a few seconds ago is never shown below what the rows themselves show
+        open_count, overdue = max(counts["open"], open_count), max(counts["overdue"], overdue)
     return [
         {
             "title": "Your open cases",
             "items": [_item(case, now, overdue_before) for case in rows],
             "empty": "No open case is assigned to you. Take the next one from the inbox, oldest wait first.",
             # With nothing assigned, the link leads to the whole inbox to pick the next case from.
-            "more_url": f"{inbox}?status=active&owner=mine" if counts["open"] else f"{inbox}?status=active",
+            "more_url": f"{inbox}?status=active&owner=mine" if open_count else f"{inbox}?status=active",
             "more_label": "Open the inbox",
-            "count": counts["open"],
-            "note": f"{counts['overdue']} overdue" if counts["overdue"] else "",
+            "count": open_count,
+            "note": f"{overdue} overdue" if overdue else "",
         }
     ]

@@ -19,6 +19,7 @@ from django.utils import timezone
 from approvals.models import ApprovalRequest
 from approvals.selectors import approval_open_for_subject
 from hitl_crm.contacts.models import Contact
+from hitl_crm.counters import cached_count
 from hitl_crm.paging import SortKey
 from service.models import Case, KnowledgeArticle, Message, RefundRequest
 from service.routing import ISSUE_REFUND, SEND_REPLY
@@ -139,11 +140,26 @@ def case_workers(*, user: User) -> QuerySet[User]:
     )
 
 
+# Kernel counters (``hitl_crm.counters``) of the service desk, by name.
+CASE_COUNTS = "service:case_counts"  # the dashboard's open / needing a person (global for who sees all)
+MY_CASE_COUNTS = "service:my_case_counts"  # "Your open cases" (per owner)
+
+
 def case_counts(*, user: User) -> dict[str, int]:
-    """Open cases and open cases that need a person, in one query."""
-    qs = case_list(user=user).filter(status__in=Case.OPEN_STATUSES).order_by()
-    row = qs.aggregate(open=Count("id"), needs_human=Count("id", filter=Q(needs_human=True)))
-    return {"open": row["open"] or 0, "needs_human": row["needs_human"] or 0}
+    """Open cases and open cases that need a person, in one query, for the dashboard.
+
+    A kernel counter: counted at most once per ``HITL_CRM_COUNTER_SECONDS``, one figure shared by
+    everyone who sees every case and one per person for those who see only their customers' cases.
+    """
+    if not _signed_in(user) or not user.has_perm("service.view_case"):
+        return {"open": 0, "needs_human": 0}
+
+    def compute() -> dict[str, int]:
+        qs = case_list(user=user).filter(status__in=Case.OPEN_STATUSES).order_by()
+        row = qs.aggregate(open=Count("id"), needs_human=Count("id", filter=Q(needs_human=True)))
+        return {"open": row["open"] or 0, "needs_human": row["needs_human"] or 0}
+
+    return cached_count(CASE_COUNTS, compute, user_id=None if sees_all_cases(user) else user.pk)
 
 
 def case_thread(*, case: Case) -> QuerySet[Message]:

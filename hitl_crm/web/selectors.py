@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from hitl_crm.contacts.models import Activity
 from hitl_crm.contacts.selectors import activity_per_day, contact_list, contact_stats
+from hitl_crm.counters import cached_count
 from hitl_crm.delivery.models import Delivery
 from hitl_crm.hooks import WorkSection, app_hooks
 from hitl_crm.web.models import WorkerHeartbeat
@@ -56,12 +57,23 @@ def dashboard_my_work(*, user: Any) -> list[WorkSection]:
     return sorted(sections, key=lambda section: not section.get("items"))
 
 
+ACTIVITY_CHART_COUNTER = "web:activity_per_day:30"
+
+
+def _activity_30d() -> list[tuple[str, int]]:
+    return activity_per_day(days=30)
+
+
 def dashboard_customer_panels(*, user: User) -> dict[str, Any]:
     """The dashboard's customer figures, chart and feed, each only if the user may view what it shows.
 
     A figure, the chart or the feed the user may not see is ``None`` (the template leaves it out):
     contact counts need ``contacts.view_contact``, account counts ``contacts.view_account``, and the
     activity chart and feed (which name contacts) ``contacts.view_activity`` and ``contacts.view_contact``.
+
+    The figures (``contact_stats``) and the chart count whole tables, so they are kernel counters
+    (``hitl_crm.counters``): the same for everyone, counted at most once per ``HITL_CRM_COUNTER_SECONDS``.
+    The feed is live.
     """
     can_contacts = user.has_perm("contacts.view_contact")
     can_accounts = user.has_perm("contacts.view_account")
@@ -76,7 +88,7 @@ def dashboard_customer_panels(*, user: User) -> dict[str, Any]:
     }
     return {
         "stats": {key: stats[key] if allowed else None for key, allowed in visible.items()},
-        "activity_series": activity_per_day(days=30) if can_activity else None,
+        "activity_series": cached_count(ACTIVITY_CHART_COUNTER, _activity_30d) if can_activity else None,
         "recent": (
             Activity.objects.filter(contact__in=contact_list(user=user))
             .select_related("contact", "actor")

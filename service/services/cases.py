@@ -20,11 +20,13 @@ from approvals.selectors import approval_open_for_subject
 from approvals.services import approval_cancel
 from hitl_crm.ai.engine import run
 from hitl_crm.ai.services import intent_example_add
+from hitl_crm.counters import forget
 from hitl_crm.permissions import has_permission, require_permission
 from hitl_crm.tags import normalize_tags
 from service.inbound import new_text
 from service.models import Case, Message, TriageCorrection
 from service.routing import SEND_REPLY
+from service.selectors import CASE_COUNTS, MY_CASE_COUNTS
 from service.services.replies import latest_inbound, reply_request_create, routing_flags
 
 logger = logging.getLogger(__name__)
@@ -224,13 +226,23 @@ def _checked(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def _forget_case_counters(*, actor_id: int, owner_ids: set[int]) -> None:
+    """Drop the cached figures a change of status or owner makes wrong (``hitl_crm.counters``): the
+    dashboard's case counts (everyone's and the actor's own) and "Your open cases" of each owner."""
+    forget(CASE_COUNTS)
+    forget(CASE_COUNTS, user_id=actor_id)
+    for owner_id in owner_ids:
+        forget(MY_CASE_COUNTS, user_id=owner_id)
+
+
 @transaction.atomic
 def case_update(*, case: Case, actor: User, data: dict[str, Any]) -> Case:
     """Change status, priority, owner or tags. Needs ``service.change_case``; audited with before/after.
 
     The owner must be someone who may work cases (:func:`may_work_cases`); tags are normalised
     (``hitl_crm.tags``). Resolving or closing a case clears "needs a person" and cancels a pending
-    AI draft.
+    AI draft. A change of status or owner forgets the dashboard's cached case figures once it commits,
+    so the person sees their own change at once.
     """
     require_permission(actor, "service.change_case", message="You may not change cases.")
     data = _checked(data)
@@ -257,6 +269,10 @@ def case_update(*, case: Case, actor: User, data: dict[str, Any]) -> Case:
                 "after": {name: after[name] for name in changed},
             },
         )
+    if any(after[name] != before[name] for name in ("status", "owner") if name in data):
+        # The person sees their own change at once: their open cases, and the desk's figures.
+        owners = {owner for owner in (before.get("owner"), case.owner_id) if owner is not None}
+        transaction.on_commit(lambda: _forget_case_counters(actor_id=actor.pk, owner_ids=owners))
     if done:
         # An AI draft for a case someone has closed would answer a question nobody is asking any more.
         pending = approval_open_for_subject(action=SEND_REPLY, subject=case)
