@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -235,11 +235,54 @@ class Retriever:
     def idf(self, term: str) -> float:
         return self.bm25.idf.get(term, 0.0)
 
+    def weight(self, term: str) -> float:
+        """How much a word of an ask weighs in judging an answer: double for what the knowledge base
+        is about (a word of an article's title: "refund", "warranty"), half for a word it never uses
+        (a product's name, "avalanche beacons"), else one."""
+        if term not in self.topics:
+            return 1.0 if term in self.bm25.idf else 0.5
+        return 2.0
+
+    @cached_property
+    def topics(self) -> frozenset[str]:
+        return frozenset(t for s in self.sources if s.kind == "article" for t in content_terms(s.title))
+
+
+#: Facts, not topics: order numbers ("NW-15530", "PO-55821"), amounts, dates. No article mentions
+#: this customer's order number, amount or date, so none may count as a word the answer must cover.
+_IDENTIFIER = re.compile(
+    rf"\b[A-Z]{{1,5}}[-_#]?\d[\d-]{{2,}}\b|{facts.MONEY_RE.pattern}|{facts.DATE_RE.pattern}"
+    r"|\b(?:\d+|an?|one|two|three|four|five|six|seven|eight|nine|ten|a few|several)\s+"
+    r"(?:working |business )?(?:days?|weeks?|hours?|months?)(?:\s+ago)?\b",
+    re.IGNORECASE,
+)
+#: Words that carry how a customer feels or frames an ask, never what it is about ("I expect a full
+#: refund", "never really liked them", "back in stock"): as query words they match the wrong article.
+_FRAMING = frozenset(
+    content_terms(
+        "expect expected really never like liked back every full just also much offer take usually mostly yet "
+        "long placed pair"
+    )
+)
+#: Forms the light stemmer keeps apart although they are one topic: a query gains the other form.
+_VARIANTS = {"deliver": "delivery", "delivery": "deliver"}
+
+
+#: "Where's order NW-10001?": stop words and an order number only, yet a question about its delivery.
+_WHERE_IS = re.compile(
+    r"\bwhere(?:'s| is| are)\b[^.?!]{0,40}\b(?:order|parcel|package|it|they|delivery)\b", re.IGNORECASE
+)
+
 
 def query_terms(text: str) -> list[str]:
-    """Content terms of the customer's question, minus identifiers (order numbers and the like):
-    no article mentions this customer's order number, so it must not count as "not covered"."""
-    return [t for t in content_terms(text) if sum(ch.isdigit() for ch in t) < 3]
+    """Content terms of the customer's question, minus identifiers, amounts, dates and numbers
+    (facts of this order, which no article mentions) and framing words (``_FRAMING``)."""
+    terms = [
+        t for t in content_terms(_IDENTIFIER.sub(" ", text)) if not any(ch.isdigit() for ch in t) and t not in _FRAMING
+    ]
+    if _WHERE_IS.search(text) and all(is_generic(t) for t in terms):
+        terms += content_terms("delivery tracking")
+    return terms + [v for t in dict.fromkeys(terms) if (v := _VARIANTS.get(t)) and v not in terms]
 
 
 def is_answer_sentence(sentence: str) -> bool:
@@ -285,11 +328,17 @@ def select_answer(
     # specific word with the question and score near the best sentence.
     top = ranked[0][0] if ranked else 0.0
     specific = {t for t in wanted if not is_generic(t)}
-    ranked = [
-        c
-        for i, c in enumerate(ranked)
-        if i == 0 or (c[0] >= MIN_RELATIVE * top and (c[1] == 0 or specific & set(content_terms(c[3]))))
-    ]
+    kept: list[tuple[float, int, int, str, Source]] = []
+    covered: set[str] = set()
+    for i, c in enumerate(ranked):
+        words = specific & set(content_terms(c[3]))
+        near = c[0] >= MIN_RELATIVE * top and (c[1] == 0 or words)
+        # A weaker sentence of the best source still counts when it covers a word of the ask that
+        # nothing kept so far does ("… confirms the delivery date for large orders").
+        if i == 0 or near or (c[1] == 0 and words - covered):
+            kept.append(c)
+            covered |= words
+    ranked = kept
     picked: list[tuple[float, int, int, str, Source]] = []
     for c in ranked:
         if len(picked) >= limit:
@@ -450,9 +499,9 @@ EXPANSIONS: dict[str, tuple[str, ...]] = {
         ("arrived arrive late where lost delayed stuck transit parcel", "delivery tracking carrier"),
         ("charged twice double duplicate statement", "charge payment authorisation billing"),
         ("log login sign locked password reset", "password sign-in account"),
-        ("exchange tight small large bigger smaller size fit", "size exchange"),
+        ("exchange tight small large bigger smaller", "size exchange"),
         ("broken damaged faulty sole zip seam torn bent leaking", "damaged faulty warranty"),
-        ("invoice receipt vat wrong name", "invoice receipt company name tax"),
+        ("invoice receipt vat", "invoice receipt company name tax"),
         ("cancel mistake", "cancel change"),
         ("wash clean grubby soak wetting", "wash care"),
         ("abroad international customs duties norway canada uk", "international customs shipping"),
@@ -515,12 +564,65 @@ def _pooled(
     return chosen, coverage
 
 
-def _ask_query(ask_text: str, turn_text: str, instruction: str) -> list[str]:
-    query = query_terms(f"{ask_text}\n{instruction}")
-    # "Can you tell me where it is?": the turn around the ask says what "it" is.
-    if len({t for t in query if not is_generic(t)}) < 3:
+#: "Can you tell me where it is?", "an order of that size": the ask points at the turn around it.
+_POINTS_BACK = re.compile(r"\b(?:it|its|this|that|these|those|them|they|one)\b", re.IGNORECASE)
+
+
+def _ask_queries(ask_text: str, turn_text: str, instruction: str) -> list[list[str]]:
+    """The queries tried for one ask, in order, each as written and with the knowledge base's words
+    for the same thing (``expand``): its own words with the turn around it when it is short or points
+    back at it, then its own words alone when the turn's other words led astray ("a refund of $60?")."""
+    own = query_terms(f"{ask_text}\n{instruction}")
+    query = list(own)
+    if len({t for t in query if not is_generic(t)}) < 3 or _POINTS_BACK.search(ask_text):
         query += [t for t in query_terms(turn_text) if t not in query][:8]
-    return expand(query)
+    tried = [expand(query), query]
+    if own != query:
+        tried += [expand(own), own]
+    return [q for i, q in enumerate(tried) if q and q not in tried[:i]]
+
+
+#: An answer must cover this share of the ask's specific words, or at least two of them.
+ASK_SUPPORT = 0.5
+#: What an earlier answer says counts as the answer to a later ask when it covers this much of it.
+ASK_AGAIN = 0.6
+
+
+def supported(
+    ask_text: str, picked: list[tuple[str, Source]], query: list[str], retriever: Retriever
+) -> tuple[list[tuple[str, Source]], float]:
+    """The sentences that answer the ask rather than merely share a word with its turn (or none), and
+    the share of the ask's specific words they cover.
+
+    A sentence must share a specific word with the ask itself (with the query when the ask has none
+    of its own: "Can you tell me where it is?"); together they must cover two of the ask's specific
+    words or half of their weight (``Retriever.weight``: "Is the Summit 4 tent in stock?" is not
+    answered by the damaged-tent article, "Can I get a refund of $60?" not by "Hiking boots run true
+    to size", "Please refund the $1,200 for the avalanche beacons" is by the refund policy). An ask with no
+    specific word at all ("Order NW-99999.") has nothing to answer from: a person does."""
+    # An ask with no words of its own ("Could you look into it?") is about its turn: the query's.
+    own = [t for t in query_terms(ask_text) if not is_generic(t)] or [t for t in query if not is_generic(t)]
+    asked = {t for t in own if _VARIANTS.get(t) not in own or own.index(t) < own.index(_VARIANTS[t])}
+    if not asked:
+        return [], 0.0
+
+    def meets(sentence: str, title: str = "") -> set[str]:
+        """The asked words the sentence says, itself, in another form or in the knowledge base's words;
+        with ``title``, also what its article is about ("Banks usually show the money within 5 to 10
+        working days" in the refund policy says when a refund shows)."""
+        said = set(content_terms(f"{sentence}\n{title}"))
+        return {t for t in asked if t in said or _VARIANTS.get(t) in said or said.intersection(EXPANSIONS.get(t, ()))}
+
+    keep = [bool(meets(s)) for s, _ in picked]
+    for i in range(len(picked) - 2, -1, -1):
+        # "You can follow your order on the Orders page. It shows the carrier …": a kept sentence that
+        # points back at the one before it in the same source keeps that one too.
+        (_, src), (after, after_src) = picked[i], picked[i + 1]
+        keep[i] = keep[i] or (keep[i + 1] and after_src is src and bool(_POINTS_BACK.match(after)))
+    kept = [pair for pair, wanted in zip(picked, keep, strict=True) if wanted]
+    covered = set().union(set(), *(meets(s, src.title if src.kind == "article" else "") for s, src in kept))
+    share = sum(retriever.weight(t) for t in covered) / sum(retriever.weight(t) for t in asked)
+    return (kept, share) if kept and (len(covered) >= 2 or share >= ASK_SUPPORT) else ([], share)
 
 
 def expand(query: list[str]) -> list[str]:
@@ -576,17 +678,45 @@ def answer_asks(
         if len(answered) >= MAX_ANSWERED:
             unanswered.append(ask_text)
             continue
+        # What an earlier answer already says ("What delivery times can you offer?" after the bulk
+        # order answer that says the quote confirms the delivery date) is not answered twice, unless
+        # the ask finds a fuller answer of its own ("How long will the refund take to show?" after the
+        # refund policy: when banks show the money).
+        earlier = [pair for block in answered for pair in block["answer"]]
+        again, again_share = supported(ask_text, earlier, query_terms(ask_text), retriever) if earlier else ([], 0.0)
+        again = again if again_share >= ASK_AGAIN else []
         # One ask: the whole message is the question (as a single-message reply always read it).
-        query = query_terms(f"{turn_text}\n{instruction}") if len(asks) == 1 else []
-        hits = retriever.search(query) if query else []
-        picked = [(s, src) for s, src in select_answer(query, hits, retriever, limit=limit) if not skip(s)]
-        if not picked:
-            query = _ask_query(ask_text, turn_text, instruction)
-            hits = retriever.search(query)
-            picked = [(s, src) for s, src in select_answer(query, hits, retriever, limit=limit) if not skip(s)]
-        coverage = max((h.coverage for h in hits if picked and h.source in {src for _, src in picked}), default=0.0)
-        if not picked:
-            picked, coverage = _pooled(query, hits, retriever, skip=skip, limit=limit)
+        whole = query_terms(f"{turn_text}\n{instruction}")
+        queries = [expand(whole), whole] if len(asks) == 1 else []
+        queries += [q for q in _ask_queries(ask_text, turn_text, instruction) if q not in queries]
+        # Every query's answer is weighed; the one covering most of the ask wins, then the one whose
+        # articles are about the ask by their titles ("Refund policy" for "please refund the $1,200",
+        # not the lost-parcel sentence that mentions a refund), then the first: "when will it arrive?"
+        # keeps the express-delivery sentence, "it hasn't arrived yet" takes the tracking article
+        # that only the knowledge base's words for "arrived" find.
+        asked = set(query_terms(ask_text))
+        best: tuple[tuple[float, int], list[tuple[str, Source]], list[Hit], float] = ((-1.0, 0), [], [], 0.0)
+        for pooling in (False, True):
+            for query in queries if not best[1] else ():
+                found = retriever.search(query)
+                if pooling:
+                    candidate, coverage = _pooled(query, found, retriever, skip=skip, limit=limit)
+                else:
+                    selected = select_answer(query, found, retriever, limit=limit)
+                    candidate = [(s, src) for s, src in selected if not skip(s)]
+                chosen, share = supported(ask_text, candidate, query, retriever)
+                if not chosen:
+                    continue
+                titled = len(asked.intersection(*(content_terms(src.title) for _, src in chosen[:1])))
+                if (share, titled) > best[0]:
+                    if not pooling:
+                        coverage = max(h.coverage for h in found if h.source in {src for _, src in chosen})
+                    best = ((share, titled), chosen, found, coverage)
+        (share, _), picked, hits, coverage = best
+        if again and (not picked or share < again_share):
+            coverage = max(block["coverage"] for block in answered if set(block["answer"]) & set(again))
+            answered.append({"ask": ask_text, "answer": [], "again": again, "coverage": coverage, "hits": []})
+            continue
         if not picked:
             unanswered.append(ask_text)
             continue
@@ -627,7 +757,7 @@ def _order_topic(thread: Thread, asks: list[str]) -> bool:
     return bool(terms & _ORDER_TOPIC) or bool(_OWN_ORDER.search(text))
 
 
-OFFLINE_VERSION = "bm25-thread@3"
+OFFLINE_VERSION = "bm25-thread@4"
 #: The calibration map of the offline reply's confidence, versioned with the drafting method.
 CALIBRATION_FILE = Path(__file__).resolve().parent.parent / "templates" / "ai" / "calibration" / "draft_reply.json"
 
@@ -719,7 +849,7 @@ def reply_offline(inputs: dict[str, Any]) -> dict[str, Any]:
         return _with_confidence(nothing, 0.1, calibrate=False)  # answers nothing: a person writes it
     answer_sentences = [s for block in answered for s, _ in block["answer"]]
     used = [src for block in answered for _, src in block["answer"]]
-    parts += [" ".join(s for s, _ in block["answer"]) for block in answered]
+    parts += [" ".join(s for s, _ in block["answer"]) for block in answered if block["answer"]]
     if unanswered:
         parts.append(OPEN_POINT)
         flags.append(
@@ -747,7 +877,8 @@ def reply_offline(inputs: dict[str, Any]) -> dict[str, Any]:
         "method": "bm25-thread",
         "flags": flags + reused_commitments(body, inputs),
         "asks_answered": [
-            {"ask": b["ask"], "sources": list(dict.fromkeys(src.id for _, src in b["answer"]))} for b in answered
+            {"ask": b["ask"], "sources": list(dict.fromkeys(src.id for _, src in b["answer"] or b["again"]))}
+            for b in answered
         ],
         "asks_open": unanswered,
         "retrieval": [_hit_dict(h) for h in hits_all],
