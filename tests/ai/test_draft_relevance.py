@@ -98,7 +98,8 @@ def test_a_message_with_nothing_to_answer_but_an_order_number_goes_to_a_person()
 
 def test_query_words_leave_out_order_numbers_amounts_dates_durations_and_framing():
     terms = query_terms(
-        "We ordered 8 beacons on order NW-32100 ten days ago, on May 2, and I expect my $1,200 back within 3 working days."
+        "We ordered 8 beacons on order NW-32100 ten days ago, on May 2, "
+        "and I expect my $1,200 back within 3 working days."
     )
 
     assert "beacon" in terms
