@@ -1,13 +1,16 @@
 """The approval gate: requests, decisions, routing policies, audit.
 
 State changes happen only in ``approvals.services``; nothing here changes state in
-``save()``. The one exception is the audit trail, which refuses to be rewritten.
+``save()``. The exceptions: the audit trail refuses to be rewritten, and a request keeps its
+queue-order columns (``risk_rank``, ``overdue_rank``) in step with ``risk`` and ``due_at``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth.models import Group
@@ -15,7 +18,8 @@ from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import Case, Q, Value, When
+from django.db.models.lookups import Exact, LessThan
 from django.utils import timezone
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
@@ -237,6 +241,71 @@ class AutopilotState(models.Model):
         return f"{self.policy} [{self.category or 'any'}]: {'on' if self.active else 'off'}"
 
 
+# The review queue's order, stored so an index can serve it (see ``ApprovalRequest.risk_rank``).
+RISK_RANKS: dict[str, int] = {Risk.CRITICAL: 0, Risk.HIGH: 1, Risk.MEDIUM: 2, Risk.LOW: 3}
+RISK_RANK_DEFAULT = 3
+
+
+def risk_rank_of(risk: str) -> int:
+    """0 for critical … 3 for low: the riskiest sort first."""
+    return RISK_RANKS.get(risk, RISK_RANK_DEFAULT)
+
+
+def overdue_rank_of(due_at: datetime | None, now: datetime | None = None) -> int:
+    """0 once ``due_at`` has passed (overdue sorts first), else 1."""
+    return 0 if due_at is not None and due_at < (now or timezone.now()) else 1
+
+
+def _risk_rank_value(risk: Any) -> Any:
+    """What ``risk_rank`` becomes in an UPDATE that sets ``risk`` to ``risk`` (a value or an expression)."""
+    if isinstance(risk, str):
+        return risk_rank_of(risk)
+    whens = [When(Exact(risk, name), then=Value(rank)) for name, rank in RISK_RANKS.items()]
+    return Case(*whens, default=Value(RISK_RANK_DEFAULT), output_field=models.PositiveSmallIntegerField())
+
+
+def _overdue_rank_value(due_at: Any, now: datetime) -> Any:
+    """What ``overdue_rank`` becomes in an UPDATE that sets ``due_at`` to ``due_at``."""
+    if due_at is None or isinstance(due_at, datetime):
+        return overdue_rank_of(due_at, now)
+    return Case(
+        When(LessThan(due_at, Value(now)), then=Value(0)),
+        default=Value(1),
+        output_field=models.PositiveSmallIntegerField(),
+    )
+
+
+class ApprovalRequestQuerySet(models.QuerySet["ApprovalRequest"]):
+    """Bulk writes keep the queue-order columns in step, as ``save()`` does.
+
+    ``update(risk=…)`` also sets ``risk_rank``, ``update(due_at=…)`` also sets ``overdue_rank``;
+    ``bulk_create`` and ``bulk_update`` fill them from each object's ``risk`` and ``due_at``.
+    """
+
+    def update(self, **kwargs: Any) -> int:
+        if "risk" in kwargs and "risk_rank" not in kwargs:
+            kwargs["risk_rank"] = _risk_rank_value(kwargs["risk"])
+        if "due_at" in kwargs and "overdue_rank" not in kwargs:
+            kwargs["overdue_rank"] = _overdue_rank_value(kwargs["due_at"], timezone.now())
+        return super().update(**kwargs)
+
+    def bulk_create(self, objs: Iterable[ApprovalRequest], *args: Any, **kwargs: Any) -> list[ApprovalRequest]:
+        objs = list(objs)
+        for obj in objs:
+            obj.set_queue_ranks()
+        return super().bulk_create(objs, *args, **kwargs)
+
+    def bulk_update(self, objs: Iterable[ApprovalRequest], fields: Iterable[str], batch_size: int | None = None) -> int:
+        objs, fields = list(objs), list(fields)
+        for obj in objs:
+            obj.set_queue_ranks()
+        if "risk" in fields and "risk_rank" not in fields:
+            fields.append("risk_rank")
+        if "due_at" in fields and "overdue_rank" not in fields:
+            fields.append("overdue_rank")
+        return super().bulk_update(objs, fields, batch_size=batch_size)
+
+
 class ApprovalRequest(models.Model):
     """A proposal waiting for (or past) human sign-off.
 
@@ -283,6 +352,16 @@ class ApprovalRequest(models.Model):
     due_at = models.DateTimeField(help_text="When it escalates next if nobody decides.")
     sla_due_at = models.DateTimeField(help_text="The original due time (for SLA reporting).")
     escalation_level = models.PositiveSmallIntegerField(default=0)
+    # The queue's "priority" order (overdue, then risk, then due time) as plain columns, so a
+    # partial index on pending rows serves every page (a CASE in ORDER BY cannot use one).
+    risk_rank = models.PositiveSmallIntegerField(
+        default=RISK_RANK_DEFAULT, editable=False, help_text="0 critical … 3 low; follows risk (save and bulk writes)."
+    )
+    overdue_rank = models.PositiveSmallIntegerField(
+        default=1,
+        editable=False,
+        help_text="0 once due_at has passed, else 1: set on save and by refresh_overdue (every minute).",
+    )
     created_at = models.DateTimeField(default=timezone.now)
     decided_at = models.DateTimeField(null=True, blank=True, help_text="When it left pending, for any reason.")
     execute_after = models.DateTimeField(
@@ -299,6 +378,8 @@ class ApprovalRequest(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     result = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
+
+    objects = ApprovalRequestQuerySet.as_manager()
 
     class Meta:
         ordering = ["-id"]
@@ -323,6 +404,14 @@ class ApprovalRequest(models.Model):
             # queue pages walk these in order, probing permissions per row (see selectors)
             models.Index(fields=["id"], condition=Q(status="pending"), name="approvals_pending_by_id"),
             models.Index(fields=["due_at", "id"], condition=Q(status="pending"), name="approvals_pending_by_due"),
+            models.Index(
+                fields=["overdue_rank", "risk_rank", "due_at", "id"],
+                condition=Q(status="pending"),
+                name="approvals_pending_priority",
+            ),
+            models.Index(
+                fields=["risk_rank", "due_at", "id"], condition=Q(status="pending"), name="approvals_pending_by_risk"
+            ),
             models.Index(fields=["status", "due_at"], name="approvals_status_due"),
             models.Index(fields=["status", "claimed_at"], name="approvals_status_claimed"),
             models.Index(fields=["content_type", "object_id"], name="approvals_subject"),
@@ -333,6 +422,23 @@ class ApprovalRequest(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.action} ({self.status})"
+
+    def set_queue_ranks(self, now: datetime | None = None) -> None:
+        """``risk_rank`` and ``overdue_rank`` from ``risk`` and ``due_at``."""
+        self.risk_rank = risk_rank_of(self.risk)
+        self.overdue_rank = overdue_rank_of(self.due_at, now)
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.set_queue_ranks()
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None:
+            fields = list(update_fields)
+            if "risk" in fields and "risk_rank" not in fields:
+                fields.append("risk_rank")
+            if "due_at" in fields and "overdue_rank" not in fields:
+                fields.append("overdue_rank")
+            kwargs["update_fields"] = fields
+        super().save(*args, **kwargs)
 
     @property
     def action_spec(self) -> Action:

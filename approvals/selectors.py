@@ -14,8 +14,20 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission, User
-from django.db.models import Avg, Case, Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
-from django.db.models.expressions import OrderBy
+from django.core.cache import cache
+from django.db.models import (
+    Avg,
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    prefetch_related_objects,
+)
+from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
@@ -28,7 +40,9 @@ from approvals.models import (
     Decision,
     PayloadVersion,
 )
+from hitl_crm.counters import cached_count
 from hitl_crm.money import Money, MoneyError
+from hitl_crm.paging import SortKey
 
 Status = ApprovalRequest.Status
 
@@ -103,6 +117,21 @@ def approval_visible_to(*, user: User) -> QuerySet[ApprovalRequest]:
     return qs.annotate(_approvals_count=_approvals_count_subquery())
 
 
+OVERDUE_REFRESH_KEY = "approvals:overdue-refreshed"
+OVERDUE_REFRESH_SECONDS = 60
+
+
+def _refresh_overdue_now_and_then() -> None:
+    """:func:`approvals.services.refresh_overdue`, at most once a minute for everyone sharing the cache.
+
+    Beat runs it every minute; this keeps the order right where no beat runs (the demo).
+    """
+    if cache.add(OVERDUE_REFRESH_KEY, 1, OVERDUE_REFRESH_SECONDS):
+        from approvals.services import refresh_overdue
+
+        refresh_overdue()
+
+
 def approval_queue_for(*, user: User) -> QuerySet[ApprovalRequest]:
     """Pending requests the user may review, oldest first, excluding those they requested themselves.
 
@@ -122,36 +151,71 @@ def approval_queue_for(*, user: User) -> QuerySet[ApprovalRequest]:
     )
 
 
-def risk_rank() -> Case:
-    """0 for critical … 3 for low: sorts the riskiest first."""
-    return Case(
-        When(risk=ApprovalRequest.Risk.CRITICAL, then=Value(0)),
-        When(risk=ApprovalRequest.Risk.HIGH, then=Value(1)),
-        When(risk=ApprovalRequest.Risk.MEDIUM, then=Value(2)),
-        default=Value(3),
-        output_field=IntegerField(),
-    )
-
-
 QUEUE_ORDERS = ("priority", "due", "risk", "newest")
 
 
-def approval_queue_order(*, order: str = "priority", now: datetime | None = None) -> list[Any]:
-    """``order_by`` terms for the review queue; every order ends on ``id`` so pages are stable.
+def approval_queue_keys(*, order: str = "priority") -> list[SortKey]:
+    """The sort keys of a queue order, most significant first; every order ends on ``id``.
 
-    ``priority`` (the default): overdue first, then risk (critical → low), then due time.
-    ``due`` walks the partial index on pending (due_at, id); the others sort the matching rows.
-    Plain expressions (no annotations), so a page stays one query.
+    ``priority`` (the default): overdue first (the stored ``overdue_rank``), then risk
+    (``risk_rank``: critical → low), then due time; ``risk``: risk, then due time; ``due``:
+    due time; ``newest``: creation time, newest first. All are stored columns: ``priority``,
+    ``risk`` and ``due`` walk partial indexes on pending rows, so page 40 costs what page 1 does.
+
+    ``overdue_rank`` may lag the clock by up to a minute: a request whose due time passes moves
+    to the overdue part when :func:`approvals.services.refresh_overdue` next runs — beat runs it
+    every minute, and asking for the ``priority`` keys runs it too, at most once a minute for
+    everyone sharing the cache (so the order holds where no beat runs, as in the demo).
     """
-    now = now or timezone.now()
+    if order not in QUEUE_ORDERS or order == "priority":
+        _refresh_overdue_now_and_then()
+    due = SortKey("due_at", F("due_at"), kind="datetime")
+    pk = SortKey("id", F("id"))
+    risk = SortKey("risk_rank", F("risk_rank"))
     if order == "due":
-        return ["due_at", "id"]
+        return [due, pk]
     if order == "risk":
-        return [risk_rank().asc(), "due_at", "id"]
+        return [risk, due, pk]
     if order == "newest":
-        return ["-created_at", "-id"]
-    overdue = Case(When(due_at__lt=now, then=Value(0)), default=Value(1), output_field=IntegerField())
-    return [OrderBy(overdue), risk_rank().asc(), "due_at", "id"]
+        return [
+            SortKey("created_at", F("created_at"), descending=True, kind="datetime"),
+            SortKey("id", F("id"), descending=True),
+        ]
+    return [SortKey("overdue_rank", F("overdue_rank")), risk, due, pk]
+
+
+def approval_queue_order(*, order: str = "priority") -> list[Any]:
+    """``order_by`` terms for the review queue (see :func:`approval_queue_keys`); pages are stable."""
+    return [key.order_by() for key in approval_queue_keys(order=order)]
+
+
+def approval_queue_bound(*, order: str, values: list[Any], backwards: bool = False) -> Any:
+    """A row comparison ``(k1, k2, …) > (v1, v2, …)`` past a cursor's values, in queue order.
+
+    The same rows as the keyset condition of :func:`hitl_crm.paging.keyset_page` (which it
+    makes redundant), but in a form PostgreSQL turns into an index condition: the scan starts
+    at the cursor instead of reading every row before it. Backwards: the rows before it.
+    """
+    keys = approval_queue_keys(order=order)
+    later = keys[0].descending == backwards  # ascending forwards (or descending backwards): greater
+    lookup = TupleGreaterThan if later else TupleLessThan
+    return lookup(Tuple(*(key.expression for key in keys)), list(values))
+
+
+def approval_queue_complete(rows: list[ApprovalRequest]) -> list[ApprovalRequest]:
+    """Give a page of queue rows read without :func:`approval_queue_for`'s extras their subjects
+    (one query per kind) and approvals counts (one query), so showing them costs no more queries."""
+    if not rows:
+        return rows
+    prefetch_related_objects(rows, "subject")
+    counts = dict(
+        ApprovalRequest.objects.filter(pk__in=[row.pk for row in rows])
+        .annotate(n=_approvals_count_subquery())
+        .values_list("pk", "n")
+    )
+    for row in rows:
+        row._approvals_count = counts.get(row.pk, 0)  # type: ignore[attr-defined]
+    return rows
 
 
 def approval_next_in_queue(*, user: User, after_id: int, order: str = "priority") -> int | None:
@@ -175,9 +239,23 @@ def approval_pending_count(*, user: User, cap: int | None = PENDING_COUNT_CAP) -
 
     Counting stops at ``cap`` so the badge stays cheap on a queue of 100,000; ``cap=None``
     counts exactly (one hashed scan of the user's permission rows, ~100 ms at that size).
+    The badge polls this: a capped count is a kernel counter per user, so it may be up to
+    ``HITL_CRM_COUNTER_SECONDS`` stale, except after the user's own decision (the decision
+    service forgets it on commit).
     """
     if not _is_signed_in(user):
         return 0
+    if cap is None:
+        return _pending_count(user, None)
+    return cached_count(pending_count_name(cap), lambda: _pending_count(user, cap), user_id=user.pk)
+
+
+def pending_count_name(cap: int = PENDING_COUNT_CAP) -> str:
+    """The kernel counter name of a user's capped pending count (for :func:`hitl_crm.counters.forget`)."""
+    return f"approvals.pending:{cap}"
+
+
+def _pending_count(user: User, cap: int | None) -> int:
     qs = ApprovalRequest.objects.filter(status=Status.PENDING).exclude(requested_by=user)
     if cap is None:
         return (qs if user.is_superuser else qs.filter(_reviewable_in(user))).count()
@@ -568,7 +646,10 @@ __all__ = [
     "approval_open_for_subject",
     "approval_next_in_queue",
     "approval_pending_count",
+    "approval_queue_bound",
+    "approval_queue_complete",
     "approval_queue_for",
+    "approval_queue_keys",
     "approval_queue_order",
     "approval_stats",
     "approval_visible_to",

@@ -47,6 +47,7 @@ from approvals.models import (
     Decision,
     PayloadVersion,
     Risk,
+    overdue_rank_of,
 )
 from approvals.payloads import canonical_json, edit_ratio, jsonable, payload_diff, payload_hash, subject_version
 from approvals.payloads import payload_hash as payload_hash_of
@@ -59,8 +60,9 @@ from approvals.policies import (
     within_authority,
 )
 from approvals.registry import Action, Redrafted, get_action
-from approvals.selectors import approval_money, decide_blocker
+from approvals.selectors import approval_money, decide_blocker, pending_count_name
 from approvals.signals import approval_status_changed
+from hitl_crm.counters import forget
 from hitl_crm.money import Money, MoneyError, UnknownCurrency, currency_code
 from hitl_crm.permissions import has_permission
 
@@ -775,6 +777,8 @@ def approval_decide(
     if req.policy is not None and req.policy.autopilot_enabled:
         autopilot_refresh(policy=req.policy, action=req.action, category=req.category)
     _on_commit_status(req, old=old)
+    # The reviewer's badge drops at once; other reviewers' badges catch up within the counter window.
+    transaction.on_commit(lambda: forget(pending_count_name(), user_id=reviewer.pk))
     return req
 
 
@@ -1120,7 +1124,8 @@ def _escalate_one(request_id: int, now) -> bool:
         sla = timedelta(minutes=policy.sla_minutes if policy else app_settings.DEFAULT_SLA_MINUTES)
         req.escalation_level += 1
         req.due_at = now + sla
-        req.save(update_fields=["escalation_level", "due_at"])
+        req.overdue_rank = overdue_rank_of(req.due_at, now)  # due again later: out of the queue's overdue part
+        req.save(update_fields=["escalation_level", "due_at", "overdue_rank"])
         audit_record(
             verb="escalated",
             request=req,
@@ -1128,6 +1133,21 @@ def _escalate_one(request_id: int, now) -> bool:
         )
         _enqueue_notification(req, reason="escalated", group_ids=[g.pk for g in groups])
         return True
+
+
+def refresh_overdue(*, now=None) -> int:
+    """Keep ``overdue_rank`` (the review queue's "overdue first") in step with the clock.
+
+    A request turns overdue by time passing, which no write sees: pending requests whose due time
+    has passed get 0, and any whose due time was moved into the future get 1 again. Two UPDATEs
+    that touch only the rows that change; run by beat every minute and from the queue selector at
+    most once a minute (:func:`approvals.selectors.approval_queue_for`). Returns the rows changed.
+    """
+    now = now or timezone.now()
+    pending = ApprovalRequest.objects.filter(status=Status.PENDING)
+    turned = pending.filter(overdue_rank=1, due_at__lt=now).update(overdue_rank=0)
+    back = pending.filter(overdue_rank=0, due_at__gte=now).update(overdue_rank=1)
+    return turned + back
 
 
 def approval_escalate_overdue(*, now=None, batch: int = 500) -> int:
@@ -1195,6 +1215,7 @@ __all__ = [
     "approval_redraft",
     "approval_request_create",
     "approval_requeue",
+    "refresh_overdue",
     "validate_payload",
 ]
 

@@ -95,6 +95,14 @@ def approval_escalate_overdue_task() -> int:
     return approval_escalate_overdue()
 
 
+@shared_task(ignore_result=True)
+def approval_refresh_overdue_task() -> int:
+    """Beat, every minute: requests whose due time has passed move to the top of the review queue."""
+    from approvals.services import refresh_overdue
+
+    return refresh_overdue()
+
+
 @shared_task(ignore_result=True, queue="dispatch")
 def approval_reap_stuck_task() -> int:
     from approvals.services import approval_reap_stuck

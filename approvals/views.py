@@ -29,8 +29,10 @@ from approvals.selectors import (
     approval_history,
     approval_next_in_queue,
     approval_pending_count,
+    approval_queue_bound,
+    approval_queue_complete,
     approval_queue_for,
-    approval_queue_order,
+    approval_queue_keys,
     approval_stats,
     approval_undoable_for,
     approval_visible_to,
@@ -45,6 +47,7 @@ from approvals.services import (
     approval_undo,
     approval_undo_blocker,
 )
+from hitl_crm.paging import cursor_decode, cursor_encode, keyset_page
 from hitl_crm.types import AuthenticatedHtmxHttpRequest
 
 QUEUE_PER_PAGE = 25
@@ -71,36 +74,81 @@ def _filtered_queue(request: AuthenticatedHtmxHttpRequest) -> tuple[QuerySet[App
             qs = qs.filter(due_at__lt=now)
         elif state == "escalated":
             qs = qs.filter(escalation_level__gt=0)
-    return qs.order_by(*approval_queue_order(order=form.chosen_order())), form
+    return qs, form
 
 
 @dataclass
 class QueuePage:
-    """One page without counting the whole queue (a COUNT over 100,000 rows costs ~1 s)."""
+    """One page of the queue, reached through keyset cursors: no COUNT and no OFFSET.
+
+    A COUNT over 100,000 rows costs ~1 s and ``OFFSET`` grows with the page number; a cursor
+    names the row a page starts after (``after``) or ends before (``before``), so page 40 costs
+    what page 1 does, and an item decided meanwhile shifts nothing. The page number travels in
+    the cursor's stamp, for "page N" only.
+    """
 
     object_list: list[ApprovalRequest]
     number: int
-    has_next: bool
+    next_cursor: str = ""
+    previous_cursor: str = ""
+
+    @property
+    def has_next(self) -> bool:
+        return bool(self.next_cursor)
 
     @property
     def has_previous(self) -> bool:
-        return self.number > 1
-
-    def next_page_number(self) -> int:
-        return self.number + 1
-
-    def previous_page_number(self) -> int:
-        return self.number - 1
+        return bool(self.previous_cursor)
 
 
-def _page(qs: QuerySet[ApprovalRequest], raw: str | None) -> QueuePage:
+def _cursor_page_number(stamp: str) -> int:
     try:
-        number = max(1, min(int(raw or 1), 10_000))
+        return max(1, min(int(stamp), 1_000_000))
     except ValueError:
+        return 1
+
+
+def _page(qs: QuerySet[ApprovalRequest], query: QueryDict, *, order: str) -> QueuePage:
+    """The page after the ``after`` cursor, before the ``before`` cursor, or the first page.
+
+    A cursor that is not one (edited, or made for another order) gives the first page.
+    """
+    keys = approval_queue_keys(order=order)
+    after, before = cursor_decode(query.get("after", "")), cursor_decode(query.get("before", ""))
+    cursor, backwards = (after, False) if after else (before, True) if before else (None, False)
+    number, bounded = 1, qs
+    if cursor is not None and len(cursor[1]) == len(keys):
+        try:
+            values = [key.load(raw) for key, raw in zip(keys, cursor[1], strict=True)]
+        except ValueError:
+            cursor = None
+        else:
+            seen = _cursor_page_number(cursor[0])  # the page the cursor was made on
+            number = max(1, seen - 1) if backwards else seen + 1
+            bounded = qs.filter(approval_queue_bound(order=order, values=values, backwards=backwards))
+    else:
+        cursor = None
+    page = keyset_page(
+        bounded,
+        keys,
+        per_page=QUEUE_PER_PAGE,
+        stamp=str(number),
+        after=cursor[1] if cursor and not backwards else None,
+        before=cursor[1] if cursor and backwards else None,
+        count_cap=0,  # "N waiting" is the (cached) pending count, not a count of this walk
+    )
+    if cursor is not None and not page.object_list:
+        # Everything beyond the cursor was decided meanwhile: start again.
         number = 1
-    start = (number - 1) * QUEUE_PER_PAGE
-    rows = list(qs[start : start + QUEUE_PER_PAGE + 1])
-    return QueuePage(rows[:QUEUE_PER_PAGE], number, len(rows) > QUEUE_PER_PAGE)
+        page = keyset_page(qs, keys, per_page=QUEUE_PER_PAGE, stamp="1", count_cap=0)
+    elif cursor is not None and backwards and not page.has_previous:
+        # Back at the start: what is left before the cursor is page 1 (fewer rows if some were
+        # decided meanwhile, rather than repeating rows of the page the reviewer came from).
+        number = 1
+        last = page.object_list[-1]
+        page.next_cursor = cursor_encode("1", [getattr(last, key.name) for key in keys])
+    rows = approval_queue_complete(page.object_list)
+    return QueuePage(rows, number, next_cursor=page.next_cursor, previous_cursor=page.previous_cursor)
 
 
 @require_GET
@@ -108,10 +156,11 @@ def _page(qs: QuerySet[ApprovalRequest], raw: str | None) -> QueuePage:
 @vary_on_headers("HX-Request")
 def queue(request: AuthenticatedHtmxHttpRequest) -> HttpResponse:
     qs, form = _filtered_queue(request)
-    page = _page(qs, request.GET.get("page"))
+    page = _page(qs, request.GET, order=form.chosen_order())
     bulk_ids = {row.pk for row in page.object_list if not approval_bulk_blocker(req=row)}  # rows with a checkbox
     query = request.GET.copy()
-    query.pop("page", None)
+    for name in ("page", "after", "before"):
+        query.pop(name, None)
     waiting = approval_pending_count(user=request.user)
     unordered = query.copy()
     unordered.pop("order", None)

@@ -350,6 +350,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute="*/5"),
         "options": {"queue": "default"},
     },
+    "approvals-refresh-overdue": {
+        "task": "approvals.tasks.approval_refresh_overdue_task",
+        "schedule": 60.0,
+        "options": {"queue": "default", "expires": 55},
+    },
     "approvals-reviewer-digest": {
         "task": "approvals.tasks.approval_digest_task",
         "schedule": 60.0,

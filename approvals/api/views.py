@@ -23,6 +23,8 @@ from approvals.api.serializers import (
     ConflictSerializer,
     DecideInputSerializer,
     HistorySerializer,
+    queue_rows,
+    queue_rows_data,
 )
 from approvals.exceptions import ApprovalError, InvalidInput, NotAllowed, PayloadConflict
 from approvals.models import ApprovalRequest
@@ -74,19 +76,19 @@ class ApprovalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     filterset_class = ApprovalFilter
     serializer_class = ApprovalRequestDetailSerializer
 
-    # Only what a list row shows: no payloads, no AI input/output, no requester profile.
-    # Loading less halves the time of a 50-row page.
-    LIST_FIELDS = (
-        "id", "action", "status", "risk", "confidence", "category", "flags", "content_type", "object_id",
-        "required_approvals", "escalation_level", "due_at", "created_at", "policy__name",
-        "requested_by__username", "ai_run__skill", "ai_run__backend", "ai_run__model_name",
-        "ai_run__prompt_version", "content_type__app_label", "content_type__model",
-    )  # fmt: skip
-
     def get_queryset(self):
         if self.action == "list":
-            return approval_queue_for(user=authenticated_user(self.request)).only(*self.LIST_FIELDS)
+            return approval_queue_for(user=authenticated_user(self.request))
         return approval_visible_to(user=authenticated_user(self.request)).prefetch_related("subject")
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        # (No docstring: the schema describes this operation with the class's.) Rows are read as
+        # plain values, not model instances, and shaped without the serializer machinery: the
+        # output is exactly ApprovalRequestListSerializer's, which still documents it in the
+        # schema, at a fraction of the cost (~250 instances and ~900 field calls per 50-row page).
+        rows = self.paginate_queryset(queue_rows(self.filter_queryset(self.get_queryset())))
+        assert rows is not None  # the viewset always paginates
+        return self.get_paginated_response(queue_rows_data(rows))
 
     def get_serializer_class(self):
         return ApprovalRequestListSerializer if self.action == "list" else ApprovalRequestDetailSerializer

@@ -35,13 +35,14 @@ def test_the_queue_page_costs_the_same_queries_for_n_and_n_plus_one(
     client.force_login(support_agent)
     client.get("/approvals/")  # warm the content-type and permission caches
 
-    # when / then (8): session, user, the page of requests (policy, requester, AI run and content type
-    # joined, approvals counted), their subjects (one prefetch), the "waiting for you" count, user
+    # when / then (10): session, user, the keyset pager's probe for any match (LIMIT 1), the page of
+    # requests (their ids found on the queue's index, then policy, requester, AI run and content type
+    # joined), their approvals counts, their subjects (one prefetch), the "waiting for you" count, user
     # permissions, group permissions, the user's groups for the top bar
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(10):
         client.get("/approvals/")
     newest = add_request()
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(10):
         html = client.get("/approvals/").content.decode()
     assert f"/approvals/{newest.pk}/" in html
     assert "4 waiting for you" in html
@@ -124,12 +125,13 @@ def test_the_queue_refreshed_by_htmx_costs_the_same_queries_for_n_and_n_plus_one
     client.force_login(support_agent)
     client.get("/approvals/", HTTP_HX_REQUEST="true")
 
-    # (7): the full page's queries without the top bar's groups: session, user, the page of requests, their
-    # subjects, the waiting count, user permissions, group permissions
-    with django_assert_num_queries(7):
+    # (9): the full page's queries without the top bar's groups: session, user, the pager's probe, the page
+    # of requests, their approvals counts, their subjects, the waiting count, user permissions, group
+    # permissions
+    with django_assert_num_queries(9):
         client.get("/approvals/", HTTP_HX_REQUEST="true")
     newest = add_request()
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(9):
         html = client.get("/approvals/", HTTP_HX_REQUEST="true").content.decode()
     assert f"/approvals/{newest.pk}/" in html
     assert "<html" not in html  # only the results part
