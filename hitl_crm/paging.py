@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from django.db.models import F, Model, Q, QuerySet
+from django.db.models import BigIntegerField, DateTimeField, F, Field, Model, Q, QuerySet, TextField, Value
 from django.db.models.expressions import OrderBy
+from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
 from django.utils.dateparse import parse_datetime
 
 COUNT_CAP = 1000
@@ -131,6 +132,15 @@ def _beyond(keys: list[SortKey], values: list[Any], *, reverse: bool) -> Q:
     return result
 
 
+#: How a cursor value of each ``SortKey.kind`` goes into SQL (a datetime as the database stores one).
+_FIELDS: dict[str, type[Field]] = {"int": BigIntegerField, "str": TextField, "datetime": DateTimeField}
+
+
+def _uniform(keys: list[SortKey]) -> bool:
+    """Whether the keys sort one way with no NULLs: then "past the cursor" is one row comparison."""
+    return not any(key.nullable for key in keys) and len({key.descending for key in keys}) == 1
+
+
 def keyset_page(
     qs: QuerySet[M],
     keys: list[SortKey],
@@ -161,6 +171,14 @@ def keyset_page(
     found = qs.annotate(**annotations) if annotations else qs
     if values is not None:
         found = found.filter(_beyond(keys, values, reverse=reverse))
+        if _uniform(keys):
+            # The same rows as a row comparison ``(k1, k2, …) > (v1, v2, …)``, which PostgreSQL takes
+            # as an index condition: the scan starts at the cursor instead of reading every row before
+            # it, so a deep page costs what the first does (the OR form above alone does not).
+            later = keys[0].descending == reverse
+            lookup = TupleGreaterThan if later else TupleLessThan
+            typed = [Value(value, output_field=_FIELDS[key.kind]()) for key, value in zip(keys, values, strict=True)]
+            found = found.filter(lookup(Tuple(*(key.expression for key in keys)), typed))
     window = found.order_by(*(key.order_by(reverse=reverse) for key in keys)).values("pk")[: per_page + 1]
     rows_qs = qs.model._default_manager.filter(pk__in=window)
     if annotations:

@@ -127,3 +127,28 @@ def test_a_deep_page_costs_the_same_queries_as_the_first(client, sales_rep, rank
     with CaptureQueriesContext(connection) as queries:
         client.get(url, {"after": cursor})
     assert not any("OFFSET" in q["sql"].upper() for q in queries.captured_queries)
+
+
+def test_a_deep_prospects_page_starts_its_index_scan_at_the_cursor_on_postgresql(ranked, admin_user):
+    from hitl_crm.paging import cursor_decode, keyset_page
+    from leads import selectors
+    from tests.conftest import require_service
+
+    require_service(connection.vendor == "postgresql", "needs PostgreSQL: set DATABASE_URL")
+    qs, keys = selectors.lead_list(user=admin_user), selectors.lead_rank_keys()
+    cursor = cursor_decode(keyset_page(qs, keys, per_page=25).next_cursor)
+    assert cursor is not None
+    with CaptureQueriesContext(connection) as ran:
+        keyset_page(qs, keys, per_page=25, after=cursor[1])
+    with connection.cursor() as db:
+        # 60 rows would be read whole and sorted in memory; without those choices it must be the index.
+        for choice in ("seqscan", "bitmapscan", "sort"):
+            db.execute(f"SET enable_{choice} = off")
+        try:
+            db.execute("EXPLAIN " + ran.captured_queries[-1]["sql"])
+            plan = "\n".join(row[0] for row in db.fetchall())
+        finally:
+            for choice in ("seqscan", "bitmapscan", "sort"):
+                db.execute(f"RESET enable_{choice}")
+    assert "leads_rank_listed" in plan, plan
+    assert "Index Cond: (ROW(" in plan, plan  # the cursor bounds the scan, not a filter after it
