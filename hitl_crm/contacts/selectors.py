@@ -5,11 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.contrib.auth.models import User
-from django.db.models import Count, QuerySet
+from django.db.models import Count, F, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from hitl_crm.contacts.models import Account, Activity, Contact
+from hitl_crm.counters import cached_count
+from hitl_crm.paging import SortKey
+
+CONTACT_STATS_COUNTER = "contacts:stats"
 
 
 def contact_list(*, user: User, search: str = "") -> QuerySet[Contact]:
@@ -20,6 +24,17 @@ def contact_list(*, user: User, search: str = "") -> QuerySet[Contact]:
     for word in search.split()[:5]:
         qs = qs.filter(search_text__contains=word.lower())  # the maintained column; trigram-indexed on PostgreSQL
     return qs
+
+
+def contact_order_keys() -> list[SortKey]:
+    """The contacts list's order, by name: ``Contact.Meta.ordering`` (last name, first name, id) as
+    keyset keys. The id is unique, so the order is total, and it is exactly the
+    ``(last_name, first_name, id)`` index: a page, first or deep, is a range of that index."""
+    return [
+        SortKey("last_name", F("last_name"), kind="str"),
+        SortKey("first_name", F("first_name"), kind="str"),
+        SortKey("id", F("id")),
+    ]
 
 
 def account_list(*, user: User) -> QuerySet[Account]:
@@ -52,11 +67,17 @@ def activity_per_day(*, days: int = 30) -> list[tuple[str, int]]:
 
 
 def contact_stats() -> dict[str, int]:
-    since = timezone.now() - timedelta(days=30)
-    return {
-        "contacts": Contact.objects.count(),
-        "accounts": Account.objects.count(),
-        "vip_accounts": Account.objects.filter(tier=Account.Tier.VIP).count(),
-        "activities_30d": Activity.objects.filter(occurred_at__gte=since).count(),
-        "consented": Contact.objects.filter(email_consent=True, unsubscribed_at__isnull=True).count(),
-    }
+    """The dashboard's customer figures, for everyone (not per user: who may see which figure is the
+    dashboard's business); a kernel counter, so a dashboard visit does not count whole tables."""
+
+    def compute() -> dict[str, int]:
+        since = timezone.now() - timedelta(days=30)
+        return {
+            "contacts": Contact.objects.count(),
+            "accounts": Account.objects.count(),
+            "vip_accounts": Account.objects.filter(tier=Account.Tier.VIP).count(),
+            "activities_30d": Activity.objects.filter(occurred_at__gte=since).count(),
+            "consented": Contact.objects.filter(email_consent=True, unsubscribed_at__isnull=True).count(),
+        }
+
+    return cached_count(CONTACT_STATS_COUNTER, compute)

@@ -15,8 +15,9 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
-from hitl_crm.contacts.selectors import contact_list, contact_timeline
+from hitl_crm.contacts.selectors import contact_list, contact_order_keys, contact_timeline
 from hitl_crm.hooks import app_hooks
+from hitl_crm.paging import cursor_decode, keyset_page
 from hitl_crm.types import AuthenticatedHtmxHttpRequest
 from hitl_crm.web.crm_views import contact_page
 from hitl_crm.web.selectors import (
@@ -56,12 +57,21 @@ def dashboard(request: AuthenticatedHtmxHttpRequest) -> HttpResponse:
 @vary_on_headers("HX-Request")
 def contact_list_view(request: AuthenticatedHtmxHttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()[:100]
-    paginator = Paginator(contact_list(user=request.user, search=q), CONTACTS_PER_PAGE)
-    page = paginator.get_page(request.GET.get("page"))
+    # Keyset pages (no OFFSET, a count capped at COUNT_CAP): a deep page costs what the first does.
+    # A cursor that is not one (or does not fit the keys) shows the first page.
+    after, before = cursor_decode(request.GET.get("after", "")), cursor_decode(request.GET.get("before", ""))
+    page = keyset_page(
+        contact_list(user=request.user, search=q),
+        contact_order_keys(),
+        per_page=CONTACTS_PER_PAGE,
+        after=after[1] if after else None,
+        before=before[1] if before and not after else None,
+    )
+    query = urlencode({"q": q}) if q else ""  # the search, kept by the pager links
     # A history restore (Back/Forward with no cached snapshot) needs the whole page.
     partial = request.htmx and not request.htmx.history_restore_request
     template = "web/contact_list.html#results" if partial else "web/contact_list.html"
-    return render(request, template, {"page": page, "q": q})
+    return render(request, template, {"page": page, "q": q, "query": query})
 
 
 @require_GET

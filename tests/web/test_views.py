@@ -104,9 +104,10 @@ def test_no_match_says_how_to_recover(rep_client):
 def test_contacts_paginate(rep_client):
     ContactFactory.create_batch(30)
     first = rep_client.get("/contacts/").context["page"]
-    second = rep_client.get("/contacts/", {"page": 2}).context["page"]
+    second = rep_client.get("/contacts/", {"after": first.next_cursor}).context["page"]
     assert len(first.object_list) == 25
     assert len(second.object_list) == 5
+    assert not second.has_next
 
 
 @pytest.mark.parametrize("n", [5, 25])
