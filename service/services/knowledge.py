@@ -14,6 +14,7 @@ from django.utils.text import slugify
 from approvals.audit import audit_record
 from hitl_crm.ai.nlp.bm25 import BM25
 from hitl_crm.ai.nlp.text import content_terms
+from hitl_crm.ai.skills.drafts import expand, query_terms
 from hitl_crm.permissions import require_permission
 from service.conf import app_settings
 from service.models import KnowledgeArticle
@@ -24,10 +25,12 @@ ARTICLE_FIELDS = frozenset({"title", "body", "tags", "published", "last_reviewed
 
 
 def knowledge_search(text: str, *, k: int | None = None) -> list[KnowledgeArticle]:
-    """The published articles that best answer ``text`` (BM25 over title, tags and body)."""
+    """The published articles that best answer ``text`` (BM25 over title, tags and body), searched by
+    the words the drafts search by: no order numbers, amounts or dates, framing words left out, and
+    the knowledge base's own words for the customer's ("arrived" → delivery, tracking)."""
     k = k or app_settings.KNOWLEDGE_TOP_K
     articles = list(KnowledgeArticle.objects.filter(published=True).only("id", "title", "tags", "body"))
-    query = content_terms(text)
+    query = expand(query_terms(text))
     if not articles or not query:
         return []
     index = BM25([content_terms(f"{a.title}\n{a.title}\n{a.tags}\n{a.body}") for a in articles])
