@@ -14,7 +14,7 @@ from django.utils.text import slugify
 from approvals.audit import audit_record
 from hitl_crm.ai.nlp.bm25 import BM25
 from hitl_crm.ai.nlp.text import content_terms
-from hitl_crm.ai.skills.drafts import expand, query_terms
+from hitl_crm.ai.skills.drafts import TITLE_BONUS, expand, query_terms
 from hitl_crm.permissions import require_permission
 from service.conf import app_settings
 from service.models import KnowledgeArticle
@@ -34,7 +34,13 @@ def knowledge_search(text: str, *, k: int | None = None) -> list[KnowledgeArticl
     if not articles or not query:
         return []
     index = BM25([content_terms(f"{a.title}\n{a.title}\n{a.tags}\n{a.body}") for a in articles])
-    scores = index.scores(query)
+    scores = list(index.scores(query))
+    wanted = set(query)
+    for i, article in enumerate(articles):
+        # What an article is about, by its title, counts beyond its words, as in the draft's own search.
+        if scores[i] > 0:
+            titled = wanted & set(content_terms(article.title))
+            scores[i] += TITLE_BONUS * sum(1.0 + index.idf.get(t, 0.0) for t in titled)
     ranked = sorted(range(len(articles)), key=lambda i: (-scores[i], articles[i].pk))
     floor = scores[ranked[0]] * RELEVANCE_FLOOR
     return [articles[i] for i in ranked[:k] if scores[i] > 0 and scores[i] >= floor]

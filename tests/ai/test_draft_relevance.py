@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 
 from hitl_crm.ai.engine import run
-from hitl_crm.ai.skills.drafts import NO_ANSWER, query_terms
+from hitl_crm.ai.nlp import facts
+from hitl_crm.ai.skills.drafts import ASK_ORDER, NO_ANSWER, query_terms
 from service.demo import ARTICLES
 
 KB = [{"id": f"kb-{i}", "title": a["title"], "body": a["body"]} for i, a in enumerate(ARTICLES)]
@@ -106,3 +107,19 @@ def test_query_words_leave_out_order_numbers_amounts_dates_durations_and_framing
     for fact in ("nw", "32100", "ten", "ago", "may", "1,200", "expect", "back", "working"):
         assert fact not in terms
     assert "delivery" in query_terms("Please deliver it to the lodge")  # the form the articles use
+
+
+def test_a_question_about_paying_invoices_is_not_asked_for_an_order_number():
+    out = _draft("Can our school pay invoices by bank transfer instead of card?")
+
+    assert "pay invoices by bank transfer within 30 days" in out["body"]
+    assert ASK_ORDER not in out["body"]
+
+
+def test_an_order_number_written_without_the_word_order_is_not_asked_for_again():
+    text = "The tracking for NW-21077 has shown 'in transit' for five days with no update. Is it lost?"
+
+    assert facts.order_ids(text) == ["NW-21077"]
+    out = _draft(text)
+    assert "parcel may be delayed at the carrier" in out["body"]
+    assert ASK_ORDER not in out["body"]

@@ -39,11 +39,15 @@ def test_contact_search_updates_in_place(page, live_server, sales_rep, login, sc
     assert page.evaluate("window.__stayed") is True
     assert page.url.endswith("/contacts/?q=fjord")  # the search is in the address bar, shareable
     screenshot("contacts-search")
-    # pagination also swaps in place
+    # pagination also swaps in place: 25 a page, by name, the search kept
     page.fill("#content input[name=q]", "smith")
-    expect(page.locator("#contact-results")).to_contain_text("page 1 of 2")
+    expect(page.locator("#contact-results")).to_contain_text("30 contacts matching “smith”")
+    expect(page.locator("#contact-results tbody tr")).to_have_count(25)
     page.click("text=Next →")
-    expect(page.locator("#contact-results")).to_contain_text("page 2 of 2")
+    expect(page.locator("#contact-results tbody tr")).to_have_count(5)
+    expect(page.locator("#contact-results")).to_contain_text("Person29 Smith")
+    expect(page.locator("#contact-results")).to_contain_text("← Previous")
+    assert "q=smith" in page.url and "after=" in page.url  # the page is in the address bar too
     assert page.evaluate("window.__stayed") is True
 
 

@@ -33,6 +33,8 @@ ORDER_RES = (
         r"(?P<id>[A-Z]{0,4}-?\d{4,}[A-Z0-9-]*)",
         re.IGNORECASE,
     ),
+    # "The tracking for NW-21077 …": the shop's own order-number shape, capitals then digits.
+    re.compile(r"\b(?P<id>[A-Z]{2,4}-\d{4,})\b"),
 )
 
 MONTHS = {
