@@ -1,0 +1,1 @@
+"""Commerce: products, stock and orders; demand forecasts, reorder alerts and purchase-order approvals."""
