@@ -65,14 +65,22 @@ def _reviewable(user: User) -> Exists:
     user's groups first: ~40 ms per page at 100,000 requests instead of ~1 ms.)
     """
     groups = get_user_model().groups.through.objects.filter(user_id=user.pk).values("group_id")
-    # The codename alone is enough: these tables only ever hold approval-request permissions.
+    # The permission's id as a scalar subquery, not a join on auth_permission: PostgreSQL reads it
+    # once per query (an InitPlan) instead of scanning auth_permission for every candidate row
+    # (~1 ms of a queue page at 100,000 requests).
+    permission = _review_permission_id()
     via_group = ApprovalRequestGroupObjectPermission.objects.filter(
-        content_object=OuterRef("pk"), group_id__in=groups, permission__codename=REVIEW_PERMISSION
+        content_object=OuterRef("pk"), group_id__in=groups, permission_id=permission
     ).values("pk")
     direct = ApprovalRequestUserObjectPermission.objects.filter(
-        content_object=OuterRef("pk"), user_id=user.pk, permission__codename=REVIEW_PERMISSION
+        content_object=OuterRef("pk"), user_id=user.pk, permission_id=permission
     ).values("pk")
     return Exists(via_group.union(direct, all=True))
+
+
+def _review_permission_id() -> Subquery:
+    """The review permission's id, as a subquery (there is one: ``approvals.review_approvalrequest``)."""
+    return Subquery(_review_permission_ids().order_by()[:1])
 
 
 def _reviewable_in(user: User) -> Q:

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
-from rest_framework import serializers
+from rest_framework import ISO_8601, serializers
+from rest_framework.settings import api_settings
 
 from approvals.models import ApprovalRequest, AuditEvent, Decision, PayloadVersion
 
@@ -123,6 +126,31 @@ QUEUE_ROW_FIELDS = (
 _datetime = serializers.DateTimeField().to_representation  # the list serializer's format, exactly
 
 
+def _datetime_formatter() -> Callable[[datetime], str | None]:
+    """:data:`_datetime` for one page: the time zone and format are looked up once, not per value.
+
+    The same strings (ISO 8601 in the current time zone, ``Z`` for UTC); any other configured
+    format, or a naive value, goes through the serializer field itself.
+    """
+    output_format = api_settings.DATETIME_FORMAT
+    if not (settings.USE_TZ and isinstance(output_format, str) and output_format.lower() == ISO_8601):
+        return _datetime
+    zone = timezone.get_current_timezone()
+
+    def formatted(value: datetime) -> str | None:
+        if not value:
+            return None
+        try:
+            text = value.astimezone(zone).isoformat() if value.tzinfo is not None else None
+        except OverflowError:
+            text = None
+        if text is None:
+            return _datetime(value)  # naive, or out of range: the field's own answer (or error)
+        return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+    return formatted
+
+
 def _subject_labels(rows: list[dict[str, Any]]) -> dict[tuple[int, str], str]:
     """``str()`` of each row's subject, one query per subject type (what the prefetch did)."""
     wanted: dict[int, set[str]] = defaultdict(set)
@@ -161,6 +189,7 @@ def queue_rows_data(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         for ct in [ContentType.objects.get_for_id(type_id)]
     }
     action_labels: dict[str, str] = {}
+    when = _datetime_formatter()
     out = []
     for row in rows:
         action = row["action"]
@@ -198,9 +227,9 @@ def queue_rows_data(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
                 "required_approvals": row["required_approvals"],
                 "approvals_count": row["_approvals_count"],
                 "escalation_level": row["escalation_level"],
-                "due_at": _datetime(row["due_at"]),
+                "due_at": when(row["due_at"]),
                 "is_overdue": row["status"] == pending and row["due_at"] < now,
-                "created_at": _datetime(row["created_at"]),
+                "created_at": when(row["created_at"]),
             }
         )
     return out

@@ -23,6 +23,11 @@ def fill_ranks(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
+    # Not one transaction: on PostgreSQL the fill's UPDATEs leave trigger events pending that
+    # CREATE INDEX refuses to run beside ("cannot CREATE INDEX … pending trigger events") on a table
+    # that has rows. Each step commits on its own; the fill can run again safely.
+    atomic = False
+
     dependencies = [
         ("ai", "0002_intents_models_and_run_risk"),
         ("approvals", "0005_undo_window"),
