@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "leads",
     "service",
     "marketing",
+    "commerce",
 ]
 
 MIDDLEWARE = [

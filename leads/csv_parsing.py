@@ -17,12 +17,8 @@ Pure functions (no writes); ``leads.import_jobs`` runs them chunk by chunk and s
 
 from __future__ import annotations
 
-import codecs
-import csv
-import io
 import itertools
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -30,72 +26,12 @@ from typing import Any
 from django.core.exceptions import ValidationError
 
 from hitl_crm.coercion import coerce_attribute, parse_bool, parse_email, parse_money, parse_number
+from hitl_crm.csvfile import ImportFileError, decode, records, sniff_delimiter
 from hitl_crm.money import UnknownCurrency, currency_code
 from hitl_crm.tags import normalize_tags
 from leads.models import Lead
 
 IGNORE = "ignore"
-DELIMITERS = [",", ";", "\t", "|"]
-csv.field_size_limit(1_000_000)
-
-
-class ImportFileError(Exception):
-    """The file cannot be read at all (not a CSV, no header, …)."""
-
-
-# --- decoding and parsing -----------------------------------------------------------------------
-
-
-def decode(data: bytes) -> tuple[str, str]:
-    """The text of an uploaded file and the name of the encoding it was read with."""
-    if data.startswith(codecs.BOM_UTF8):
-        try:
-            return data[len(codecs.BOM_UTF8) :].decode("utf-8"), "UTF-8 (with BOM)"
-        except UnicodeDecodeError:
-            data = data[len(codecs.BOM_UTF8) :]
-    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        try:
-            return data.decode("utf-16"), "UTF-16"
-        except UnicodeDecodeError as exc:
-            raise ImportFileError("The file says it is UTF-16 but is not valid UTF-16.") from exc
-    if b"\x00" in data[:4096]:
-        raise ImportFileError("This looks like a binary file (a spreadsheet?). Save it as CSV and upload that.")
-    try:
-        return data.decode("utf-8"), "UTF-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("cp1252"), "Windows-1252"
-    except UnicodeDecodeError:
-        return data.decode("latin-1"), "Latin-1 (ISO-8859-1)"
-
-
-def sniff_delimiter(text: str) -> str:
-    """The delimiter that splits the header line into the most columns (outside quotes)."""
-    first = text.split("\n", 1)[0]
-    best, best_count = ",", 0
-    for delimiter in DELIMITERS:
-        try:
-            count = len(next(csv.reader([first], delimiter=delimiter), []))
-        except csv.Error:
-            continue
-        if count > best_count:
-            best, best_count = delimiter, count
-    return best
-
-
-def records(text: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
-    """``(line, values)`` for every non-blank record, the header first (line numbers are 1-based)."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    start = 1
-    try:
-        for values in reader:
-            end = reader.line_num
-            if values and any(v.strip() for v in values):
-                yield start, values
-            start = end + 1
-    except csv.Error as exc:
-        raise ImportFileError(f"Line {reader.line_num}: the file is not valid CSV ({exc}).") from exc
 
 
 def clean_headers(raw: list[str], rows: list[list[str]] | None = None) -> list[str]:

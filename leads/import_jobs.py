@@ -30,6 +30,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from approvals.audit import audit_record
+from hitl_crm.csvfile import ImportFileError
 from hitl_crm.permissions import require_permission
 from leads import csv_parsing
 from leads.conf import app_settings
@@ -60,7 +61,7 @@ def lead_import_create(*, file_name: str, data: bytes, actor: User) -> LeadImpor
         raise ValidationError({"file": f"The file is larger than {app_settings.IMPORT_MAX_BYTES // (1024 * 1024)} MB."})
     try:
         parsed = csv_parsing.parse_upload(data)
-    except csv_parsing.ImportFileError as exc:
+    except ImportFileError as exc:
         raise ValidationError({"file": str(exc)}) from None
     if parsed.total_rows == 0:
         raise ValidationError({"file": "The file has a header but no rows."})

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+_CATALOGUE_VIEW = [
+    "commerce.view_product",
+    "commerce.view_stocklevel",
+    "commerce.view_supplier",
+    "commerce.view_competitorprice",
+    "commerce.view_promotion",
+]
+_ORDERS_VIEW = ["commerce.view_order", "commerce.view_orderline"]
+_CATALOGUE_EDIT = [
+    "commerce.add_product",
+    "commerce.change_product",
+    "commerce.add_stocklevel",
+    "commerce.change_stocklevel",
+    "commerce.add_supplier",
+    "commerce.change_supplier",
+    "commerce.add_competitorprice",
+    "commerce.add_promotion",
+    "commerce.change_promotion",
+]
+
+
+class CommerceConfig(AppConfig):
+    name = "commerce"
+    label = "commerce"
+    verbose_name = "Commerce"
+    default_auto_field = "django.db.models.BigAutoField"
+    role_permissions = {
+        "Manager": [*_CATALOGUE_VIEW, *_ORDERS_VIEW, *_CATALOGUE_EDIT, "commerce.import_orders"],
+        "Sales rep": [*_CATALOGUE_VIEW, *_ORDERS_VIEW],
+        "Marketer": [*_CATALOGUE_VIEW, *_ORDERS_VIEW],
+    }
