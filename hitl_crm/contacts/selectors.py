@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.contrib.auth.models import User
-from django.db.models import Count, F, QuerySet
-from django.db.models.functions import TruncDate
+from django.db.models import CharField, Count, F, QuerySet, Value
+from django.db.models.functions import Concat, TruncDate
 from django.utils import timezone
 
 from hitl_crm.contacts.models import Account, Activity, Contact
@@ -26,14 +26,24 @@ def contact_list(*, user: User, search: str = "") -> QuerySet[Contact]:
     return qs
 
 
-def contact_order_keys() -> list[SortKey]:
+def contact_order_keys(*, searching: bool = False) -> list[SortKey]:
     """The contacts list's order, by name: ``Contact.Meta.ordering`` (last name, first name, id) as
     keyset keys. The id is unique, so the order is total, and it is exactly the
-    ``(last_name, first_name, id)`` index: a page, first or deep, is a range of that index."""
+    ``(last_name, first_name, id)`` index: a page, first or deep, is a range of that index.
+
+    ``searching``: the same order through expressions no index serves, so PostgreSQL finds the
+    matches by the trigram index on ``search_text`` and sorts only them. Walking the name index and
+    filtering each row read 51,000 rows for "maria" at 100,000 contacts (135 ms) to fill one page."""
+    if not searching:
+        return [
+            SortKey("last_name", F("last_name"), kind="str"),
+            SortKey("first_name", F("first_name"), kind="str"),
+            SortKey("id", F("id")),
+        ]
     return [
-        SortKey("last_name", F("last_name"), kind="str"),
-        SortKey("first_name", F("first_name"), kind="str"),
-        SortKey("id", F("id")),
+        SortKey("sort_last", Concat(F("last_name"), Value(""), output_field=CharField()), kind="str"),
+        SortKey("sort_first", Concat(F("first_name"), Value(""), output_field=CharField()), kind="str"),
+        SortKey("sort_id", F("id") + 0, kind="int"),
     ]
 
 

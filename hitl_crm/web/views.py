@@ -62,7 +62,7 @@ def contact_list_view(request: AuthenticatedHtmxHttpRequest) -> HttpResponse:
     after, before = cursor_decode(request.GET.get("after", "")), cursor_decode(request.GET.get("before", ""))
     page = keyset_page(
         contact_list(user=request.user, search=q),
-        contact_order_keys(),
+        contact_order_keys(searching=bool(q.split())),
         per_page=CONTACTS_PER_PAGE,
         after=after[1] if after else None,
         before=before[1] if before and not after else None,
