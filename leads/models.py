@@ -13,12 +13,12 @@ from typing import Any
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import CharField, F, OuterRef, Q, Subquery, Value
-from django.db.models.functions import Coalesce, Concat, Lower
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce, Lower
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from hitl_crm.contacts.models import Account
+from hitl_crm.contacts.models import search_text_expression
 from hitl_crm.money import Money, validate_currency_code
 from hitl_crm.tags import TagsField
 
@@ -44,14 +44,8 @@ def lead_search_text_of(*, email: str, first_name: str, last_name: str, company:
 
 
 def lead_search_expression() -> Lower:
-    """SQL for ``Lead.search_text`` (``lead_search_text_of`` in the database), for ``update()`` after writes
-    that bypass ``save``: ``Lead.objects.filter(…).update(search_text=lead_search_expression())``."""
-    account_name = Subquery(Account.objects.filter(pk=OuterRef("account_id")).values("name")[:1])
-    parts: list[Any] = ["email", "first_name", "last_name", "company", Coalesce(account_name, Value(""))]
-    spaced: list[Any] = []
-    for part in parts:
-        spaced += [part, Value(" ")]
-    return Lower(Concat(*spaced[:-1], output_field=CharField()))
+    """SQL for ``Lead.search_text``: ``Lead.objects.filter(…).update(search_text=lead_search_expression())``."""
+    return search_text_expression("email", "first_name", "last_name", "company")
 
 
 class Lead(models.Model):

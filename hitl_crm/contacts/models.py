@@ -129,15 +129,21 @@ class Contact(models.Model):
         return reverse("web:contact_detail", args=[self.pk])
 
 
-def contact_search_expression() -> Lower:
-    """SQL for ``Contact.search_text`` (``search_text_of`` in the database), for ``update()`` after writes
-    that bypass ``save``: ``Contact.objects.filter(…).update(search_text=contact_search_expression())``."""
+def search_text_expression(*fields: str) -> Lower:
+    """SQL for a maintained search column: ``fields`` of the row and its linked account's name, joined
+    by single spaces and lower-cased (what ``search_text_of`` and ``lead_search_text_of`` build in
+    Python). For ``update()`` after writes that bypass ``save``, on any model with an ``account`` link."""
     account_name = Subquery(Account.objects.filter(pk=OuterRef("account_id")).values("name")[:1])
-    parts: list[Any] = ["email", "first_name", "last_name", "title", Coalesce(account_name, Value(""))]
+    parts: list[Any] = [*fields, Coalesce(account_name, Value(""))]
     spaced: list[Any] = []
     for part in parts:
         spaced += [part, Value(" ")]
     return Lower(Concat(*spaced[:-1], output_field=CharField()))
+
+
+def contact_search_expression() -> Lower:
+    """SQL for ``Contact.search_text``, for ``Contact.objects.filter(…).update(search_text=…)``."""
+    return search_text_expression("email", "first_name", "last_name", "title")
 
 
 class Activity(models.Model):
