@@ -8,8 +8,12 @@ _CATALOGUE_VIEW = [
     "commerce.view_supplier",
     "commerce.view_competitorprice",
     "commerce.view_promotion",
+    "commerce.view_stockalert",
+    "commerce.view_pricesuggestion",
+    "commerce.view_pricerule",
+    "commerce.view_bundle",
 ]
-_ORDERS_VIEW = ["commerce.view_order", "commerce.view_orderline"]
+_ORDERS_VIEW = ["commerce.view_order", "commerce.view_orderline", "commerce.view_purchaseorder"]
 _CATALOGUE_EDIT = [
     "commerce.add_product",
     "commerce.change_product",
@@ -20,6 +24,12 @@ _CATALOGUE_EDIT = [
     "commerce.add_competitorprice",
     "commerce.add_promotion",
     "commerce.change_promotion",
+    "commerce.change_stockalert",
+    "commerce.add_purchaseorder",
+    "commerce.add_pricerule",
+    "commerce.change_pricerule",
+    "commerce.add_pricesuggestion",
+    "commerce.change_bundle",
 ]
 
 
@@ -31,5 +41,10 @@ class CommerceConfig(AppConfig):
     role_permissions = {
         "Manager": [*_CATALOGUE_VIEW, *_ORDERS_VIEW, *_CATALOGUE_EDIT, "commerce.import_orders"],
         "Sales rep": [*_CATALOGUE_VIEW, *_ORDERS_VIEW],
-        "Marketer": [*_CATALOGUE_VIEW, *_ORDERS_VIEW],
+        "Marketer": [*_CATALOGUE_VIEW, *_ORDERS_VIEW, "commerce.change_bundle"],
     }
+
+    def ready(self) -> None:
+        from commerce.handlers import register_actions
+
+        register_actions()

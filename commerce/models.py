@@ -263,3 +263,298 @@ class Promotion(models.Model):
     def clean(self) -> None:
         if self.starts_on and self.ends_on and self.ends_on < self.starts_on:
             raise ValidationError({"ends_on": "A promotion cannot end before it starts."})
+
+
+class StockAlert(models.Model):
+    """What the forecast says about one product's stock, raised by the beat task for its owner.
+
+    One open alert per product at a time: a new run updates the open one. ``forecast`` holds
+    what the chart draws (weekly history, forecast, interval, reorder point) and ``reasoning``
+    says in plain words why the level was chosen. Accepting an alert drafts a purchase order.
+    """
+
+    class Level(models.TextChoices):
+        ORDER_NOW = "order_now", "Order now"
+        REORDER_SOON = "reorder_soon", "Reorder soon"
+        OK = "ok", "OK"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        ACCEPTED = "accepted", "Accepted"
+        DISMISSED = "dismissed", "Dismissed"
+        RESOLVED = "resolved", "Resolved"
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="stock_alerts")
+    level = models.CharField(max_length=20, choices=Level.choices)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="commerce_alerts"
+    )
+    as_of = models.DateField(help_text="The day the forecast was made.")
+    risk = models.FloatField(default=0.0, help_text="Stock-out risk, 0–1: what the inventory page sorts by.")
+    on_hand = models.IntegerField(default=0)
+    on_order = models.IntegerField(default=0)
+    reorder_point = models.FloatField(default=0.0)
+    safety_stock = models.FloatField(default=0.0)
+    suggested_qty = models.PositiveIntegerField(default=0)
+    stockout_on = models.DateField(null=True, blank=True, help_text="When the stock runs out at the forecast rate.")
+    model = models.CharField(max_length=40, blank=True, help_text="The forecasting model the backtest chose.")
+    mase = models.FloatField(null=True, blank=True, help_text="Its backtest error against seasonal naive.")
+    forecast = models.JSONField(default=dict, blank=True)
+    reasoning = models.TextField(blank=True)
+    raised_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-risk", "product__sku"]
+        indexes = [models.Index(fields=["status", "-risk"], name="commerce_alert_status_risk")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["product"], condition=Q(status="open"), name="commerce_alert_one_open_per_product"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_level_display()}: {self.product.sku}"
+
+
+class PurchaseOrder(models.Model):
+    """An e-mail to a supplier ordering stock: drafted from an alert, sent only once approved
+    (``commerce.send_purchase_order``)."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        PENDING = "pending", "Awaiting approval"
+        SENT = "sent", "Sent"
+        REJECTED = "rejected", "Rejected"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="purchase_orders")
+    supplier = models.ForeignKey(Supplier, on_delete=models.PROTECT, related_name="purchase_orders")
+    alert = models.ForeignKey(
+        StockAlert, null=True, blank=True, on_delete=models.SET_NULL, related_name="purchase_orders"
+    )
+    quantity = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    to_email = models.EmailField()
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
+    approval_request_id = models.PositiveBigIntegerField(null=True, blank=True, db_index=True)
+    execution_key = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.CheckConstraint(condition=Q(quantity__gt=0), name="commerce_po_quantity_positive")]
+
+    def __str__(self) -> str:
+        return f"PO {self.pk}: {self.quantity} × {self.product.sku}"
+
+
+class PriceRule(models.Model):
+    """How a product's (or a category's) price follows the competitors'.
+
+    A rule applies to one product, else to a category, else (neither set) to every product;
+    the most specific active rule wins. Suggestions never go below the margin floor, never
+    move more than ``max_step_percent`` at once, ignore gaps inside the hysteresis band and
+    wait ``cooldown_days`` after a change.
+    """
+
+    class Strategy(models.TextChoices):
+        MATCH_LOWEST = "match_lowest", "Match the lowest competitor"
+        BEAT_BY = "beat_by", "Beat the lowest competitor by a percentage"
+        KEEP_POSITION = "keep_position", "Keep a position against the competitors' average"
+
+    class Rounding(models.TextChoices):
+        NONE = "none", "No rounding"
+        NINETY_NINE = "99", "End in .99"
+        NINETY_FIVE = "95", "End in .95"
+        WHOLE = "whole", "Whole units"
+
+    name = models.CharField(max_length=120)
+    product = models.ForeignKey(Product, null=True, blank=True, on_delete=models.CASCADE, related_name="price_rules")
+    category = models.CharField(max_length=100, blank=True, help_text="Applies to this category (no product set).")
+    strategy = models.CharField(max_length=20, choices=Strategy.choices, default=Strategy.MATCH_LOWEST)
+    percent = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal(0),
+        validators=[MinValueValidator(Decimal(-50)), MaxValueValidator(Decimal(50))],
+        help_text="Beat by: how far under the lowest. Keep a position: how far above (+) or under (−) the average.",
+    )
+    margin_floor_percent = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal(10),
+        validators=[MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(95))],
+        help_text="Never suggest a price whose margin over unit cost is below this.",
+    )
+    max_step_percent = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal(10),
+        validators=[MinValueValidator(Decimal("0.1")), MaxValueValidator(Decimal(100))],
+        help_text="The most one suggestion may move the price.",
+    )
+    hysteresis_percent = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal(2),
+        validators=[MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(50))],
+        help_text="Gaps smaller than this are left alone (no flip-flopping).",
+    )
+    cooldown_days = models.PositiveIntegerField(default=7, help_text="Days to wait after a price change.")
+    rounding = models.CharField(max_length=10, choices=Rounding.choices, default=Rounding.NINETY_NINE)
+    use_elasticity = models.BooleanField(
+        default=False, help_text="Estimate the expected effect from this shop's own price and sales history."
+    )
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if self.product_id is not None and self.category:
+            raise ValidationError({"category": "A rule is for one product or for a category, not both."})
+
+
+class PriceSuggestion(models.Model):
+    """A suggested new price, explained; decided through ``commerce.change_price``."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Awaiting approval"
+        APPLIED = "applied", "Applied"
+        REJECTED = "rejected", "Rejected"
+        SUPERSEDED = "superseded", "Superseded"
+        FAILED = "failed", "Failed"
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="price_suggestions")
+    rule = models.ForeignKey(PriceRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="suggestions")
+    current_price = models.DecimalField(max_digits=14, decimal_places=3)
+    suggested_price = models.DecimalField(max_digits=14, decimal_places=3)
+    currency = models.CharField(max_length=3, validators=[validate_currency_code])
+    change_percent = models.FloatField(help_text="Signed change from the current price, in percent.")
+    margin_after_percent = models.FloatField(null=True, blank=True)
+    competitors = models.JSONField(default=list, blank=True, help_text="The competitor prices seen (data).")
+    expected_effect = models.JSONField(default=dict, blank=True)
+    reasoning = models.TextField(blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    approval_request_id = models.PositiveBigIntegerField(null=True, blank=True, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "-created_at"], name="commerce_psugg_status")]
+
+    def __str__(self) -> str:
+        return f"{self.product.sku}: {self.current_price} → {self.suggested_price} {self.currency}"
+
+
+class PriceChange(models.Model):
+    """One change of a product's price: the price history the product page draws."""
+
+    class Source(models.TextChoices):
+        SUGGESTION = "suggestion", "Approved suggestion"
+        ADMIN = "admin", "Admin"
+        IMPORT = "import", "Import"
+        DEMO = "demo", "Demo data"
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="price_changes")
+    old_price = models.DecimalField(max_digits=14, decimal_places=3)
+    new_price = models.DecimalField(max_digits=14, decimal_places=3)
+    currency = models.CharField(max_length=3, validators=[validate_currency_code])
+    changed_at = models.DateTimeField(default=timezone.now)
+    source = models.CharField(max_length=20, choices=Source.choices, default=Source.ADMIN)
+    suggestion = models.ForeignKey(
+        PriceSuggestion, null=True, blank=True, on_delete=models.SET_NULL, related_name="changes"
+    )
+    execution_key = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+        indexes = [models.Index(fields=["product", "-changed_at"], name="commerce_pchange_product")]
+
+    def __str__(self) -> str:
+        return f"{self.product.sku}: {self.old_price} → {self.new_price}"
+
+
+class Bundle(models.Model):
+    """Products sold together, found in the baskets (association rules) and curated by staff.
+
+    Published only through ``commerce.publish_bundle``; the shop reads published bundles
+    from the API.
+    """
+
+    class Status(models.TextChoices):
+        SUGGESTED = "suggested", "Suggested"
+        PENDING = "pending", "Awaiting approval"
+        PUBLISHED = "published", "Published"
+        REJECTED = "rejected", "Rejected"
+        RETIRED = "retired", "Retired"
+
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    products = models.ManyToManyField(Product, related_name="bundles")
+    discount_percent = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal(0),
+        validators=[MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(50))],
+    )
+    support = models.FloatField(default=0.0, help_text="Share of baskets holding all of them.")
+    confidence = models.FloatField(default=0.0)
+    lift = models.FloatField(default=0.0)
+    signature = models.CharField(
+        max_length=200, db_index=True, help_text="The sorted product ids, so a rule is not suggested twice."
+    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.SUGGESTED)
+    approval_request_id = models.PositiveBigIntegerField(null=True, blank=True, db_index=True)
+    execution_key = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-lift", "-id"]
+        indexes = [models.Index(fields=["status", "-lift"], name="commerce_bundle_status_lift")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class NextPurchase(models.Model):
+    """A product a contact is likely to buy next, from the baskets (rank 1 is the likeliest)."""
+
+    contact = models.ForeignKey("contacts.Contact", on_delete=models.CASCADE, related_name="commerce_next_purchases")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    rank = models.PositiveSmallIntegerField()
+    score = models.FloatField()
+    reason = models.CharField(max_length=300, blank=True)
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["contact", "rank"]
+        constraints = [
+            models.UniqueConstraint(fields=["contact", "product"], name="commerce_next_purchase_unique"),
+            models.UniqueConstraint(fields=["contact", "rank"], name="commerce_next_purchase_rank"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} → {self.product_id} (#{self.rank})"

@@ -392,6 +392,21 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=3, minute=15),
         "options": {"queue": "default"},
     },
+    "commerce-stock-alerts": {
+        "task": "commerce.tasks.stock_alerts_refresh_task",
+        "schedule": crontab(hour=4, minute=0),
+        "options": {"queue": "default"},
+    },
+    "commerce-price-suggestions": {
+        "task": "commerce.tasks.price_suggestions_refresh_task",
+        "schedule": crontab(minute=20),
+        "options": {"queue": "default"},
+    },
+    "commerce-baskets": {
+        "task": "commerce.tasks.baskets_mine_task",
+        "schedule": crontab(hour=4, minute=30),
+        "options": {"queue": "default"},
+    },
     "approvals-reap-stuck": {
         "task": "approvals.tasks.approval_reap_stuck_task",
         "schedule": crontab(minute="*/5"),

@@ -12,6 +12,7 @@ class Delivery(models.Model):
     class Channel(models.TextChoices):
         EMAIL = "email", "Email"
         PAYMENT = "payment", "Payment gateway"
+        WEBHOOK = "webhook", "Webhook"
 
     class Kind(models.TextChoices):
         REPLY = "reply", "Case reply"
@@ -20,6 +21,9 @@ class Delivery(models.Model):
         CAMPAIGN = "campaign", "Campaign email"
         NOTIFICATION = "notification", "Reviewer notification"
         REFUND = "refund", "Refund"
+        PURCHASE_ORDER = "purchase_order", "Purchase order"
+        PRICE_CHANGE = "price_change", "Price change"
+        BUNDLE = "bundle", "Bundle"
 
     class State(models.TextChoices):
         PREPARED = "prepared", "Prepared"
