@@ -1,10 +1,27 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
-from commerce.models import CompetitorPrice, Order, OrderLine, Product, Promotion, StockLevel, Supplier
+from commerce.models import (
+    Bundle,
+    CompetitorPrice,
+    NextPurchase,
+    Order,
+    OrderLine,
+    PriceChange,
+    PriceRule,
+    PriceSuggestion,
+    Product,
+    Promotion,
+    PurchaseOrder,
+    StockAlert,
+    StockLevel,
+    Supplier,
+)
 
 
 class StockLevelInline(admin.StackedInline):
@@ -23,6 +40,20 @@ class ProductAdmin(admin.ModelAdmin):
     list_select_related = ["stock"]
     readonly_fields = ["created_at", "updated_at"]
     inlines = [StockLevelInline]
+
+    def save_model(self, request: HttpRequest, obj: Product, form: Any, change: bool) -> None:
+        """A price edited here is kept in the price history like an approved one (source "admin")."""
+        old = Product.objects.filter(pk=obj.pk).values_list("price", flat=True).first() if change else None
+        super().save_model(request, obj, form, change)
+        if old is not None and old != obj.price:
+            PriceChange.objects.create(
+                product=obj,
+                old_price=old,
+                new_price=obj.price,
+                currency=obj.currency,
+                source=PriceChange.Source.ADMIN,
+                actor=request.user if request.user.is_authenticated else None,
+            )
 
     @admin.display(description="on hand", ordering="stock__on_hand")
     def on_hand(self, obj: Product) -> int | None:
@@ -97,3 +128,83 @@ class PromotionAdmin(admin.ModelAdmin):
     search_fields = ["name", "products__sku"]
     date_hierarchy = "starts_on"
     filter_horizontal = ["products"]
+
+
+class _ReadOnly(admin.ModelAdmin):
+    """What the forecasts, the pricing and the baskets produced, and what the gate did with it.
+
+    Shown, never edited here: an alert is decided on the inventory page, a suggestion or a bundle
+    in the review queue, so nothing reaches a supplier or the shop past the gate.
+    """
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(StockAlert)
+class StockAlertAdmin(_ReadOnly):
+    list_display = ["product", "level", "status", "risk", "stockout_on", "suggested_qty", "owner", "as_of"]
+    list_filter = ["level", "status"]
+    search_fields = ["product__sku", "product__name"]
+    list_select_related = ["product", "owner"]
+
+
+@admin.register(PurchaseOrder)
+class PurchaseOrderAdmin(_ReadOnly):
+    list_display = ["pk", "product", "supplier", "quantity", "status", "created_at", "sent_at"]
+    list_filter = ["status", "supplier"]
+    search_fields = ["product__sku", "supplier__name", "to_email"]
+    list_select_related = ["product", "supplier"]
+
+
+@admin.register(PriceRule)
+class PriceRuleAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "product",
+        "category",
+        "strategy",
+        "percent",
+        "margin_floor_percent",
+        "max_step_percent",
+        "cooldown_days",
+        "active",
+    ]
+    list_filter = ["active", "strategy", "category"]
+    search_fields = ["name", "product__sku", "category"]
+    list_select_related = ["product"]
+    raw_id_fields = ["product"]
+
+
+@admin.register(PriceSuggestion)
+class PriceSuggestionAdmin(_ReadOnly):
+    list_display = ["product", "current_price", "suggested_price", "currency", "change_percent", "status", "created_at"]
+    list_filter = ["status"]
+    search_fields = ["product__sku", "product__name"]
+    list_select_related = ["product"]
+
+
+@admin.register(PriceChange)
+class PriceChangeAdmin(_ReadOnly):
+    list_display = ["product", "old_price", "new_price", "currency", "source", "changed_at", "actor"]
+    list_filter = ["source"]
+    search_fields = ["product__sku"]
+    list_select_related = ["product", "actor"]
+
+
+@admin.register(Bundle)
+class BundleAdmin(_ReadOnly):
+    list_display = ["name", "status", "support", "confidence", "lift", "discount_percent", "published_at"]
+    list_filter = ["status"]
+    search_fields = ["name", "products__sku"]
+
+
+@admin.register(NextPurchase)
+class NextPurchaseAdmin(_ReadOnly):
+    list_display = ["contact", "rank", "product", "score", "computed_at"]
+    search_fields = ["contact__email", "product__sku"]
+    list_select_related = ["contact", "product"]
+    raw_id_fields = ["contact", "product"]
